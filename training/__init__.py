@@ -1,0 +1,1 @@
+"""EdgeKE training toolkit: teachers, multi-exit students, distillation, calibration and ONNX export."""

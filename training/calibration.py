@@ -1,0 +1,55 @@
+"""Per-exit confidence thresholds and the weighted vote of exits, both fitted on validation data only."""
+import itertools
+
+import numpy as np
+
+TARGETS = (0.90, 0.95, 0.99)
+MIN_SUPPORT = 10  # a threshold must be backed by at least this many validation frames exiting at it
+
+
+def confidence_threshold(confidence: np.ndarray, correct: np.ndarray, target: float):
+    """Lowest max-softmax t such that frames with confidence >= t are at least `target` accurate; None if none is.
+
+    Candidates are the observed confidences; the accuracy of {conf >= t} is not monotone in t, so every candidate is
+    checked and the lowest qualifying one wins.
+    """
+    order = np.argsort(-confidence, kind="stable")
+    conf, hits = confidence[order], correct[order].astype(np.float64)
+    accuracy = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    # Ties: a threshold admits every frame with the same confidence, so only the last index of a tie run counts.
+    last_of_tie = np.append(conf[1:] != conf[:-1], True)
+    ok = (accuracy >= target) & last_of_tie & (np.arange(1, len(hits) + 1) >= MIN_SUPPORT)
+    if not ok.any():
+        return None
+    return float(conf[np.nonzero(ok)[0].max()])
+
+
+def thresholds(probabilities: np.ndarray, labels: np.ndarray) -> dict:
+    confidence = probabilities.max(1)
+    correct = probabilities.argmax(1) == labels
+    return {f"{t:.2f}": confidence_threshold(confidence, correct, t) for t in TARGETS}
+
+
+def vote_weights(exit_probabilities, labels: np.ndarray, step: float = 0.1):
+    """Grid search on the simplex (weights summing to 1, in `step`s) for the vote with the best validation accuracy.
+
+    Ties go to the lower validation negative log-likelihood. Returns (weights, validation accuracy).
+    """
+    n = len(exit_probabilities)
+    units = int(round(1 / step))
+    best = None
+    for combo in itertools.product(range(units + 1), repeat=n):
+        if sum(combo) != units:
+            continue
+        weights = np.array(combo, dtype=np.float64) / units
+        mixed = sum(w * p for w, p in zip(weights, exit_probabilities))
+        accuracy = float((mixed.argmax(1) == labels).mean())
+        nll = float(-np.log(mixed[np.arange(len(labels)), labels] + 1e-12).mean())
+        key = (accuracy, -nll)
+        if best is None or key > best[0]:
+            best = (key, weights)
+    return [round(float(w), 4) for w in best[1]], best[0][0]
+
+
+def vote(exit_probabilities, weights) -> np.ndarray:
+    return sum(w * p for w, p in zip(weights, exit_probabilities))

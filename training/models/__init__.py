@@ -1,0 +1,1 @@
+"""Network definitions: building blocks, the multi-exit container and the per-task architectures."""

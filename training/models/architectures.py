@@ -1,0 +1,73 @@
+"""Per-task teachers (single exit, larger) and multi-exit students (compact backbone, 3 stages, small heads).
+
+Comments give FLOPs (2 x multiply-adds) at batch 1, as counted by training/flops.py.
+"""
+from torch import nn
+
+from .layers import Residual, classifier, conv_bn_relu, max_pool
+from .multi_exit import MultiExitNet, Stage
+
+
+def neu_student(classes: int) -> MultiExitNet:
+    """200x200 input. Exit 1 ~23 MFLOPs, final ~147 MFLOPs."""
+    s = lambda *layers: nn.Sequential(*layers)
+    return MultiExitNet([
+        Stage(s(conv_bn_relu(2, 1, 16, stride=2), conv_bn_relu(2, 16, 24, stride=2)),          # 50x50
+              classifier(2, 48, classes, pre=(max_pool(2, 4), conv_bn_relu(2, 24, 48)))),
+        Stage(s(max_pool(2), conv_bn_relu(2, 24, 64), conv_bn_relu(2, 64, 64)),                # 25x25
+              classifier(2, 96, classes, pre=(max_pool(2), conv_bn_relu(2, 64, 96)))),
+        Stage(s(max_pool(2), conv_bn_relu(2, 64, 128), conv_bn_relu(2, 128, 128)),             # 12x12
+              classifier(2, 128, classes)),
+    ], "neu-student: 6 conv-bn-relu in 3 stages (16-24 | 64-64 | 128-128), exit heads pool+conv+GAP+linear")
+
+
+def neu_teacher(classes: int) -> MultiExitNet:
+    body = nn.Sequential(
+        conv_bn_relu(2, 1, 32, stride=2), max_pool(2),                 # 50x50
+        Residual(2, 32, 64), max_pool(2), Residual(2, 64, 128), max_pool(2), Residual(2, 128, 192),
+    )
+    return MultiExitNet([Stage(body, classifier(2, 192, classes))], "resnet-ish: stem + 3 residual blocks (64-128-192)")
+
+
+def cwru_student(classes: int) -> MultiExitNet:
+    """[1, 2048] input, WDCNN-style wide first kernel."""
+    s = lambda *layers: nn.Sequential(*layers)
+    return MultiExitNet([
+        Stage(s(conv_bn_relu(1, 1, 16, 64, stride=8, padding=28), max_pool(1),                # 128
+                conv_bn_relu(1, 16, 32), max_pool(1)),                                            # 64
+              classifier(1, 32, classes, pre=(conv_bn_relu(1, 32, 32),))),
+        Stage(s(conv_bn_relu(1, 32, 64), max_pool(1)),                                           # 32
+              classifier(1, 64, classes, pre=(conv_bn_relu(1, 64, 64),))),
+        Stage(s(conv_bn_relu(1, 64, 64), max_pool(1), conv_bn_relu(1, 64, 64)),                  # 16
+              classifier(1, 64, classes)),
+    ], "cwru-student: wide-kernel 1-D CNN, 5 conv-bn-relu in 3 stages, exit heads conv+GAP+linear")
+
+
+def cwru_teacher(classes: int) -> MultiExitNet:
+    body = nn.Sequential(
+        conv_bn_relu(1, 1, 32, 64, stride=8, padding=28), max_pool(1),  # 128
+        Residual(1, 32, 64), max_pool(1), Residual(1, 64, 128), max_pool(1), Residual(1, 128, 128),
+    )
+    return MultiExitNet([Stage(body, classifier(1, 128, classes))], "resnet-ish 1-D: wide stem + 3 residual blocks")
+
+
+def fashion_student(classes: int) -> MultiExitNet:
+    """28x28 input."""
+    s = lambda *layers: nn.Sequential(*layers)
+    return MultiExitNet([
+        Stage(s(conv_bn_relu(2, 1, 16), conv_bn_relu(2, 16, 16), max_pool(2)),                  # 14x14
+              classifier(2, 32, classes, pre=(conv_bn_relu(2, 16, 32, stride=2),))),
+        Stage(s(conv_bn_relu(2, 16, 32), max_pool(2)),                                           # 7x7
+              classifier(2, 64, classes, pre=(conv_bn_relu(2, 32, 64),))),
+        Stage(s(conv_bn_relu(2, 32, 64), conv_bn_relu(2, 64, 96)),                               # 7x7
+              classifier(2, 96, classes)),
+    ], "fashion-student: 5 conv-bn-relu in 3 stages (16-16 | 32 | 64-96), exit heads conv+GAP+linear")
+
+
+def fashion_teacher(classes: int) -> MultiExitNet:
+    body = nn.Sequential(
+        conv_bn_relu(2, 1, 32), conv_bn_relu(2, 32, 32), max_pool(2),
+        conv_bn_relu(2, 32, 64), conv_bn_relu(2, 64, 64), max_pool(2),
+        conv_bn_relu(2, 64, 128), conv_bn_relu(2, 128, 128),
+    )
+    return MultiExitNet([Stage(body, classifier(2, 128, classes))], "vgg-ish: 6 conv-bn-relu (32-32-64-64-128-128)")

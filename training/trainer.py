@@ -1,0 +1,69 @@
+"""One training run of a (multi-exit) network, with optional online teacher; checkpoint chosen on validation."""
+import copy
+import math
+
+import numpy as np
+import torch
+
+from .losses import multi_exit_loss
+from .progress import Progress
+
+
+@torch.no_grad()
+def predict(model, x: torch.Tensor, batch_size: int = 256):
+    """Softmax probabilities of every exit, as float64 numpy arrays [N, classes]."""
+    model.eval()
+    outputs = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    return [torch.cat([o[k] for o in outputs]).softmax(1).double().numpy() for k in range(len(outputs[0]))]
+
+
+def accuracies(probabilities, labels: torch.Tensor):
+    y = labels.numpy()
+    return [float((p.argmax(1) == y).mean()) for p in probabilities]
+
+
+def train(model, splits, settings, label: str, seed: int, teacher=None):
+    """SGD (Nesterov) with a one-cycle LR; keeps the epoch with the best mean validation accuracy over exits.
+
+    settings: batch_size, epochs, lr, weight_decay, augmentation, temperature, beta, divergence.
+    Returns (model with the chosen weights, history of per-epoch validation accuracies).
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    x, y = splits.train.x, splits.train.y
+    steps_per_epoch = math.ceil(len(y) / settings.batch_size)
+    total = steps_per_epoch * settings.epochs
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=0.9, nesterov=True,
+                                weight_decay=settings.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=total, pct_start=0.25)
+    if teacher is not None:
+        teacher.eval()
+    progress = Progress(label, total)
+    best, history = None, []
+    for epoch in range(settings.epochs):
+        model.train()
+        order = torch.randperm(len(y), generator=generator)
+        running = 0.0
+        for step in range(steps_per_epoch):
+            index = order[step * settings.batch_size:(step + 1) * settings.batch_size]
+            xb = settings.augmentation(x[index], generator)
+            with torch.no_grad():
+                teacher_logits = teacher(xb)[-1] if teacher is not None else None
+            loss = multi_exit_loss(model(xb), teacher_logits, y[index], settings.temperature, settings.beta,
+                                   settings.divergence)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            running = 0.9 * running + 0.1 * loss.item() if step else loss.item()
+            progress.step(epoch * steps_per_epoch + step + 1, f"epoch {epoch + 1}/{settings.epochs} loss {running:.4f}")
+        val = accuracies(predict(model, splits.validation.x), splits.validation.y)
+        history.append(val)
+        score = float(np.mean(val))
+        if best is None or score >= best[0]:
+            best = (score, epoch, copy.deepcopy(model.state_dict()))
+        progress.step((epoch + 1) * steps_per_epoch,
+                      f"epoch {epoch + 1} done, validation accuracy per exit {[round(v, 4) for v in val]}", force=True)
+    model.load_state_dict(best[2])
+    print(f"[{label}] chose epoch {best[1] + 1} (mean validation accuracy {best[0]:.4f})", flush=True)
+    return model, history
