@@ -1,0 +1,214 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { Observable } from 'rxjs';
+import type { RawMessage } from '../core/frame.ts';
+import { ConfigError } from '../errors.ts';
+import { MqttAckTracker } from './mqtt-ack-tracker.ts';
+import {
+  connectMqttJs,
+  type IncomingPublish,
+  type MqttTransport,
+  type MqttTransportFactory,
+  type MqttTransportOptions,
+} from './mqtt-transport.ts';
+import type { SourceConnectionState, SourceEvents } from './source-events.ts';
+
+/** The MQTT input of a flow (mirrors the flow schema's `source: { kind: mqtt }` block). */
+export interface MqttSourceOptions {
+  flow: string;
+  /** mqtt://, mqtts://, ws:// or wss:// URL of the broker. */
+  url: string;
+  /** Topic filter, e.g. `plant/+/camera`. */
+  topic: string;
+  qos: 0 | 1;
+  /** MQTT 5 shared subscription group: the broker splits the messages among all clients of the group. */
+  sharedGroup?: string;
+  /** Fixed client id: the broker keys the persistent session (and its queued QoS 1 messages) on it. */
+  clientId: string;
+  /** false (default) keeps the session across disconnects so QoS 1 messages published meanwhile are delivered. */
+  cleanSession?: boolean;
+  username?: string;
+  password?: string;
+  /** PEM file paths (string) or contents (Buffer). */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean };
+  /** 5 (default) or 4 (MQTT 3.1.1, e.g. the embedded aedes broker: no user properties, no shared subscriptions). */
+  protocolVersion?: 5 | 4;
+  /** Largest packet we accept; larger payloads are acked, counted (`onRejected`, reason 'oversize') and dropped. */
+  maxPacketBytes?: number;
+  /** A silent connection is declared dead after 1.5x this and reconnected. */
+  keepaliveSeconds?: number;
+  reconnectPeriodMs?: number;
+  connectTimeoutMs?: number;
+  /** MQTT 5: how long the broker keeps the session while we are away (default one day). */
+  sessionExpirySeconds?: number;
+  /** MQTT 5: most unacked QoS 1 messages in flight to us; the broker holds back the rest (backpressure). */
+  receiveMaximum?: number;
+}
+
+export interface MqttSourceDeps {
+  logger: Logger;
+  /** Creates the MQTT client; tests pass fakes. Default: mqtt.js. */
+  connect?: MqttTransportFactory;
+  now?: () => number;
+  events?: SourceEvents;
+}
+
+export const MQTT_DEFAULTS = {
+  protocolVersion: 5,
+  maxPacketBytes: 4 * 1024 * 1024,
+  keepaliveSeconds: 10,
+  reconnectPeriodMs: 1_000,
+  connectTimeoutMs: 10_000,
+  sessionExpirySeconds: 86_400,
+} as const;
+
+/** The filter actually subscribed: `$share/<group>/<topic>` for a shared subscription. */
+export function subscriptionFilter(options: Pick<MqttSourceOptions, 'topic' | 'sharedGroup'>): string {
+  return options.sharedGroup === undefined ? options.topic : `$share/${options.sharedGroup}/${options.topic}`;
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** `ts` user property: milliseconds since the epoch, or an ISO 8601 date. */
+export function parseCaptureTs(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const asNumber = Number(value);
+  if (Number.isFinite(asNumber)) return asNumber;
+  const asDate = Date.parse(value);
+  return Number.isFinite(asDate) ? asDate : undefined;
+}
+
+function readPem(value: string | Buffer | undefined, what: string): Buffer | undefined {
+  if (value === undefined || Buffer.isBuffer(value)) return value;
+  try {
+    return readFileSync(value);
+  } catch (error) {
+    throw new ConfigError(`MQTT TLS ${what} file ${value} cannot be read`, { cause: error });
+  }
+}
+
+/** Resolves defaults and files; throws ConfigError before anything connects. */
+export function toTransportOptions(options: MqttSourceOptions): MqttTransportOptions {
+  if (options.clientId.trim() === '') throw new ConfigError('MQTT source needs a fixed clientId');
+  const protocolVersion = options.protocolVersion ?? MQTT_DEFAULTS.protocolVersion;
+  if (options.sharedGroup !== undefined && protocolVersion !== 5) {
+    throw new ConfigError('MQTT shared subscriptions (sharedGroup) need protocolVersion 5');
+  }
+  return {
+    url: options.url,
+    clientId: options.clientId,
+    clean: options.cleanSession ?? false,
+    protocolVersion,
+    keepaliveSeconds: options.keepaliveSeconds ?? MQTT_DEFAULTS.keepaliveSeconds,
+    reconnectPeriodMs: options.reconnectPeriodMs ?? MQTT_DEFAULTS.reconnectPeriodMs,
+    connectTimeoutMs: options.connectTimeoutMs ?? MQTT_DEFAULTS.connectTimeoutMs,
+    username: options.username,
+    password: options.password,
+    tls:
+      options.tls === undefined
+        ? undefined
+        : {
+            ca: readPem(options.tls.ca, 'ca'),
+            cert: readPem(options.tls.cert, 'cert'),
+            key: readPem(options.tls.key, 'key'),
+            rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
+          },
+    maximumPacketSize: options.maxPacketBytes ?? MQTT_DEFAULTS.maxPacketBytes,
+    sessionExpirySeconds: (options.cleanSession ?? false) ? 0 : (options.sessionExpirySeconds ?? MQTT_DEFAULTS.sessionExpirySeconds),
+    receiveMaximum: options.receiveMaximum,
+  };
+}
+
+const NO_ACK = (): void => undefined;
+
+/**
+ * Messages of one MQTT subscription. Cold: each subscriber opens its own client (connect on subscribe, DISCONNECT on
+ * unsubscribe, the persistent session stays at the broker). QoS 1 messages are PUBACKed only when the pipeline calls
+ * `ack()`; unacked ones are redelivered by the broker after a reconnect or restart (at-least-once).
+ *
+ * Oversize payloads (over `maxPacketBytes`) are not emitted: they are acked and reported through
+ * `events.onRejected` with reason 'oversize'. With MQTT 5 the broker itself drops messages over our maximum packet
+ * size (and counts them in its own logs); the local check covers MQTT 3.1.1 brokers.
+ *
+ * Config errors throw synchronously on call; transport errors never end the stream: the client reconnects and the
+ * state goes to `events.onStateChange`.
+ */
+export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Observable<RawMessage> {
+  const transportOptions = toTransportOptions(options);
+  const connect = deps.connect ?? connectMqttJs;
+  const now = deps.now ?? Date.now;
+  const filter = subscriptionFilter(options);
+  const maxPayloadBytes = transportOptions.maximumPacketSize ?? Number.POSITIVE_INFINITY;
+  const log = deps.logger.child({ flow: options.flow, source: 'mqtt', clientId: options.clientId });
+
+  return new Observable<RawMessage>((subscriber) => {
+    let state: SourceConnectionState | undefined;
+    let closed = false;
+    const setState = (next: SourceConnectionState, reason?: string): void => {
+      if (state === next) return;
+      state = next;
+      if (next === 'connected') log.info({ filter }, 'mqtt source connected');
+      else log.warn({ state: next, reason }, 'mqtt source state');
+      deps.events?.onStateChange?.({ state: next, reason });
+    };
+
+    const emit = (message: IncomingPublish): void => {
+      if (closed) return;
+      let ack = NO_ACK;
+      if (message.qos > 0 && message.messageId !== undefined) {
+        const trackedAck = tracker.receive(message.messageId);
+        if (trackedAck === undefined) return; // redelivery of a message the pipeline already holds or acked
+        ack = trackedAck;
+      }
+      if (message.payload.length > maxPayloadBytes) {
+        ack();
+        log.warn({ topic: message.topic, bytes: message.payload.length, maxPayloadBytes }, 'oversize mqtt payload dropped');
+        deps.events?.onRejected?.({ reason: 'oversize', origin: message.topic, count: 1, bytes: message.payload.length });
+        return;
+      }
+      const captureTs = parseCaptureTs(firstValue(message.userProperties.ts));
+      const id = firstValue(message.userProperties.id);
+      subscriber.next({
+        flow: options.flow,
+        origin: message.topic,
+        payload: { kind: 'bytes', bytes: message.payload },
+        receivedTs: now(),
+        ...(id === undefined ? {} : { id }),
+        ...(captureTs === undefined ? {} : { captureTs }),
+        ack,
+      });
+    };
+
+    // The transport calls back only after connect() returns, but the tracker must exist before any callback.
+    let transport: MqttTransport | undefined;
+    const tracker = new MqttAckTracker((messageId) => transport?.puback(messageId) ?? false);
+    setState('connecting');
+    transport = connect(transportOptions, {
+      onConnect: (sessionPresent) => {
+        tracker.connected(sessionPresent);
+        setState('connected');
+        transport?.subscribe(filter, options.qos).catch((error: unknown) => {
+          if (closed) return;
+          log.error({ filter, err: error }, 'mqtt subscribe failed');
+          deps.events?.onStateChange?.({ state: 'connected', reason: `subscribe failed: ${String(error)}` });
+        });
+      },
+      onPublish: emit,
+      onConnectionLost: (reason) => {
+        if (!closed) setState('reconnecting', reason);
+      },
+      onError: (error) => {
+        if (closed) return;
+        log.warn({ err: { message: error.message, code: (error as { code?: unknown }).code } }, 'mqtt client error');
+      },
+    });
+
+    return () => {
+      closed = true;
+      setState('closed');
+      transport?.end().catch((error: unknown) => log.warn({ err: error }, 'mqtt client did not end cleanly'));
+    };
+  });
+}

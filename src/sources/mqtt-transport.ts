@@ -1,0 +1,139 @@
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+
+/**
+ * The MQTT client seen by the MQTT source: a small surface so unit tests can pass a fake, and the one place that
+ * knows mqtt.js internals (manual PUBACK).
+ */
+
+export interface IncomingPublish {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  /** Packet id (QoS 1); the broker keeps it for this message until it gets our PUBACK. */
+  messageId?: number;
+  /** Set by the broker when it redelivers a message it sent before. */
+  dup: boolean;
+  /** MQTT 5 user properties (empty with MQTT 3.1.1). */
+  userProperties: Record<string, string | string[]>;
+}
+
+export interface MqttTransportHandlers {
+  /** A CONNACK arrived; `sessionPresent` says whether the broker kept our session (subscriptions, unacked messages). */
+  onConnect: (sessionPresent: boolean) => void;
+  onPublish: (message: IncomingPublish) => void;
+  /** The connection is gone (closed, keepalive timeout, broker DISCONNECT); the client reconnects on its own. */
+  onConnectionLost: (reason: string) => void;
+  onError: (error: Error) => void;
+}
+
+export interface MqttTransportOptions {
+  url: string;
+  clientId: string;
+  clean: boolean;
+  protocolVersion: 4 | 5;
+  keepaliveSeconds: number;
+  reconnectPeriodMs: number;
+  connectTimeoutMs: number;
+  username?: string;
+  password?: string;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
+  /** MQTT 5 only: the broker does not send us packets larger than this. */
+  maximumPacketSize?: number;
+  /** MQTT 5 only: how long the broker keeps our session after we disconnect. */
+  sessionExpirySeconds?: number;
+  /** MQTT 5 only: how many unacknowledged QoS 1 messages the broker may have in flight to us. */
+  receiveMaximum?: number;
+}
+
+export interface MqttTransport {
+  subscribe: (filter: string, qos: 0 | 1) => Promise<void>;
+  /** Sends the PUBACK on the current connection; false when not connected (the broker then redelivers). */
+  puback: (messageId: number) => boolean;
+  isConnected: () => boolean;
+  end: () => Promise<void>;
+}
+
+export type MqttTransportFactory = (options: MqttTransportOptions, handlers: MqttTransportHandlers) => MqttTransport;
+
+/** mqtt.js marks this error in a handleMessage callback as "skip the automatic PUBACK": we send it ourselves later. */
+class DeferredAck extends Error {}
+const DEFERRED_ACK = new DeferredAck('PUBACK deferred until the pipeline acks the message');
+
+interface PubackSender {
+  _sendPacket: (packet: { cmd: 'puback'; messageId: number; reasonCode?: number }, cb?: (error?: Error) => void) => void;
+}
+
+function toClientOptions(options: MqttTransportOptions): IClientOptions {
+  const clientOptions: IClientOptions = {
+    clientId: options.clientId,
+    clean: options.clean,
+    protocolVersion: options.protocolVersion,
+    keepalive: options.keepaliveSeconds,
+    reconnectPeriod: options.reconnectPeriodMs,
+    connectTimeout: options.connectTimeoutMs,
+    // The source subscribes on every CONNACK itself (restores the subscription when the broker lost the session).
+    resubscribe: false,
+    username: options.username,
+    password: options.password,
+  };
+  if (options.tls !== undefined) {
+    clientOptions.ca = options.tls.ca;
+    clientOptions.cert = options.tls.cert;
+    clientOptions.key = options.tls.key;
+    clientOptions.rejectUnauthorized = options.tls.rejectUnauthorized;
+  }
+  if (options.protocolVersion === 5) {
+    clientOptions.properties = {
+      maximumPacketSize: options.maximumPacketSize,
+      sessionExpiryInterval: options.sessionExpirySeconds,
+      receiveMaximum: options.receiveMaximum,
+    };
+  }
+  return clientOptions;
+}
+
+function userPropertiesOf(packet: IPublishPacket): Record<string, string | string[]> {
+  return packet.properties?.userProperties ?? {};
+}
+
+/**
+ * mqtt.js (v5) sends a QoS 1 PUBACK when `handleMessage` calls back, and handles the next packet only after that:
+ * waiting there for the pipeline would serialise all messages (and stall PINGRESP handling). So handleMessage calls
+ * back at once with a marker error, which makes mqtt.js skip its PUBACK (MQTT 3.1.1 and 5 alike; `customHandleAcks`
+ * is MQTT 5 only and has the same stall), and `puback()` writes the PUBACK when the pipeline acks.
+ */
+export const connectMqttJs: MqttTransportFactory = (options, handlers) => {
+  const client: MqttClient = mqtt.connect(options.url, toClientOptions(options));
+
+  client.handleMessage = (packet, callback) => {
+    handlers.onPublish({
+      topic: packet.topic,
+      payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+      qos: packet.qos,
+      messageId: packet.messageId,
+      dup: packet.dup,
+      userProperties: userPropertiesOf(packet),
+    });
+    callback(packet.qos === 1 ? DEFERRED_ACK : undefined);
+  };
+  client.on('connect', (connack) => handlers.onConnect(connack.sessionPresent));
+  client.on('offline', () => handlers.onConnectionLost('offline'));
+  client.on('close', () => handlers.onConnectionLost('connection closed'));
+  client.on('disconnect', (packet) => handlers.onConnectionLost(`broker disconnected us (reason ${packet.reasonCode ?? 0})`));
+  client.on('error', (error) => handlers.onError(error));
+
+  return {
+    subscribe: async (filter, qos) => {
+      const granted = await client.subscribeAsync(filter, { qos });
+      const refused = granted.find((grant) => grant.qos > 2);
+      if (refused !== undefined) throw new Error(`broker refused the subscription to ${filter} (code ${refused.qos})`);
+    },
+    puback: (messageId) => {
+      if (!client.connected) return false;
+      (client as unknown as PubackSender)._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 });
+      return true;
+    },
+    isConnected: () => client.connected,
+    end: () => client.endAsync(false).then(() => undefined),
+  };
+};
