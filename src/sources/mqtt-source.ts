@@ -182,14 +182,14 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
     };
 
     // The transport calls back only after connect() returns, but the tracker must exist before any callback.
-    let transport: MqttTransport | undefined;
-    const tracker = new MqttAckTracker((messageId) => transport?.puback(messageId) ?? false);
+    const link: { transport?: MqttTransport } = {};
+    const tracker = new MqttAckTracker((messageId) => link.transport?.puback(messageId) ?? false);
     setState('connecting');
-    transport = connect(transportOptions, {
+    const transport = connect(transportOptions, {
       onConnect: (sessionPresent) => {
         tracker.connected(sessionPresent);
         setState('connected');
-        transport?.subscribe(filter, options.qos).catch((error: unknown) => {
+        link.transport?.subscribe(filter, options.qos).catch((error: unknown) => {
           if (closed) return;
           log.error({ filter, err: error }, 'mqtt subscribe failed');
           deps.events?.onStateChange?.({ state: 'connected', reason: `subscribe failed: ${String(error)}` });
@@ -204,11 +204,12 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
         log.warn({ err: { message: error.message, code: (error as { code?: unknown }).code } }, 'mqtt client error');
       },
     });
+    link.transport = transport;
 
     return () => {
       closed = true;
       setState('closed');
-      transport?.end().catch((error: unknown) => log.warn({ err: error }, 'mqtt client did not end cleanly'));
+      transport.end().catch((error: unknown) => log.warn({ err: error }, 'mqtt client did not end cleanly'));
     };
   });
 }
