@@ -1,0 +1,42 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+
+async function runCheck(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const code = await main(['check', ...args], { stdout, stderr });
+  return { code, out, err };
+}
+
+describe('edgeke check', () => {
+  it('prints one line per valid flow and exits 0 (the shipped examples)', async () => {
+    const { code, out, err } = await runCheck(['flows/']);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out.trim().split('\n')).toHaveLength(3);
+    expect(out).toContain('ok neu-camera (flows/neu-camera.yaml): mqtt plant/line1/+/camera -> image -> models/neu-surface');
+  });
+
+  it('prints every problem and exits 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgeke-check-'));
+    writeFileSync(join(dir, 'bad.yaml'), 'name: bad\nsource:\n  kind: mqtt\n  url: mqtt://h\n  topic: a/#/b\n  qos: 2\ndecode: image\nmodel: { path: m }\n');
+    const { code, out, err } = await runCheck([join(dir, 'bad.yaml'), 'flows/neu-camera.yaml']);
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    expect(err).toContain('bad.yaml:5: source.topic:');
+    expect(err).toContain('bad.yaml:6: source.qos:');
+    expect(err).toContain('edgeke check: 2 problems');
+  });
+
+  it('wants at least one path', async () => {
+    expect((await runCheck([])).code).toBe(2);
+  });
+});
