@@ -1,0 +1,203 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FrameResult } from '../core/frame.ts';
+
+/**
+ * Prometheus metrics of one EdgeKE process. Each instance owns its Registry (never prom-client's global one), so
+ * tests and several pipelines in one process do not leak series into each other.
+ *
+ * Latencies are in milliseconds because deadlines are set in milliseconds; the bucket edges below are chosen so a
+ * deadline of 10–200 ms falls on or near an edge and "share under the deadline" can be read straight off the buckets.
+ */
+
+/** Histogram edges (ms) fitted to per-frame deadlines. */
+export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000, 2000] as const;
+
+/** Label value for "no exit" (shed, error) and "no reason" (ok, late), as in the InfluxDB schema. */
+export const NONE = 'none';
+
+export interface MetricsOptions {
+  /** Prefix of every EdgeKE series; default `edgeke_`. Default process metrics keep their standard names. */
+  prefix?: string;
+  /** prom-client's default process metrics (CPU, memory, GC, handles, event loop lag); default true. */
+  defaultMetrics?: boolean;
+  /** Sampling resolution of the explicit event-loop delay monitor; default 10 ms. */
+  eventLoopResolutionMs?: number;
+}
+
+/** What a pipeline reports about its flows, sources and sinks. All methods are cheap and synchronous. */
+export class EdgekeMetrics {
+  readonly registry = new Registry();
+
+  private readonly frames: Counter<'flow' | 'outcome' | 'reason'>;
+  private readonly exits: Counter<'flow' | 'exit'>;
+  private readonly e2eLatency: Histogram<'flow' | 'outcome'>;
+  private readonly queueLatency: Histogram<'flow'>;
+  private readonly inferenceLatency: Histogram<'flow' | 'exit'>;
+  private readonly queueDepth: Gauge<'flow'>;
+  private readonly sinkBuffer: Gauge<'sink'>;
+  private readonly sinkDropped: Counter<'sink' | 'reason'>;
+  private readonly sourceConnected: Gauge<'flow' | 'source'>;
+  private readonly configVersion: Gauge<'flow'>;
+  private readonly deadline: Gauge<'flow'>;
+  private readonly modelLoaded: Gauge<'model' | 'engine'>;
+  private readonly eventLoopDelay: IntervalHistogram;
+  private readonly flowSeries = new Map<string, Map<string, () => void>>();
+
+  constructor(options: MetricsOptions = {}) {
+    const prefix = options.prefix ?? 'edgeke_';
+    const registers = [this.registry];
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+
+    this.frames = new Counter({
+      name: `${prefix}frames_total`,
+      help: 'Frames that got an outcome (ok, late, shed, error); reason is why a frame was shed or failed, else none',
+      labelNames: ['flow', 'outcome', 'reason'],
+      registers,
+    });
+    this.exits = new Counter({
+      name: `${prefix}exits_total`,
+      help: 'Answered frames (ok and late) by the exit that answered them',
+      labelNames: ['flow', 'exit'],
+      registers,
+    });
+    this.e2eLatency = new Histogram({
+      name: `${prefix}frame_e2e_latency_ms`,
+      help: 'Capture to result (ms) of answered frames; compare with the flow deadline',
+      labelNames: ['flow', 'outcome'],
+      buckets: [...LATENCY_BUCKETS_MS],
+      registers,
+    });
+    this.queueLatency = new Histogram({
+      name: `${prefix}frame_queue_latency_ms`,
+      help: 'Receive to inference start (ms) of answered frames',
+      labelNames: ['flow'],
+      buckets: [...LATENCY_BUCKETS_MS],
+      registers,
+    });
+    this.inferenceLatency = new Histogram({
+      name: `${prefix}frame_inference_latency_ms`,
+      help: 'Model time (ms) spent on an answered frame, by exit',
+      labelNames: ['flow', 'exit'],
+      buckets: [...LATENCY_BUCKETS_MS],
+      registers,
+    });
+    this.queueDepth = new Gauge({ name: `${prefix}queue_depth`, help: 'Frames waiting for inference', labelNames: ['flow'], registers });
+    this.sinkBuffer = new Gauge({ name: `${prefix}sink_buffer_points`, help: 'Points waiting in a sink buffer', labelNames: ['sink'], registers });
+    this.sinkDropped = new Counter({
+      name: `${prefix}sink_dropped_points_total`,
+      help: 'Points a sink dropped (rejected by the server, buffer full)',
+      labelNames: ['sink', 'reason'],
+      registers,
+    });
+    this.sourceConnected = new Gauge({
+      name: `${prefix}source_connected`,
+      help: '1 while a flow source is connected to its broker or server, else 0',
+      labelNames: ['flow', 'source'],
+      registers,
+    });
+    this.configVersion = new Gauge({ name: `${prefix}flow_config_version`, help: 'Version of the flow config in force (hot reload)', labelNames: ['flow'], registers });
+    this.deadline = new Gauge({ name: `${prefix}flow_deadline_ms`, help: 'Deadline (ms) of the flow config in force', labelNames: ['flow'], registers });
+    this.modelLoaded = new Gauge({ name: `${prefix}model_loaded`, help: '1 once a model runtime is loaded and ready', labelNames: ['model', 'engine'], registers });
+
+    // prom-client's default metrics already report event loop lag; this gauge is EdgeKE's own, read at scrape time
+    // and reset after, so each scrape shows the delay since the previous one (what a stalled pipeline looks like).
+    this.eventLoopDelay = monitorEventLoopDelay({ resolution: options.eventLoopResolutionMs ?? 10 });
+    this.eventLoopDelay.enable();
+    const loop = this.eventLoopDelay;
+    new Gauge({
+      name: `${prefix}event_loop_delay_ms`,
+      help: 'Event loop delay since the previous scrape (ms), by statistic (p50, p99, max, mean)',
+      labelNames: ['stat'],
+      registers,
+      collect() {
+        const hasSamples = loop.count > 0;
+        const toMs = (ns: number): number => (hasSamples && Number.isFinite(ns) ? ns / 1e6 : 0);
+        this.set({ stat: 'p50' }, toMs(loop.percentile(50)));
+        this.set({ stat: 'p99' }, toMs(loop.percentile(99)));
+        this.set({ stat: 'max' }, toMs(loop.max));
+        this.set({ stat: 'mean' }, toMs(loop.mean));
+        loop.reset();
+      },
+    });
+  }
+
+  /** Counts a frame's outcome and, when it was answered, its exit and latencies. Call once per frame. */
+  recordResult(result: FrameResult): void {
+    const { flow, outcome } = result;
+    const frameLabels = { flow, outcome, reason: result.reason ?? NONE };
+    this.frames.inc(frameLabels);
+    this.track(flow, this.frames, 'frames', frameLabels);
+    if (outcome !== 'ok' && outcome !== 'late') return;
+    const exit = result.exit === undefined ? NONE : String(result.exit);
+    this.exits.inc({ flow, exit });
+    this.e2eLatency.observe({ flow, outcome }, result.e2eMs);
+    this.queueLatency.observe({ flow }, result.queueMs);
+    this.inferenceLatency.observe({ flow, exit }, result.inferMs);
+    this.track(flow, this.exits, 'exits', { flow, exit });
+    this.track(flow, this.e2eLatency, 'e2e', { flow, outcome });
+    this.track(flow, this.queueLatency, 'queue', { flow });
+    this.track(flow, this.inferenceLatency, 'inference', { flow, exit });
+  }
+
+  setQueueDepth(flow: string, depth: number): void {
+    this.queueDepth.set({ flow }, depth);
+    this.track(flow, this.queueDepth, 'queueDepth', { flow });
+  }
+
+  /** `source` names the connection, e.g. `mqtt` or `opcua:plc-1`. */
+  setSourceConnected(flow: string, source: string, connected: boolean): void {
+    this.sourceConnected.set({ flow, source }, connected ? 1 : 0);
+    this.track(flow, this.sourceConnected, 'source', { flow, source });
+  }
+
+  /** Call on start and on every accepted hot reload. */
+  setFlowConfig(flow: string, config: { version: number; deadlineMs: number }): void {
+    this.configVersion.set({ flow }, config.version);
+    this.deadline.set({ flow }, config.deadlineMs);
+    this.track(flow, this.configVersion, 'configVersion', { flow });
+    this.track(flow, this.deadline, 'deadline', { flow });
+  }
+
+  setModelLoaded(model: string, engine: string, loaded: boolean): void {
+    this.modelLoaded.set({ model, engine }, loaded ? 1 : 0);
+  }
+
+  /** `sink` names the sink instance, e.g. `influxdb` or `mqtt-results`. */
+  setSinkBuffer(sink: string, points: number): void {
+    this.sinkBuffer.set({ sink }, points);
+  }
+
+  /** `reason` is stable and short: `rejected` (4xx), `buffer-full`, `shutdown`. */
+  recordSinkDropped(sink: string, reason: string, points = 1): void {
+    if (points > 0) this.sinkDropped.inc({ sink, reason }, points);
+  }
+
+  /** Drops a removed flow's series, so a deleted flow file does not leave stale gauges behind. */
+  removeFlow(flow: string): void {
+    for (const remove of this.flowSeries.get(flow)?.values() ?? []) remove();
+    this.flowSeries.delete(flow);
+  }
+
+  /** prom-client removes series by exact label set only, so remember each flow's label sets as they appear. */
+  private track(flow: string, metric: { remove(labels: Record<string, string>): void }, name: string, labels: Record<string, string>): void {
+    let series = this.flowSeries.get(flow);
+    if (series === undefined) {
+      series = new Map();
+      this.flowSeries.set(flow, series);
+    }
+    const key = `${name}|${Object.values(labels).join('|')}`;
+    if (!series.has(key)) series.set(key, () => metric.remove(labels));
+  }
+
+  /** Prometheus text exposition of everything in this registry. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** Stops the event-loop monitor and forgets every series. */
+  close(): void {
+    this.eventLoopDelay.disable();
+    this.registry.clear();
+  }
+}
