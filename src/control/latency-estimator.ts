@@ -1,0 +1,239 @@
+import type { StageLatencyProfileEntry } from '../model/profile-types.ts';
+import { ControlError } from './control-error.ts';
+
+/**
+ * Which quantile of a stage's latency distribution a prediction should cover, in [0.5, 1): 0.5 = median, 0.95 = p95
+ * (the flow file's `policy.riskQuantile`).
+ */
+export type RiskQuantile = number;
+
+/** What the policies and the planner need from a latency model; the estimator below is the one implementation. */
+export interface LatencyModel {
+  /** Number of stages the model has (stages are 1-based). */
+  readonly stageCount: number;
+  /** Predicted time of one stage at a batch size, at the risk quantile. */
+  stageMs(stage: number, batchSize: number, risk: RiskQuantile): number;
+  /** Predicted time of stages fromStage..toStage (inclusive) at one batch size; 0 when fromStage > toStage. */
+  stagesMs(fromStage: number, toStage: number, batchSize: number, risk: RiskQuantile): number;
+}
+
+/** One executed stage as the runtime measured it. */
+export interface StageObservation {
+  stage: number;
+  batchSize: number;
+  ms: number;
+}
+
+export interface LatencyEstimatorOptions {
+  /**
+   * EWMA weight of a new observation. 0.2 forgets 90% of the past in ~10 observations: a machine that turns slow
+   * is noticed within a few batches (well under a second at edge frame rates), while single spikes move it little.
+   */
+  alpha?: number;
+  /** A single observation counts at most this many times the current estimate, so one GC pause cannot blind it. */
+  maxJumpRatio?: number;
+}
+
+/** Per-stage online state: the device's current speed relative to the profile, and how much that ratio scatters. */
+export interface StageEstimate {
+  stage: number;
+  /** EWMA of observed / profiled median (1 = as profiled, 2 = twice as slow). */
+  scale: number;
+  /** EWMA standard deviation of that ratio. */
+  spread: number;
+  observations: number;
+}
+
+const Z_P95 = 1.6448536269514722;
+
+interface ProfilePoint {
+  batchSize: number;
+  medianMs: number;
+}
+
+interface StageState {
+  points: ProfilePoint[];
+  scale: number;
+  variance: number;
+  observations: number;
+}
+
+/**
+ * Latency model seeded from a measured profile and updated from every executed stage.
+ *
+ * Each stage keeps the profiled median curve over batch sizes (interpolated in between) and learns one multiplicative
+ * factor on it: a busier or slower machine slows every batch size of a stage alike, so one observation at batch 4
+ * also corrects the prediction at batch 1. The spread of that factor gives the high quantiles (mean + z·sd),
+ * seeded from the profile's p95 − median.
+ */
+export class LatencyEstimator implements LatencyModel {
+  readonly stageCount: number;
+  private readonly stages: StageState[];
+  private readonly alpha: number;
+  private readonly maxJumpRatio: number;
+
+  constructor(profile: readonly StageLatencyProfileEntry[], options: LatencyEstimatorOptions = {}) {
+    this.alpha = options.alpha ?? 0.2;
+    this.maxJumpRatio = options.maxJumpRatio ?? 10;
+    if (!(this.alpha > 0 && this.alpha <= 1)) {
+      throw new ControlError('EDGEKE_CONTROL_OPTIONS', `latency estimator alpha must be in (0, 1], got ${this.alpha}`);
+    }
+    this.stages = seedStages(profile, this.predictiveInflation());
+    this.stageCount = this.stages.length;
+  }
+
+  observe(observation: StageObservation): void {
+    const { stage, batchSize, ms } = observation;
+    // A failed or bogus timing must not poison the model; the runtime counts those as errors elsewhere.
+    if (!Number.isFinite(ms) || ms < 0 || !(batchSize >= 1)) return;
+    const state = this.state(stage);
+    const ratio = Math.min(ms / baselineMs(state.points, batchSize), Math.max(state.scale, 0.1) * this.maxJumpRatio);
+    const diff = ratio - state.scale;
+    state.scale += this.alpha * diff;
+    state.variance = (1 - this.alpha) * (state.variance + this.alpha * diff * diff);
+    state.observations += 1;
+  }
+
+  stageMs(stage: number, batchSize: number, risk: RiskQuantile): number {
+    const state = this.state(stage);
+    // A prediction interval, not a confidence interval: the EWMA mean is itself uncertain (its variance is
+    // alpha/(2-alpha) of the spread's), so the next observation scatters a little wider than the spread alone.
+    const predictiveSd = Math.sqrt(state.variance * this.predictiveInflation());
+    const factor = state.scale + normalQuantile(risk) * predictiveSd;
+    return baselineMs(state.points, Math.max(1, batchSize)) * factor;
+  }
+
+  stagesMs(fromStage: number, toStage: number, batchSize: number, risk: RiskQuantile): number {
+    // Summing per-stage quantiles over-covers the quantile of the sum: slowdowns hit all stages together, so that
+    // is close to the truth and errs on the safe side.
+    let total = 0;
+    for (let stage = Math.max(1, fromStage); stage <= toStage; stage++) total += this.stageMs(stage, batchSize, risk);
+    return total;
+  }
+
+  /** The learned state, for telemetry and tests. */
+  estimates(): StageEstimate[] {
+    return this.stages.map((state, i) => ({
+      stage: i + 1,
+      scale: state.scale,
+      spread: Math.sqrt(state.variance),
+      observations: state.observations,
+    }));
+  }
+
+  private predictiveInflation(): number {
+    return 1 + this.alpha / (2 - this.alpha);
+  }
+
+  private state(stage: number): StageState {
+    const state = this.stages[stage - 1];
+    if (state === undefined) {
+      throw new ControlError('EDGEKE_CONTROL_STAGE', `stage ${stage} is not in the latency profile (1..${this.stageCount})`);
+    }
+    return state;
+  }
+}
+
+/** `inflation` is undone on the seed so that, before any observation, predictions reproduce the profiled p95. */
+function seedStages(profile: readonly StageLatencyProfileEntry[], inflation: number): StageState[] {
+  const byStage = new Map<number, StageLatencyProfileEntry[]>();
+  for (const entry of profile) {
+    const ok =
+      Number.isInteger(entry.stage) && entry.stage >= 1 && Number.isInteger(entry.batchSize) && entry.batchSize >= 1 &&
+      entry.medianMs > 0 && entry.p95Ms >= entry.medianMs && Number.isFinite(entry.p95Ms);
+    if (!ok) {
+      throw new ControlError('EDGEKE_CONTROL_PROFILE', `bad latency profile entry ${JSON.stringify(entry)}`);
+    }
+    const list = byStage.get(entry.stage) ?? [];
+    list.push(entry);
+    byStage.set(entry.stage, list);
+  }
+  const stageCount = Math.max(0, ...byStage.keys());
+  if (stageCount === 0) throw new ControlError('EDGEKE_CONTROL_PROFILE', 'latency profile is empty');
+  const stages: StageState[] = [];
+  for (let stage = 1; stage <= stageCount; stage++) {
+    const entries = byStage.get(stage);
+    if (entries === undefined) {
+      throw new ControlError('EDGEKE_CONTROL_PROFILE', `latency profile has no entry for stage ${stage}`);
+    }
+    const bySize = new Map<number, StageLatencyProfileEntry>();
+    for (const entry of entries) {
+      // Two measurements of one cell: keep the one with more samples.
+      const previous = bySize.get(entry.batchSize);
+      if (previous === undefined || entry.samples > previous.samples) bySize.set(entry.batchSize, entry);
+    }
+    const cells = [...bySize.values()].sort((a, b) => a.batchSize - b.batchSize);
+    // Relative deviation implied by the profile's tail, averaged over cells by sample count.
+    let weight = 0;
+    let weightedSd = 0;
+    for (const cell of cells) {
+      const w = Math.max(1, cell.samples);
+      weight += w;
+      weightedSd += (w * (cell.p95Ms - cell.medianMs)) / (cell.medianMs * Z_P95);
+    }
+    const sd = weightedSd / weight;
+    stages.push({
+      points: cells.map((c) => ({ batchSize: c.batchSize, medianMs: c.medianMs })),
+      scale: 1,
+      variance: (sd * sd) / inflation,
+      observations: 0,
+    });
+  }
+  return stages;
+}
+
+/**
+ * Profiled median at any batch size: linear between measured sizes; below the smallest, the smallest's time (a batch
+ * never costs less than its fixed part); above the largest, extended with the per-frame slope of the last two
+ * (or proportionally when only one size was measured).
+ */
+function baselineMs(points: readonly ProfilePoint[], batchSize: number): number {
+  const first = points[0];
+  const last = points[points.length - 1];
+  if (first === undefined || last === undefined) return 0;
+  if (batchSize <= first.batchSize) return first.medianMs;
+  if (batchSize >= last.batchSize) {
+    const beforeLast = points[points.length - 2];
+    if (beforeLast === undefined) return (last.medianMs * batchSize) / last.batchSize;
+    const slope = Math.max(0, (last.medianMs - beforeLast.medianMs) / (last.batchSize - beforeLast.batchSize));
+    return last.medianMs + slope * (batchSize - last.batchSize);
+  }
+  for (let i = 1; i < points.length; i++) {
+    const hi = points[i];
+    const lo = points[i - 1];
+    if (hi === undefined || lo === undefined) break;
+    if (batchSize <= hi.batchSize) {
+      const t = (batchSize - lo.batchSize) / (hi.batchSize - lo.batchSize);
+      return lo.medianMs + t * (hi.medianMs - lo.medianMs);
+    }
+  }
+  return last.medianMs;
+}
+
+/**
+ * Standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9), clamped to [0.5, 0.9999]:
+ * the controller never plans below the median.
+ */
+export function normalQuantile(probability: number): number {
+  const p = Math.min(0.9999, Math.max(0.5, Number.isFinite(probability) ? probability : 0.5));
+  if (p === 0.5) return 0;
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const at = (xs: number[], i: number): number => xs[i] ?? 0;
+  const pHigh = 1 - 0.02425;
+  if (p <= pHigh) {
+    const q = p - 0.5;
+    const r = q * q;
+    return (
+      ((((((at(a, 0) * r + at(a, 1)) * r + at(a, 2)) * r + at(a, 3)) * r + at(a, 4)) * r + at(a, 5)) * q) /
+      (((((at(b, 0) * r + at(b, 1)) * r + at(b, 2)) * r + at(b, 3)) * r + at(b, 4)) * r + 1)
+    );
+  }
+  const q = Math.sqrt(-2 * Math.log(1 - p));
+  return -(
+    (((((at(c, 0) * q + at(c, 1)) * q + at(c, 2)) * q + at(c, 3)) * q + at(c, 4)) * q + at(c, 5)) /
+    ((((at(d, 0) * q + at(d, 1)) * q + at(d, 2)) * q + at(d, 3)) * q + 1)
+  );
+}
