@@ -1,0 +1,48 @@
+import { DecodeError } from './decode-error.ts';
+import type { PayloadDecoder } from './decoder.ts';
+import type { ImagePreprocessingSpec } from './input-spec.ts';
+import { parseJsonEnvelope, type JsonEnvelope } from './json-envelope.ts';
+import { looksLikeJsonObject, payloadBytes } from './payload-bytes.ts';
+
+const JPEG_MAGIC = Buffer.from([0xff, 0xd8, 0xff]);
+const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const DATA_URL_PREFIX = /^data:image\/[a-z+.-]+;base64,/i;
+
+export type ImageFormat = 'jpeg' | 'png';
+
+/** JPEG or PNG by magic bytes; anything else is not an image we decode. */
+export function sniffImageFormat(bytes: Buffer): ImageFormat | undefined {
+  if (bytes.length >= JPEG_MAGIC.length && bytes.subarray(0, JPEG_MAGIC.length).equals(JPEG_MAGIC)) return 'jpeg';
+  if (bytes.length >= PNG_MAGIC.length && bytes.subarray(0, PNG_MAGIC.length).equals(PNG_MAGIC)) return 'png';
+  return undefined;
+}
+
+/** Camera frames: raw JPEG/PNG bytes, or a JSON envelope `{"id", "ts", "image": "<base64>", "label"?}`. */
+export const decodeImagePayload: PayloadDecoder = async (message, options) => {
+  const bytes = payloadBytes(message);
+  let image = bytes;
+  let envelope: JsonEnvelope | undefined;
+  if (looksLikeJsonObject(bytes)) {
+    envelope = parseJsonEnvelope(bytes, options.classes);
+    image = base64Image(envelope.body.image);
+  }
+  if (sniffImageFormat(image) === undefined) throw new DecodeError('bad-image', 'expected JPEG or PNG bytes');
+  const decodeImage = options.decodeImage;
+  if (decodeImage === undefined) throw new DecodeError('internal', 'no image decoder was configured');
+  let tensor: Float32Array;
+  try {
+    tensor = await decodeImage(image, options.input.preprocessing as ImagePreprocessingSpec);
+  } catch (error) {
+    throw new DecodeError('bad-image', 'the image could not be decoded', { cause: error });
+  }
+  return { tensor, metadata: envelope ?? {} };
+};
+
+function base64Image(value: unknown): Buffer {
+  if (value === undefined || value === null) throw new DecodeError('missing-field', 'expected an "image" field (base64 JPEG or PNG)');
+  if (typeof value !== 'string') throw new DecodeError('bad-field-type', '"image" must be a base64 string');
+  const text = value.replace(DATA_URL_PREFIX, '');
+  if (text.length % 4 !== 0 || !BASE64.test(text)) throw new DecodeError('bad-base64', '"image" is not valid base64');
+  return Buffer.from(text, 'base64');
+}

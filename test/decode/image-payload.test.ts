@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { createDecoder } from '../../src/decode/create-decoder.ts';
+import type { ImageTensorDecoder } from '../../src/decode/decoder.ts';
+import { sniffImageFormat } from '../../src/decode/image-payload.ts';
+import { bytesMessage, IMAGE_INPUT, JPEG_HEADER, PNG_HEADER } from './helpers.ts';
+
+/** Stands in for src/decode/image.ts (sharp): records what it got, returns a tensor of the model's size. */
+function fakeImageDecoder(): { decodeImage: ImageTensorDecoder; seen: Buffer[] } {
+  const seen: Buffer[] = [];
+  return {
+    seen,
+    decodeImage: async (bytes) => {
+      seen.push(bytes);
+      if (bytes.includes('corrupt')) throw new Error('Input buffer has corrupt header');
+      return new Float32Array(16).fill(0.5);
+    },
+  };
+}
+
+describe('image payloads', () => {
+  it('sniffs JPEG and PNG by magic bytes', () => {
+    expect(sniffImageFormat(Buffer.concat([JPEG_HEADER, Buffer.from('...')]))).toBe('jpeg');
+    expect(sniffImageFormat(Buffer.concat([PNG_HEADER, Buffer.from('...')]))).toBe('png');
+    expect(sniffImageFormat(Buffer.from('GIF89a'))).toBeUndefined();
+    expect(sniffImageFormat(Buffer.alloc(0))).toBeUndefined();
+  });
+
+  it('hands raw image bytes to the image decoder', async () => {
+    const fake = fakeImageDecoder();
+    const decoder = createDecoder('image', { flow: 'cam', input: IMAGE_INPUT, maxPayloadBytes: 1000, decodeImage: fake.decodeImage });
+    const png = Buffer.concat([PNG_HEADER, Buffer.from('pixels')]);
+    const result = await decoder.decode(bytesMessage(png, { id: 'img-1', captureTs: 1_764_000_000_000 }));
+    expect(result.ok && result.frame).toMatchObject({ id: 'img-1', captureTsSource: 'device' });
+    expect(fake.seen[0]?.equals(png)).toBe(true);
+  });
+
+  it('decodes a JSON envelope with a base64 image (data URL prefix allowed)', async () => {
+    const fake = fakeImageDecoder();
+    const decoder = createDecoder('image', { flow: 'cam', input: IMAGE_INPUT, maxPayloadBytes: 1000, decodeImage: fake.decodeImage, classes: ['a', 'b'] });
+    const jpeg = Buffer.concat([JPEG_HEADER, Buffer.from('pixels')]);
+    const plain = await decoder.decode(bytesMessage(JSON.stringify({ id: 'e-1', ts: 1_764_000_000_123, image: jpeg.toString('base64'), label: 1 })));
+    expect(plain.ok && plain.frame).toMatchObject({ id: 'e-1', captureTs: 1_764_000_000_123, label: 1 });
+    const dataUrl = await decoder.decode(bytesMessage(JSON.stringify({ id: 'e-2', image: `data:image/jpeg;base64,${jpeg.toString('base64')}` })));
+    expect(dataUrl.ok).toBe(true);
+    expect(fake.seen.every((bytes) => bytes.equals(jpeg))).toBe(true);
+  });
+
+  it.each([
+    [Buffer.from('GIF89a....'), 'bad-image'],
+    [Buffer.concat([PNG_HEADER, Buffer.from('corrupt')]), 'bad-image'],
+    [Buffer.from('{"id":"x"}'), 'missing-field'],
+    [Buffer.from('{"image":42}'), 'bad-field-type'],
+    [Buffer.from('{"image":"***"}'), 'bad-base64'],
+    [Buffer.from('{"image":"R0lGODlh"}'), 'bad-image'],
+    [Buffer.from('{"image":'), 'bad-json'],
+    [Buffer.alloc(2000), 'payload-too-large'],
+  ])('rejects %# with %s', async (bytes, expected) => {
+    const decoder = createDecoder('image', { flow: 'cam', input: IMAGE_INPUT, maxPayloadBytes: 1000, decodeImage: fakeImageDecoder().decodeImage });
+    const result = await decoder.decode(bytesMessage(bytes));
+    expect(result.ok ? 'ok' : result.error.reason).toBe(expected);
+  });
+
+  it('rejects an image decoder result of the wrong size as wrong-shape', async () => {
+    const decoder = createDecoder('image', { flow: 'cam', input: IMAGE_INPUT, maxPayloadBytes: 1000, decodeImage: async () => new Float32Array(15) });
+    const result = await decoder.decode(bytesMessage(Buffer.concat([PNG_HEADER, Buffer.from('x')])));
+    expect(result.ok ? 'ok' : result.error.reason).toBe('wrong-shape');
+  });
+});
