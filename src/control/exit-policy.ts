@@ -1,0 +1,128 @@
+import type { LatencyModel, RiskQuantile } from './latency-estimator.ts';
+import { exitAt, type ConfidenceLevel, type ModelView } from './model-view.ts';
+
+/**
+ * A flow's exit policy. Field names and meanings match the flow file's `policy` section (src/flows/schema.ts), so a
+ * parsed flow policy is passed as is.
+ */
+export interface ExitPolicy {
+  /** deadline: deepest exit that fits the slack. accuracy: shallowest exit whose validated accuracy meets the target. */
+  mode: 'deadline' | 'accuracy';
+  /** Deadline per frame from its capture time; binds in both modes (accuracy mode never runs past it). */
+  deadlineMs: number;
+  accuracyTarget: number;
+  /** Stop at the first exit whose confidence passes the threshold calibrated for this level. */
+  confidenceStop: 'none' | ConfidenceLevel;
+  /** Answer with the manifest's weighted vote when a frame reaches the last exit unconfident and the vote beats it. */
+  vote: boolean;
+  /** When even exit 1 cannot make the deadline: drop the frame, or answer from exit 1 and mark it late. */
+  latePolicy: 'shed' | 'answer-late';
+  riskQuantile: RiskQuantile;
+}
+
+/**
+ * The exit a policy wants when load is no concern: the last exit in deadline mode; in accuracy mode the shallowest
+ * exit whose validation accuracy meets the target (the last exit when none does: the best the model can do).
+ */
+export function preferredExit(model: ModelView, policy: ExitPolicy): number {
+  const last = model.exits.length;
+  if (policy.mode === 'deadline') return last;
+  const meeting = model.exits.find((exit) => exit.validationAccuracy >= policy.accuracyTarget);
+  return meeting?.index ?? last;
+}
+
+/** Predicted time from the model input to exit k's logits for a batch of `batchSize` frames. */
+export function exitCostMs(
+  model: ModelView,
+  latency: LatencyModel,
+  exitIndex: number,
+  batchSize: number,
+  risk: RiskQuantile,
+): number {
+  return latency.stagesMs(1, exitAt(model, exitIndex).stage, batchSize, risk);
+}
+
+/** Predicted time to go on from exit k to exit k+1 (only the stages in between: earlier stages are never rerun). */
+export function nextExitCostMs(
+  model: ModelView,
+  latency: LatencyModel,
+  exitIndex: number,
+  batchSize: number,
+  risk: RiskQuantile,
+): number {
+  const from = exitAt(model, exitIndex).stage + 1;
+  const to = exitAt(model, exitIndex + 1).stage;
+  return latency.stagesMs(from, to, batchSize, risk);
+}
+
+export function deadlineTs(captureTs: number, policy: ExitPolicy): number {
+  return captureTs + policy.deadlineMs;
+}
+
+/**
+ * Deepest exit ≤ upToExit whose predicted finish (startTs + cost at the risk quantile) is within the deadline; 0 when
+ * not even exit 1 fits. Slack = deadline − (now − captureTs) is the same test, written as absolute times.
+ */
+export function deepestExitWithin(
+  model: ModelView,
+  latency: LatencyModel,
+  query: { startTs: number; deadlineTs: number; batchSize: number; risk: RiskQuantile; upToExit: number },
+): number {
+  let best = 0;
+  for (let exit = 1; exit <= Math.min(query.upToExit, model.exits.length); exit++) {
+    const finish = query.startTs + exitCostMs(model, latency, exit, query.batchSize, query.risk);
+    if (finish > query.deadlineTs) break;
+    best = exit;
+  }
+  return best;
+}
+
+/** Whether a confidence at exit k passes that exit's calibrated threshold at the policy's level. */
+export function passesConfidence(model: ModelView, policy: ExitPolicy, exitIndex: number, confidence: number): boolean {
+  if (policy.confidenceStop === 'none') return false;
+  const threshold = exitAt(model, exitIndex).thresholds[policy.confidenceStop];
+  return threshold !== null && threshold !== undefined && confidence >= threshold;
+}
+
+/**
+ * Whether a frame that stopped at `exitIndex` without passing a threshold is answered by the weighted vote: only at
+ * the last exit, only when the flow allows it and the manifest says the vote beat the last exit on validation data.
+ */
+export function answersByVote(model: ModelView, policy: ExitPolicy, exitIndex: number): boolean {
+  return policy.vote && exitIndex === model.exits.length && model.vote?.beatsLastExit === true;
+}
+
+export type SingleFrameChoice =
+  | { kind: 'run'; capExit: number; predictedFinishTs: number }
+  | { kind: 'late'; capExit: 1; predictedFinishTs: number }
+  | { kind: 'shed'; reason: 'no-slack' };
+
+/**
+ * Exit choice for one frame that starts at `startTs` with nothing ahead of it (the queue-aware version is
+ * planBatch in admission.ts): the preferred exit, lowered to the deepest one that fits the slack, else the late policy.
+ */
+export function chooseExit(
+  model: ModelView,
+  latency: LatencyModel,
+  policy: ExitPolicy,
+  frame: { captureTs: number },
+  startTs: number,
+  batchSize = 1,
+): SingleFrameChoice {
+  const due = deadlineTs(frame.captureTs, policy);
+  const risk = policy.riskQuantile;
+  const capExit = deepestExitWithin(model, latency, {
+    startTs,
+    deadlineTs: due,
+    batchSize,
+    risk,
+    upToExit: preferredExit(model, policy),
+  });
+  if (capExit >= 1) {
+    return { kind: 'run', capExit, predictedFinishTs: startTs + exitCostMs(model, latency, capExit, batchSize, risk) };
+  }
+  if (policy.latePolicy === 'answer-late') {
+    return { kind: 'late', capExit: 1, predictedFinishTs: startTs + exitCostMs(model, latency, 1, batchSize, risk) };
+  }
+  return { kind: 'shed', reason: 'no-slack' };
+}

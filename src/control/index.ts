@@ -1,0 +1,21 @@
+/** The load-aware exit controller: latency model, exit policies, admission and per-exit continuation. */
+export { ControlError } from './control-error.ts';
+export { LatencyEstimator, normalQuantile } from './latency-estimator.ts';
+export type { LatencyEstimatorOptions, LatencyModel, RiskQuantile, StageEstimate, StageObservation } from './latency-estimator.ts';
+export { exitAt, validateModelView } from './model-view.ts';
+export type { ConfidenceLevel, ExitView, ModelView } from './model-view.ts';
+export {
+  answersByVote,
+  chooseExit,
+  deadlineTs,
+  deepestExitWithin,
+  exitCostMs,
+  nextExitCostMs,
+  passesConfidence,
+  preferredExit,
+} from './exit-policy.ts';
+export type { ExitPolicy, SingleFrameChoice } from './exit-policy.ts';
+export { admitToQueue, planBatch } from './admission.ts';
+export type { BatchPlan, PlannedFrame, PlannerOptions, QueuedFrame, ShedDecision, ShedReason } from './admission.ts';
+export { createBatchContinuation, decideAfterExit } from './continuation.ts';
+export type { BatchContinuation, ExitDecision, StopReason } from './continuation.ts';

@@ -1,0 +1,51 @@
+import { ControlError } from './control-error.ts';
+
+/** Confidence levels the manifest calibrates thresholds for. */
+export type ConfidenceLevel = '0.90' | '0.95' | '0.99';
+
+/** What the controller reads of one manifest exit (docs/model-format.md); a parsed manifest exit fits as is. */
+export interface ExitView {
+  /** 1-based exit index. */
+  index: number;
+  /** 1-based stage whose output carries this exit's logits. */
+  stage: number;
+  /** Accuracy on the validation split: the only accuracy the controller plans with (test accuracy is for reports). */
+  validationAccuracy: number;
+  /** Lowest max-softmax confidence at which frames exiting here are at least that accurate; null when none is. */
+  thresholds: Partial<Record<ConfidenceLevel, number | null>>;
+}
+
+export interface ModelView {
+  exits: readonly ExitView[];
+  /** EdgeKE weighted vote of all exits; absent when the model ships no vote weights. */
+  vote?: { beatsLastExit: boolean; validationAccuracy: number } | null;
+}
+
+/**
+ * Checks what the planner relies on: exits numbered 1..E in order, on strictly increasing stages that the latency
+ * model knows. Call once per flow start / reload; the rest of src/control assumes it holds.
+ */
+export function validateModelView(model: ModelView, stageCount: number): void {
+  if (model.exits.length === 0) throw new ControlError('EDGEKE_CONTROL_MODEL', 'model has no exits');
+  let previousStage = 0;
+  model.exits.forEach((exit, i) => {
+    if (exit.index !== i + 1) {
+      throw new ControlError('EDGEKE_CONTROL_MODEL', `exit at position ${i + 1} has index ${exit.index}; expected ${i + 1}`);
+    }
+    if (!Number.isInteger(exit.stage) || exit.stage <= previousStage || exit.stage > stageCount) {
+      throw new ControlError(
+        'EDGEKE_CONTROL_MODEL',
+        `exit ${exit.index} is on stage ${exit.stage}; expected a stage after ${previousStage} and at most ${stageCount}`,
+      );
+    }
+    previousStage = exit.stage;
+  });
+}
+
+export function exitAt(model: ModelView, exitIndex: number): ExitView {
+  const exit = model.exits[exitIndex - 1];
+  if (exit === undefined) {
+    throw new ControlError('EDGEKE_CONTROL_MODEL', `exit ${exitIndex} does not exist (1..${model.exits.length})`);
+  }
+  return exit;
+}

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { admitToQueue, planBatch, type BatchPlan, type QueuedFrame } from '../../src/control/admission.ts';
+import type { ExitPolicy } from '../../src/control/exit-policy.ts';
+import { LatencyEstimator } from '../../src/control/latency-estimator.ts';
+import { MODEL, policy, profile } from './fixtures.ts';
+
+// Median stage costs at batch n: [2, 3, 4, 6] × (0.6 + 0.4·n) ms; plans at p50 unless a test says otherwise.
+const latency = new LatencyEstimator(profile(1.1));
+const NOW = 10_000;
+
+function frames(count: number, over: Partial<ExitPolicy> = {}, age = 0, prefix = 'f'): QueuedFrame[] {
+  return Array.from({ length: count }, (_, i) => ({ id: `${prefix}${i}`, captureTs: NOW - age, policy: policy(over) }));
+}
+
+function allIds(plan: BatchPlan): string[] {
+  return [...plan.batch.map((f) => f.id), ...plan.shed.map((s) => s.id), ...plan.waiting.map((f) => f.id)].sort();
+}
+
+const options = { maxBatch: 4, queueCapacity: 64 };
+
+describe('planBatch', () => {
+  it('plans nothing for an empty queue', () => {
+    expect(planBatch([], MODEL, latency, NOW, 0, options)).toEqual({
+      startTs: NOW,
+      batch: [],
+      shed: [],
+      waiting: [],
+      predictedBatchEndTs: NOW,
+    });
+  });
+
+  it('runs a lone fresh frame to its preferred exit', () => {
+    const plan = planBatch(frames(1), MODEL, latency, NOW, 0, options);
+    expect(plan.batch).toMatchObject([{ id: 'f0', capExit: 4, late: false, deadlineTs: NOW + 20, predictedFinishTs: NOW + 15 }]);
+    expect(plan.predictedBatchEndTs).toBe(NOW + 15);
+  });
+
+  it('starts when the runtime is free, which eats into the slack', () => {
+    const plan = planBatch(frames(1), MODEL, latency, NOW, NOW + 8, options);
+    expect(plan.startTs).toBe(NOW + 8);
+    expect(plan.batch[0]?.capExit).toBe(3); // 12 ms left: exit 3 (9 ms) fits, exit 4 (15 ms) does not
+  });
+
+  it('gives frames waiting behind others less slack, so shallower exits', () => {
+    const queue = frames(6);
+    const plan = planBatch(queue, MODEL, latency, NOW, 0, options);
+    const alone = planBatch(frames(1), MODEL, latency, NOW, 0, options).batch[0]?.capExit ?? 0;
+    expect(plan.shed).toEqual([]);
+    for (const f of plan.batch) {
+      expect(f.capExit).toBeLessThan(alone);
+      expect(f.predictedFinishTs).toBeLessThanOrEqual(f.deadlineTs);
+    }
+    expect(allIds(plan)).toEqual(queue.map((f) => f.id).sort());
+  });
+
+  it('moves frames to exit 1 before it sheds any', () => {
+    // 12 frames, batches of 4 at exit 1 cost 4.4 ms each: 13.2 ms in all, inside the 20 ms deadline.
+    const plan = planBatch(frames(12), MODEL, latency, NOW, 0, options);
+    expect(plan.shed).toEqual([]);
+    expect(plan.batch.every((f) => f.capExit <= 2)).toBe(true);
+  });
+
+  it('sheds the hopeless under overload, and only as many as it must', () => {
+    // 24 frames: at exit 1, four batches of 4 take 17.6 ms and a fifth of one frame 2 ms more: 17 fit 20 ms.
+    const plan = planBatch(frames(24), MODEL, latency, NOW, 0, { ...options, horizon: 32 });
+    expect(plan.shed).toHaveLength(7);
+    expect(plan.shed.every((s) => s.reason === 'overload')).toBe(true);
+    expect(plan.batch).toHaveLength(4);
+    expect(plan.waiting).toHaveLength(13);
+    expect(plan.batch.every((f) => f.capExit === 1 && f.predictedFinishTs <= f.deadlineTs)).toBe(true);
+    expect(allIds(plan)).toHaveLength(24);
+  });
+
+  it('leaves frames beyond the planning horizon for a later plan', () => {
+    const plan = planBatch(frames(24), MODEL, latency, NOW, 0, { ...options, horizon: 16 });
+    expect(plan.shed).toEqual([]);
+    expect(plan.waiting).toHaveLength(20);
+  });
+
+  it('marks the hopeless late instead when the flow answers late', () => {
+    const plan = planBatch(frames(24, { latePolicy: 'answer-late' }), MODEL, latency, NOW, 0, options);
+    expect(plan.shed).toEqual([]);
+    expect(plan.batch.every((f) => f.capExit === 1)).toBe(true);
+    expect(allIds(plan)).toHaveLength(24);
+  });
+
+  it.each([
+    { name: 'past its deadline', age: 25, late: 'shed' as const, expected: { shed: [{ id: 'f0', reason: 'no-slack' }] } },
+    { name: 'exit 1 alone cannot make it', age: 18.5, late: 'shed' as const, expected: { shed: [{ id: 'f0', reason: 'no-slack' }] } },
+    { name: 'answer late', age: 19, late: 'answer-late' as const, expected: { shed: [], batch: [{ capExit: 1, late: true }] } },
+    { name: 'just fits exit 1', age: 18, late: 'shed' as const, expected: { shed: [], batch: [{ capExit: 1, late: false }] } },
+  ])('a frame that is $name', ({ age, late, expected }) => {
+    expect(planBatch(frames(1, { latePolicy: late }, age), MODEL, latency, NOW, 0, options)).toMatchObject(expected);
+  });
+
+  it('sheds beyond the queue capacity, the latest deadlines first', () => {
+    const queue = [...frames(2, { deadlineMs: 50 }, 0, 'loose'), ...frames(2, { deadlineMs: 30 }, 0, 'tight')];
+    const plan = planBatch(queue, MODEL, latency, NOW, 0, { ...options, queueCapacity: 3 });
+    expect(plan.shed).toEqual([{ id: 'loose1', reason: 'queue-full' }]);
+  });
+
+  it('serves the tightest deadline first across flows', () => {
+    const queue = [...frames(4, { deadlineMs: 200 }, 0, 'loose'), ...frames(4, { deadlineMs: 12 }, 0, 'tight')];
+    const plan = planBatch(queue, MODEL, latency, NOW, 0, options);
+    expect(plan.batch.map((f) => f.id)).toEqual(['tight0', 'tight1', 'tight2', 'tight3']);
+    expect(plan.waiting.map((f) => f.id)).toEqual(['loose0', 'loose1', 'loose2', 'loose3']);
+  });
+
+  it('never plans an accuracy-mode frame deeper than its target exit', () => {
+    const plan = planBatch(frames(2, { mode: 'accuracy', accuracyTarget: 0.85, deadlineMs: 500 }), MODEL, latency, NOW, 0, options);
+    expect(plan.batch.map((f) => f.capExit)).toEqual([2, 2]);
+  });
+
+  it('plans with the risk quantile: p99 picks shallower exits than p50', () => {
+    const p50 = planBatch(frames(4, { riskQuantile: 0.5 }), MODEL, latency, NOW, 0, options);
+    const p99 = planBatch(frames(4, { riskQuantile: 0.99 }), MODEL, latency, NOW, 0, options);
+    const depth = (plan: BatchPlan): number => plan.batch.reduce((sum, f) => sum + f.capExit, 0);
+    expect(depth(p99)).toBeLessThan(depth(p50));
+  });
+
+  it('honours the batch sizes it may use', () => {
+    const plan = planBatch(frames(6), MODEL, latency, NOW, 0, { ...options, batchSizes: [2] });
+    expect(plan.batch).toHaveLength(2);
+  });
+
+  it('predicts finishes at batch end unless told answers leave at their exit', () => {
+    const queue = [...frames(1, { mode: 'accuracy', accuracyTarget: 0.8, deadlineMs: 100 }, 0, 'shallow'), ...frames(1, { deadlineMs: 100 }, 0, 'deep')];
+    const atEnd = planBatch(queue, MODEL, latency, NOW, 0, { ...options, batchSizes: [2] });
+    const atExit = planBatch(queue, MODEL, latency, NOW, 0, { ...options, batchSizes: [2], resultsAt: 'exit' });
+    const shallowAt = (plan: BatchPlan): number => plan.batch.find((f) => f.id === 'shallow0')?.predictedFinishTs ?? 0;
+    expect(shallowAt(atEnd)).toBeCloseTo(atEnd.predictedBatchEndTs, 9);
+    expect(shallowAt(atExit)).toBeCloseTo(NOW + 2 * 1.4, 9); // stage 1 at batch 2
+  });
+
+  it('rejects impossible options', () => {
+    expect(() => planBatch([], MODEL, latency, NOW, 0, { maxBatch: 0, queueCapacity: 1 })).toThrow(
+      expect.objectContaining({ code: 'EDGEKE_CONTROL_OPTIONS' }),
+    );
+  });
+});
+
+describe('admitToQueue', () => {
+  it.each([
+    { length: 0, capacity: 1, expected: null },
+    { length: 63, capacity: 64, expected: null },
+    { length: 64, capacity: 64, expected: 'queue-full' },
+  ])('$length queued of $capacity → $expected', ({ length, capacity, expected }) => {
+    expect(admitToQueue(length, { queueCapacity: capacity })).toBe(expected);
+  });
+});
