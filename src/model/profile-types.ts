@@ -10,3 +10,24 @@ export interface StageLatencyProfileEntry {
   p95Ms: number;
   samples: number;
 }
+
+/** Same thing under the short name used in src/model. */
+export type ProfileEntry = StageLatencyProfileEntry;
+
+/** A whole profile as cached in `.cache/profiles/<key>.json`. */
+export interface LatencyProfile {
+  /** Cache key: sha256 over the fields below (model hash, engine, threads, CPU model). */
+  key: string;
+  model: { name: string; hash: string };
+  engine: string;
+  /** What ran underneath (e.g. "onnxruntime-node 1.30.0 (cpu, 1 intra-op thread)"). */
+  backend: string;
+  threads: number;
+  cpuModel: string;
+  batchSizes: number[];
+  repeats: number;
+  warmup: number;
+  /** ISO time of the measurement. */
+  measuredAt: string;
+  entries: StageLatencyProfileEntry[];
+}
