@@ -1,0 +1,138 @@
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { dashboardQueries } from './dashboard-queries.ts';
+import { DASHBOARD_FILES, loadDashboard, nonEmptySeries, provisionedDatasource, runDashboardQueries, type QueryRun } from './dashboard-check.ts';
+import { expandInfluxQl, grafanaInterval, type TimeRange } from './grafana-influxql.ts';
+import { influxQuery, loadTelemetry } from './influx-loader.ts';
+import { DEFAULT_FLOWS, syntheticTelemetry, type SyntheticTelemetry } from './synthetic-telemetry.ts';
+
+// The dashboards against real InfluxDB data shaped per docs/telemetry.md: every panel target, annotation and
+// variable query, expanded as Grafana expands it, must parse and return data.
+
+const DATABASE = 'edgeke_grafana_dashboards';
+const STATS_INTERVAL_MS = 5_000;
+const datasource = provisionedDatasource();
+const flowNames = DEFAULT_FLOWS.map((flow) => flow.name);
+
+let telemetry: SyntheticTelemetry;
+let influxUrl: string;
+
+beforeAll(async () => {
+  influxUrl = inject('influxUrl');
+  // 20 minutes that ended a minute ago, on stats-interval boundaries, like a real run seen on "last 30 minutes".
+  const endMs = Math.floor(Date.now() / STATS_INTERVAL_MS) * STATS_INTERVAL_MS - 60_000;
+  telemetry = syntheticTelemetry({ startMs: endMs - 20 * 60_000, durationMs: 20 * 60_000, statsIntervalMs: STATS_INTERVAL_MS, flows: DEFAULT_FLOWS });
+  await loadTelemetry(influxUrl, DATABASE, telemetry.points);
+});
+
+function describeFailures(runs: QueryRun[]): string {
+  return runs.map((run) => `${run.dashboard} ${run.where} ${JSON.stringify(run.variables)}: ${run.error ?? 'no series'}\n  ${run.expanded}`).join('\n');
+}
+
+describe('Grafana provisioning', () => {
+  it('points every panel, annotation and variable of both dashboards at the provisioned InfluxDB', () => {
+    expect(datasource).toMatchObject({ url: 'http://influxdb:8086', database: 'edgeke' });
+    for (const file of DASHBOARD_FILES) {
+      const text = JSON.stringify(loadDashboard(file));
+      const uids = [...text.matchAll(/"datasource":\{"type":"(\w+)","uid":"([^"]+)"\}/g)].map((match) => `${match[1]}/${match[2]}`);
+      expect(uids.length).toBeGreaterThan(5);
+      expect(new Set(uids.filter((uid) => uid !== 'grafana/-- Grafana --'))).toEqual(new Set([`influxdb/${datasource.uid}`]));
+    }
+  });
+
+  it('gives the per-flow dashboard a flow variable listing the flows in InfluxDB', async () => {
+    const dashboard = loadDashboard('edgeke-flow.json');
+    const variables = dashboardQueries(dashboard).filter((query) => query.kind === 'variable');
+    expect(variables.map((variable) => variable.query)).toEqual(['SHOW TAG VALUES FROM "inference" WITH KEY = "flow"']);
+    const [result] = await influxQuery(influxUrl, DATABASE, variables[0]?.query ?? '');
+    const values = result?.series?.[0]?.values.map((row) => row[1]);
+    expect(values).toEqual([...flowNames].sort());
+  });
+});
+
+describe.each([
+  // Grafana's "last 30 minutes" on a wide panel: $__interval is the datasource's 5 s minimum.
+  { name: 'last 30 minutes', span: 30 * 60_000, maxDataPoints: 1_000, interval: '5s' },
+  // "last 6 hours" on a narrow panel: coarser buckets.
+  { name: 'last 6 hours', span: 6 * 3_600_000, maxDataPoints: 500, interval: '30s' },
+])('dashboards over $name', ({ span, maxDataPoints, interval }) => {
+  let range: TimeRange;
+  beforeAll(() => {
+    range = { fromMs: telemetry.toMs + 60_000 - span, toMs: telemetry.toMs + 60_000 };
+  });
+
+  it.each(DASHBOARD_FILES)('%s: every query expands and returns data for every flow', async (file) => {
+    const context = { range, maxDataPoints, minInterval: datasource.minInterval };
+    expect(grafanaInterval(context).interval).toBe(interval);
+    const runs = await runDashboardQueries({ influxUrl, database: DATABASE, dashboard: loadDashboard(file), context, variableValues: { flow: flowNames } });
+
+    expect(runs.length).toBeGreaterThan(file === 'edgeke-flow.json' ? 40 : 15);
+    // A config-change annotation is empty, rightly, for a flow that was never reloaded.
+    const expectsData = (run: QueryRun): boolean =>
+      run.kind !== 'annotation' || run.variables.flow === undefined || (telemetry.configChanges.get(run.variables.flow) ?? []).length > 0;
+    const failing = runs.filter((run) => run.error !== undefined || (nonEmptySeries(run.series).length === 0) === expectsData(run));
+    expect(failing, describeFailures(failing)).toEqual([]);
+    // Queries grouped by flow see every flow; queries of one flow see only that flow.
+    for (const run of runs.filter((one) => /GROUP BY .*"flow"/.test(one.query) && one.kind === 'panel')) {
+      expect(new Set(run.series.map((series) => series.tags?.flow)), run.where).toEqual(new Set(flowNames));
+    }
+  });
+});
+
+describe('dashboard numbers match the data', () => {
+  const range = (): TimeRange => ({ fromMs: telemetry.fromMs, toMs: telemetry.toMs });
+  const context = () => ({ range: range(), maxDataPoints: 1_000, minInterval: datasource.minInterval });
+
+  async function single(file: string, panelTitle: string, variables: Record<string, string> = {}): Promise<number> {
+    const query = dashboardQueries(loadDashboard(file)).find((one) => one.where.startsWith(`panel "${panelTitle}"`));
+    if (query === undefined) throw new Error(`no panel ${panelTitle}`);
+    const [result] = await influxQuery(influxUrl, DATABASE, expandInfluxQl(query.query, { ...context(), variables }));
+    return Number(result?.series?.[0]?.values[0]?.[1]);
+  }
+
+  it('counts every frame once and computes attainment as ok / frames', async () => {
+    const inference = telemetry.points.filter((point) => point.measurement === 'inference');
+    const ok = inference.filter((point) => point.tags.outcome === 'ok').length;
+    expect(await single('edgeke-overview.json', 'Frames')).toBe(inference.length);
+    expect(await single('edgeke-overview.json', 'Deadline attainment')).toBeCloseTo(ok / inference.length, 9);
+    const camera = inference.filter((point) => point.tags.flow === 'camera-neu');
+    expect(await single('edgeke-flow.json', 'Frames', { flow: 'camera-neu' })).toBe(camera.length);
+    expect(await single('edgeke-flow.json', 'Config version', { flow: 'camera-neu' })).toBe(3);
+    expect(await single('edgeke-flow.json', 'Deadline now', { flow: 'bearing-cwru' })).toBe(8);
+  });
+
+  it('marks each config change of a flow with one annotation, at the change', async () => {
+    const dashboard = loadDashboard('edgeke-flow.json');
+    const [annotation] = dashboardQueries(dashboard).filter((query) => query.kind === 'annotation');
+    const { intervalMs } = grafanaInterval(context());
+    for (const flow of flowNames) {
+      const [result] = await influxQuery(influxUrl, DATABASE, expandInfluxQl(annotation?.query ?? '', { ...context(), variables: { flow } }));
+      const rows = result?.series?.[0]?.values ?? [];
+      const changes = telemetry.configChanges.get(flow) ?? [];
+      expect(rows.map((row) => row[1]), flow).toEqual(changes.map((change) => change.version));
+      rows.forEach((row, index) => {
+        const at = changes[index]?.atMs ?? 0;
+        // Marked in the bucket holding the first stats point written under the new version.
+        expect(Number(row[0]), flow).toBeGreaterThanOrEqual(at - intervalMs);
+        expect(Number(row[0]), flow).toBeLessThanOrEqual(at + STATS_INTERVAL_MS);
+      });
+    }
+    const overview = dashboardQueries(loadDashboard('edgeke-overview.json')).find((query) => query.kind === 'annotation');
+    const [result] = await influxQuery(influxUrl, DATABASE, expandInfluxQl(overview?.query ?? '', context()));
+    const byFlow = Object.fromEntries((result?.series ?? []).map((series) => [series.tags?.flow, series.values.map((row) => row[1])]));
+    expect(byFlow).toEqual({ 'camera-neu': [2, 3], 'bearing-cwru': [2] });
+  });
+});
+
+describe('Grafana macro expansion', () => {
+  const context = { range: { fromMs: 1_000_000, toMs: 1_600_000 }, maxDataPoints: 50, minInterval: '5s' };
+
+  it('expands time filter, intervals and variables the way Grafana does', () => {
+    const query = 'SELECT count("x") / ($__interval_ms / 1000) FROM "m" WHERE "flow" =~ /^$flow$/ AND "f" = \'${flow}\' AND $timeFilter GROUP BY time($__interval), time($interval) fill(null)';
+    expect(expandInfluxQl(query, { ...context, variables: { flow: 'a.b/c' } })).toBe(
+      'SELECT count("x") / (10000 / 1000) FROM "m" WHERE "flow" =~ /^a\\.b\\/c$/ AND "f" = \'a.b/c\' AND time >= 1000000ms and time <= 1600000ms GROUP BY time(10s), time(10s) fill(null)',
+    );
+    expect(expandInfluxQl('"flow" =~ /^$flow$/', { ...context, variables: { flow: ['x', 'y-1'] } })).toBe('"flow" =~ /^(x|y-1)$/');
+    expect(grafanaInterval({ ...context, maxDataPoints: 10_000 }).interval).toBe('5s');
+    expect(grafanaInterval({ range: { fromMs: 0, toMs: 24 * 3_600_000 }, maxDataPoints: 1_000 }).interval).toBe('1m');
+  });
+});
