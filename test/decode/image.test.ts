@@ -1,0 +1,51 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { decodeImage, type ImagePreprocessing } from '../../src/decode/image.ts';
+
+const gray: ImagePreprocessing = { width: 4, height: 2, channels: 1, resize: 'bilinear', fit: 'fill', scale: 1 / 255, mean: [0.5], std: [0.25] };
+
+function png(pixels: number[], width: number, height: number, channels: 1 | 3): Promise<Buffer> {
+  return sharp(Buffer.from(pixels), { raw: { width, height, channels } }).png().toBuffer();
+}
+
+describe('decodeImage', () => {
+  it('normalises a grayscale PNG: (pixel * scale - mean) / std, row-major', async () => {
+    const pixels = [0, 255, 128, 64, 10, 20, 30, 40];
+    const out = await decodeImage(await png(pixels, 4, 2, 1), gray);
+    expect(Array.from(out)).toEqual(pixels.map((p) => Math.fround((p / 255 - 0.5) / 0.25)));
+  });
+
+  it("converts RGB to luminance with PIL's integer weights", async () => {
+    const rgb = [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 200, 30, 0, 0, 0, 255, 255, 255, 1, 2, 3, 90, 80, 70];
+    const out = await decodeImage(await png(rgb, 4, 2, 3), { ...gray, scale: 1, mean: [0], std: [1] });
+    const luma = (r: number, g: number, b: number): number => (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+    const expected = [];
+    for (let i = 0; i < rgb.length; i += 3) expected.push(luma(rgb[i] as number, rgb[i + 1] as number, rgb[i + 2] as number));
+    expect(Array.from(out)).toEqual(expected);
+  });
+
+  it('keeps three channels planar (CHW) with per-channel mean and std', async () => {
+    const rgb = [10, 20, 30, 40, 50, 60];
+    const out = await decodeImage(await png(rgb, 2, 1, 3), {
+      width: 2, height: 1, channels: 3, resize: 'nearest', fit: 'fill', scale: 1, mean: [0, 10, 20], std: [1, 2, 5],
+    });
+    expect(Array.from(out)).toEqual([10, 40, (20 - 10) / 2, (50 - 10) / 2, (30 - 20) / 5, (60 - 20) / 5]);
+  });
+
+  it('resizes to the manifest size (fill) when the image differs', async () => {
+    const big = await sharp({ create: { width: 32, height: 16, channels: 3, background: { r: 200, g: 200, b: 200 } } }).jpeg().toBuffer();
+    const out = await decodeImage(big, { ...gray, scale: 1, mean: [0], std: [1] });
+    expect(out).toHaveLength(8);
+    for (const v of out) expect(v).toBeCloseTo(200, -1);
+  });
+
+  it('decodes a JPEG', async () => {
+    const jpeg = await sharp({ create: { width: 4, height: 2, channels: 3, background: { r: 0, g: 0, b: 0 } } }).jpeg().toBuffer();
+    const out = await decodeImage(jpeg, gray);
+    for (const v of out) expect(v).toBeCloseTo(-2, 5);
+  });
+
+  it('rejects bytes that are not an image', async () => {
+    await expect(decodeImage(Buffer.from('not an image'), gray)).rejects.toThrow();
+  });
+});
