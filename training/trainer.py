@@ -17,6 +17,16 @@ def predict(model, x: torch.Tensor, batch_size: int = 256):
     return [torch.cat([o[k] for o in outputs]).softmax(1).double().numpy() for k in range(len(outputs[0]))]
 
 
+@torch.no_grad()
+def teacher_logits_cache(teacher, x: torch.Tensor, augmentation, batch_size: int = 256) -> torch.Tensor:
+    """Teacher logits for every training sample under every flip variant: [variants, N, classes]."""
+    teacher.eval()
+    return torch.stack([
+        torch.cat([teacher(augmentation.flip(x[i:i + batch_size], h, v))[-1] for i in range(0, len(x), batch_size)])
+        for h, v in augmentation.variants()
+    ])
+
+
 def accuracies(probabilities, labels: torch.Tensor):
     y = labels.numpy()
     return [float((p.argmax(1) == y).mean()) for p in probabilities]
@@ -37,7 +47,9 @@ def train(model, splits, settings, label: str, seed: int, teacher=None):
                                 weight_decay=settings.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=total, pct_start=0.25)
     if teacher is not None:
-        teacher.eval()
+        if settings.augmentation.shift:
+            raise ValueError("distillation caches teacher logits per flip variant: student augmentation cannot shift")
+        cache = teacher_logits_cache(teacher, x, settings.augmentation)
     progress = Progress(label, total)
     best, history = None, []
     for epoch in range(settings.epochs):
@@ -46,9 +58,8 @@ def train(model, splits, settings, label: str, seed: int, teacher=None):
         running = 0.0
         for step in range(steps_per_epoch):
             index = order[step * settings.batch_size:(step + 1) * settings.batch_size]
-            xb = settings.augmentation(x[index], generator)
-            with torch.no_grad():
-                teacher_logits = teacher(xb)[-1] if teacher is not None else None
+            xb, variant = settings.augmentation(x[index], generator)
+            teacher_logits = cache[variant, index] if teacher is not None else None
             loss = multi_exit_loss(model(xb), teacher_logits, y[index], settings.temperature, settings.beta,
                                    settings.divergence)
             optimizer.zero_grad()
