@@ -1,0 +1,76 @@
+import type { Logger } from 'pino';
+import type { LoadProfile } from './load-profile.ts';
+import { startMqttReplayPublisher, type ReplayFrame, type RunningReplayPublisher } from './mqtt-replay-publisher.ts';
+import { loadLabelledImages, type LabelledImage } from './neu-images.ts';
+
+/**
+ * How a camera frame travels: `json` = `{"id","ts","image":"<base64>","label"}` (any broker, incl. aedes / MQTT
+ * 3.1.1); `binary` = the image bytes with MQTT 5 user properties `id`, `ts` and `label` (needs an MQTT 5 broker).
+ */
+export type CameraPayloadFormat = 'json' | 'binary';
+
+export interface CameraSimulatorOptions {
+  url: string;
+  topic: string;
+  /** Folder of `<class>/*.jpg`, e.g. data/neu-surface/test; or pass `images` directly. */
+  imagesFolder?: string;
+  images?: LabelledImage[];
+  /** Class names in the model manifest's order: the label sent is the index in this list. */
+  classes: string[];
+  ratePerSecond: number;
+  profile?: LoadProfile;
+  format?: CameraPayloadFormat;
+  protocolVersion?: 4 | 5;
+  qos?: 0 | 1;
+  clientId?: string;
+  /** Frame ids are `<idPrefix>-<seq>` (default 'cam'). */
+  idPrefix?: string;
+  limit?: number;
+  now?: () => number;
+  logger?: Logger;
+}
+
+export interface CameraEnvelope {
+  id: string;
+  ts: number;
+  image: string;
+  label: number;
+}
+
+/** Builds frame `seq` of a replay of `images` (cycling). Pure. */
+export function cameraFrame(images: LabelledImage[], seq: number, ts: number, format: CameraPayloadFormat, idPrefix = 'cam'): ReplayFrame {
+  const image = images[seq % images.length] as LabelledImage;
+  const id = `${idPrefix}-${seq}`;
+  if (format === 'binary') {
+    return { payload: image.bytes, userProperties: { id, ts: String(ts), label: String(image.label) } };
+  }
+  const envelope: CameraEnvelope = { id, ts, image: image.bytes.toString('base64'), label: image.label };
+  return { payload: JSON.stringify(envelope) };
+}
+
+/** An MQTT camera replaying labelled NEU test images at a rate shaped by a load profile. */
+export async function startCameraSimulator(options: CameraSimulatorOptions): Promise<RunningReplayPublisher> {
+  const images =
+    options.images ??
+    (options.imagesFolder === undefined ? [] : await loadLabelledImages(options.imagesFolder, options.classes));
+  if (images.length === 0) throw new RangeError('camera simulator needs imagesFolder or images');
+  const format = options.format ?? (options.protocolVersion === 4 ? 'json' : 'binary');
+  if (format === 'binary' && options.protocolVersion === 4) {
+    throw new RangeError('binary camera frames carry id and ts as MQTT 5 user properties: use format json with MQTT 3.1.1');
+  }
+  return startMqttReplayPublisher(
+    {
+      url: options.url,
+      topic: options.topic,
+      ratePerSecond: options.ratePerSecond,
+      profile: options.profile,
+      qos: options.qos,
+      protocolVersion: options.protocolVersion,
+      clientId: options.clientId,
+      limit: options.limit,
+      now: options.now,
+      logger: options.logger,
+    },
+    (seq, now) => cameraFrame(images, seq, now, format, options.idPrefix),
+  );
+}
