@@ -1,0 +1,58 @@
+import type { FrameResult } from '../core/frame.ts';
+import { frameTimestampNs, type InfluxPoint } from './influx-point.ts';
+
+export const INFERENCE_MEASUREMENT = 'inference';
+
+/** Field types of `inference` (docs/telemetry.md); the client declares them so integers are written as integers. */
+export const INFERENCE_FIELD_TYPES = {
+  id: 'string',
+  class: 'string',
+  class_index: 'integer',
+  confidence: 'float',
+  label: 'integer',
+  correct: 'boolean',
+  reason: 'string',
+  queue_ms: 'float',
+  infer_ms: 'float',
+  e2e_ms: 'float',
+  deadline_ms: 'float',
+  deadline_met: 'boolean',
+  config_version: 'integer',
+  capture_ts_source: 'string',
+} as const;
+export const INFERENCE_TAGS = ['flow', 'model', 'engine', 'exit', 'outcome'] as const;
+
+/** One `inference` point per frame, exactly per docs/telemetry.md. Non-finite timings are left out, not written. */
+export function inferencePoint(result: FrameResult): InfluxPoint {
+  const fields: InfluxPoint['fields'] = { id: result.id };
+  if (result.className !== undefined) fields.class = result.className;
+  if (result.classIndex !== undefined) fields.class_index = result.classIndex;
+  if (result.confidence !== undefined && Number.isFinite(result.confidence)) fields.confidence = result.confidence;
+  if (result.label !== undefined) {
+    fields.label = result.label;
+    if (result.classIndex !== undefined) fields.correct = result.classIndex === result.label;
+  }
+  if (result.reason !== undefined) fields.reason = result.reason;
+  const timings: [string, number][] = [
+    ['queue_ms', result.queueMs],
+    ['infer_ms', result.inferMs],
+    ['e2e_ms', result.e2eMs],
+    ['deadline_ms', result.deadlineMs],
+  ];
+  for (const [name, value] of timings) if (Number.isFinite(value)) fields[name] = value;
+  fields.deadline_met = result.deadlineMet;
+  fields.config_version = result.configVersion;
+  fields.capture_ts_source = result.captureTsSource;
+  return {
+    measurement: INFERENCE_MEASUREMENT,
+    tags: {
+      flow: result.flow,
+      model: result.model,
+      engine: result.engine,
+      exit: result.exit === undefined ? 'none' : String(result.exit),
+      outcome: result.outcome,
+    },
+    fields,
+    timestamp: frameTimestampNs(result.captureTs, result.id),
+  };
+}

@@ -1,0 +1,63 @@
+import { InvalidPointError } from './sink-errors.ts';
+
+/**
+ * One InfluxDB point as the sink buffers it: plain JSON (it is also what spill segments store). The timestamp is a
+ * decimal string of nanoseconds since epoch, beyond Number's exact range.
+ */
+export interface InfluxPoint {
+  measurement: string;
+  tags: Record<string, string>;
+  fields: Record<string, string | number | boolean>;
+  timestamp: string;
+}
+
+/** InfluxDB 1.x rejects string field values over 64 KiB and the whole batch with them. */
+const MAX_STRING_FIELD_BYTES = 64 * 1024 - 1;
+
+/**
+ * Line protocol cannot carry every tag value: the `influx` package escapes `,`, `=` and space, but a newline ends
+ * the line and a trailing backslash escapes the separator after it, and an empty value is a syntax error. Any of
+ * these would make InfluxDB reject the whole batch, so such points are refused up front.
+ */
+export function checkTagValue(name: string, value: string): void {
+  if (value === '') throw new InvalidPointError(`tag ${name} is empty`);
+  if (/[\n\r]/.test(value)) throw new InvalidPointError(`tag ${name} contains a line break`);
+  if (value.endsWith('\\')) throw new InvalidPointError(`tag ${name} ends with a backslash`);
+}
+
+/** Checks a point before it enters the buffer, so one bad point never fails a batch. */
+export function checkPoint(point: InfluxPoint): void {
+  for (const [name, value] of Object.entries(point.tags)) checkTagValue(name, value);
+  for (const [name, value] of Object.entries(point.fields)) {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new InvalidPointError(`field ${name} is not finite`);
+    if (typeof value === 'string' && Buffer.byteLength(value, 'utf8') > MAX_STRING_FIELD_BYTES) throw new InvalidPointError(`field ${name} is longer than 64 KiB`);
+  }
+  if (Object.keys(point.fields).length === 0) throw new InvalidPointError('a point needs at least one field');
+}
+
+const NS_PER_MS = 1_000_000n;
+
+/**
+ * Nanosecond timestamp captureTs (ms) · 10⁶ + (hash(id) mod 10⁶) (docs/telemetry.md): deterministic per frame, so a
+ * retried write overwrites itself, and two frames captured in the same millisecond do not collide (unless their
+ * ids hash alike, one in a million).
+ */
+export function frameTimestampNs(captureTs: number, id: string): string {
+  const ms = BigInt(Math.floor(captureTs));
+  return (ms * NS_PER_MS + BigInt(fnv1a32(id) % 1_000_000)).toString();
+}
+
+/** Timestamp of an instant without an id (flow_stats interval ends). */
+export function msToNs(ms: number): string {
+  return (BigInt(Math.floor(ms)) * NS_PER_MS).toString();
+}
+
+/** FNV-1a, 32 bits, over the UTF-8 bytes: small, stable across platforms and versions. */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
+}

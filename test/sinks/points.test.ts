@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { FlowStatsAggregator, percentile } from '../../src/sinks/flow-stats.ts';
+import { inferencePoint } from '../../src/sinks/inference-point.ts';
+import { checkPoint, fnv1a32, frameTimestampNs } from '../../src/sinks/influx-point.ts';
+import { InvalidPointError } from '../../src/sinks/sink-errors.ts';
+import { result } from './fakes.ts';
+
+describe('inference points (docs/telemetry.md)', () => {
+  it('has the documented tags and fields', () => {
+    const point = inferencePoint(result('f-1', { label: 1 }));
+    expect(point.measurement).toBe('inference');
+    expect(point.tags).toEqual({ flow: 'line1', model: 'neu-surface', engine: 'onnx', exit: '2', outcome: 'ok' });
+    expect(point.fields).toEqual({
+      id: 'f-1',
+      class: 'inclusion',
+      class_index: 1,
+      confidence: 0.93,
+      label: 1,
+      correct: true,
+      queue_ms: 1.5,
+      infer_ms: 4.25,
+      e2e_ms: 12.5,
+      deadline_ms: 50,
+      deadline_met: true,
+      config_version: 3,
+      capture_ts_source: 'device',
+    });
+  });
+
+  it('writes shed and error frames with exit none and a reason, without class fields', () => {
+    const shed = result('f-2', { outcome: 'shed', reason: 'no-slack', exit: undefined, classIndex: undefined, className: undefined, confidence: undefined, inferMs: 0, deadlineMet: false });
+    const point = inferencePoint(shed);
+    expect(point.tags).toMatchObject({ exit: 'none', outcome: 'shed' });
+    expect(point.fields).toMatchObject({ reason: 'no-slack', deadline_met: false });
+    expect(point.fields).not.toHaveProperty('class');
+    expect(point.fields).not.toHaveProperty('correct');
+  });
+
+  it('leaves out non-finite timings instead of writing a batch-breaking NaN', () => {
+    expect(inferencePoint(result('x', { e2eMs: Number.NaN })).fields).not.toHaveProperty('e2e_ms');
+  });
+
+  it('timestamps deterministically: captureTs in ns plus hash(id) mod 10^6', () => {
+    const ts = frameTimestampNs(1_764_000_000_123, 'frame-7');
+    expect(ts).toBe((1_764_000_000_123n * 1_000_000n + BigInt(fnv1a32('frame-7') % 1_000_000)).toString());
+    expect(frameTimestampNs(1_764_000_000_123, 'frame-7')).toBe(ts);
+    expect(frameTimestampNs(1_764_000_000_123, 'frame-8')).not.toBe(ts);
+    expect(fnv1a32('')).toBe(0x811c9dc5);
+    expect(fnv1a32('a')).toBe(0xe40c292c);
+  });
+
+  it('refuses tags line protocol cannot carry', () => {
+    for (const model of ['', 'a\nb', 'a\rb', 'ends\\']) {
+      expect(() => checkPoint(inferencePoint(result('x', { model })))).toThrow(InvalidPointError);
+    }
+    expect(() => checkPoint(inferencePoint(result('x', { model: 'comma, space = "quote" \\ back ü' })))).not.toThrow();
+    expect(() => checkPoint(inferencePoint(result('x'.repeat(70_000))))).toThrow(/64 KiB/);
+  });
+});
+
+describe('flow_stats points', () => {
+  it('counts outcomes, exits and latency percentiles over an interval', () => {
+    const stats = new FlowStatsAggregator('line1', 'neu-surface', 3, 1_000);
+    for (let index = 1; index <= 100; index += 1) stats.record(result(`f${index}`, { e2eMs: index, exit: index <= 60 ? 1 : 3 }));
+    stats.record(result('late', { outcome: 'late', e2eMs: 200, exit: 1 }));
+    stats.record(result('shed', { outcome: 'shed', exit: undefined, e2eMs: 0 }));
+    stats.record(result('err', { outcome: 'error', exit: undefined, e2eMs: 0 }));
+    const point = stats.close(6_000, { deadlineMs: 50, queueDepth: 4, configVersion: 3 }, { bufferedPoints: 12, droppedInInterval: 1 });
+    expect(point).toMatchObject({ measurement: 'flow_stats', tags: { flow: 'line1', model: 'neu-surface' }, timestamp: '6000000000' });
+    expect(point.fields).toEqual({
+      frames: 103,
+      ok: 100,
+      late: 1,
+      shed: 1,
+      error: 1,
+      throughput_fps: 103 / 5,
+      attainment: 100 / 103,
+      exit_1: 61,
+      exit_2: 0,
+      exit_3: 40,
+      p50_ms: 51,
+      p95_ms: 96,
+      p99_ms: 100,
+      deadline_ms: 50,
+      queue_depth: 4,
+      config_version: 3,
+      sink_buffer: 12,
+      sink_dropped: 1,
+    });
+    const next = stats.close(11_000, { deadlineMs: 50, queueDepth: 0, configVersion: 3 }, { bufferedPoints: 0, droppedInInterval: 0 });
+    expect(next.fields).toMatchObject({ frames: 0, ok: 0, exit_1: 0, throughput_fps: 0 });
+    expect(next.fields).not.toHaveProperty('attainment');
+    expect(next.fields).not.toHaveProperty('p50_ms');
+  });
+
+  it('uses nearest-rank percentiles', () => {
+    expect(percentile(Float64Array.from([1, 2, 3, 4]), 0.5)).toBe(2);
+    expect(percentile(Float64Array.from([7]), 0.99)).toBe(7);
+  });
+});
