@@ -1,0 +1,41 @@
+# syntax=docker/dockerfile:1
+# EdgeKE: `edgeke run flows/` by default. The device simulators run from the same image with another command
+# (docker-compose.yml). Sources run through tsx, a runtime dependency, so there is no compile step in the image.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: install production dependencies (native modules resolve their prebuilt binaries for this platform) ----
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+# A toolchain only for a native module that falls back to compiling (the optional @tensorflow/tfjs-node); it does
+# not reach the runtime image.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+# .npmrc skips onnxruntime-node's download of GPU extras (its CPU binaries ship in the package).
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --no-fund --no-audit
+
+# ---- runtime: no compilers, no package caches, a non-root user ----
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    EDGEKE_HTTP_HOST=0.0.0.0 \
+    EDGEKE_HTTP_PORT=9464
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY src ./src
+COPY flows ./flows
+COPY models ./models
+# Test splits the device simulators replay (data/<dataset>/test).
+COPY data ./data
+# The code stays root-owned and read-only to the service; it writes only its caches, spill files and OPC UA PKI.
+RUN mkdir -p .cache spill pki && chown node:node .cache spill pki
+USER node
+# /metrics, /healthz, /readyz (src/telemetry/http-server.ts).
+EXPOSE 9464
+# The slim image has no curl: ask Node. /healthz means "process alive"; readiness is /readyz.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.EDGEKE_HTTP_PORT || '9464') + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "bin/edgeke.js", "run", "flows/"]
