@@ -115,7 +115,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         },
       },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    // Synchronous stdout: logs are events, not per-frame data, and a crash must not swallow its last lines.
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
   );
   // pino applies the bindings formatter to the root only; children inherit this wrapper through the prototype chain,
   // so a child's bindings (a flow's source URL, say) are cleaned too.
