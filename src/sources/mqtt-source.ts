@@ -4,6 +4,7 @@ import { Observable } from 'rxjs';
 import type { RawMessage } from '../core/frame.ts';
 import { ConfigError } from '../errors.ts';
 import { MqttAckTracker } from './mqtt-ack-tracker.ts';
+import { sourceRefused } from './source-errors.ts';
 import {
   connectMqttJs,
   type IncomingPublish,
@@ -132,8 +133,9 @@ const NO_ACK = (): void => undefined;
  * `events.onRejected` with reason 'oversize'. With MQTT 5 the broker itself drops messages over our maximum packet
  * size (and counts them in its own logs); the local check covers MQTT 3.1.1 brokers.
  *
- * Config errors throw synchronously on call; transport errors never end the stream: the client reconnects and the
- * state goes to `events.onStateChange`.
+ * Config errors throw synchronously on call. A broker refusing us for good (bad credentials, not authorised) ends
+ * the stream with a SourceError (code EDGEKE_SOURCE_REFUSED, not retryable). Other transport errors never end the
+ * stream: the client reconnects and the state goes to `events.onStateChange`.
  */
 export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Observable<RawMessage> {
   const transportOptions = toTransportOptions(options);
@@ -146,6 +148,7 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
   return new Observable<RawMessage>((subscriber) => {
     let state: SourceConnectionState | undefined;
     let closed = false;
+    let lastErrorLogged: string | undefined;
     const setState = (next: SourceConnectionState, reason?: string): void => {
       if (state === next) return;
       state = next;
@@ -187,6 +190,7 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
     setState('connecting');
     const transport = connect(transportOptions, {
       onConnect: (sessionPresent) => {
+        lastErrorLogged = undefined;
         tracker.connected(sessionPresent);
         setState('connected');
         link.transport?.subscribe(filter, options.qos).catch((error: unknown) => {
@@ -199,8 +203,22 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
       onConnectionLost: (reason) => {
         if (!closed) setState('reconnecting', reason);
       },
-      onError: (error) => {
+      onRefused: (reasonCode, retryable) => {
         if (closed) return;
+        if (retryable) {
+          setState('reconnecting', `broker refused the connection (reason code ${reasonCode}); retrying`);
+          return;
+        }
+        // Bad credentials or not authorised: config that retrying will not fix; ends the stream (and the flow).
+        subscriber.error(
+          sourceRefused(`MQTT broker ${options.url} refused client ${options.clientId} (reason code ${reasonCode}: credentials, authorisation or client id)`),
+        );
+      },
+      onError: (error) => {
+        // A broker that stays unreachable (or a certificate that stays untrusted) repeats the same error on every
+        // reconnect attempt: log it when it changes, not every reconnectPeriod.
+        if (closed || error.message === lastErrorLogged) return;
+        lastErrorLogged = error.message;
         log.warn({ err: { message: error.message, code: (error as { code?: unknown }).code } }, 'mqtt client error');
       },
     });

@@ -23,6 +23,11 @@ export interface MqttTransportHandlers {
   onPublish: (message: IncomingPublish) => void;
   /** The connection is gone (closed, keepalive timeout, broker DISCONNECT); the client reconnects on its own. */
   onConnectionLost: (reason: string) => void;
+  /**
+   * The broker answered CONNACK with a refusal. `retryable` refusals (server unavailable or busy) are retried after
+   * the reconnect period; the others (bad credentials, not authorised, client id rejected) are not.
+   */
+  onRefused: (reasonCode: number, retryable: boolean) => void;
   onError: (error: Error) => void;
 }
 
@@ -54,6 +59,9 @@ export interface MqttTransport {
 }
 
 export type MqttTransportFactory = (options: MqttTransportOptions, handlers: MqttTransportHandlers) => MqttTransport;
+
+/** CONNACK codes worth retrying: 3 (3.1.1) and 136 (5) server unavailable, 137 server busy, 159 rate exceeded. */
+const RETRYABLE_REFUSALS = new Set([3, 136, 137, 159]);
 
 /** mqtt.js marks this error in a handleMessage callback as "skip the automatic PUBACK": we send it ourselves later. */
 class DeferredAck extends Error {}
@@ -117,6 +125,22 @@ export const connectMqttJs: MqttTransportFactory = (options, handlers) => {
     callback(packet.qos === 1 ? DEFERRED_ACK : undefined);
   };
   client.on('connect', (connack) => handlers.onConnect(connack.sessionPresent));
+  // mqtt.js stops reconnecting after any CONNACK refusal; retry the transient ones ourselves.
+  let retryTimer: NodeJS.Timeout | undefined;
+  let ending = false;
+  client.on('packetreceive', (packet) => {
+    if (packet.cmd !== 'connack') return;
+    const code = (options.protocolVersion === 5 ? packet.reasonCode : packet.returnCode) ?? 0;
+    if (code === 0) return;
+    const retryable = RETRYABLE_REFUSALS.has(code);
+    handlers.onRefused(code, retryable);
+    if (retryable && !ending) {
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => {
+        if (!ending) client.reconnect();
+      }, options.reconnectPeriodMs);
+    }
+  });
   client.on('offline', () => handlers.onConnectionLost('offline'));
   client.on('close', () => handlers.onConnectionLost('connection closed'));
   client.on('disconnect', (packet) => handlers.onConnectionLost(`broker disconnected us (reason ${packet.reasonCode ?? 0})`));
@@ -134,6 +158,10 @@ export const connectMqttJs: MqttTransportFactory = (options, handlers) => {
       return true;
     },
     isConnected: () => client.connected,
-    end: () => client.endAsync(false).then(() => undefined),
+    end: () => {
+      ending = true;
+      clearTimeout(retryTimer);
+      return client.endAsync(false).then(() => undefined);
+    },
   };
 };

@@ -37,6 +37,10 @@ export class FakeMqttTransport implements MqttTransport {
     });
   }
 
+  brokerRefuses(reasonCode: number, retryable: boolean): void {
+    this.handlers.onRefused(reasonCode, retryable);
+  }
+
   connectionLost(): void {
     this.connected = false;
     this.handlers.onConnectionLost('test');

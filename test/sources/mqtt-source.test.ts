@@ -136,6 +136,23 @@ describe('mqttSource', () => {
     expect(fake.options.protocolVersion).toBe(4);
   });
 
+  it('ends with a non-retryable error when the broker refuses the credentials', () => {
+    const fake = new FakeMqttTransport();
+    const errors: unknown[] = [];
+    mqttSource(baseOptions, { logger, connect: fake.factory }).subscribe({ error: (error: unknown) => errors.push(error) });
+    fake.brokerRefuses(134, false);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'EDGEKE_SOURCE_REFUSED', retryable: false });
+    expect(fake.ended).toBe(true);
+  });
+
+  it('keeps going when the broker is only busy', () => {
+    const { fake, states } = start();
+    fake.brokerRefuses(137, true);
+    fake.brokerConnects(false);
+    expect(states.map((change) => change.state)).toEqual(['connecting', 'reconnecting', 'connected']);
+  });
+
   it('reports connection state', () => {
     const { fake, states, subscription } = start();
     fake.brokerConnects(false);
