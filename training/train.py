@@ -31,6 +31,9 @@ def parse_args(argv):
     parser.add_argument("--divergence", choices=["kl", "js", "wasserstein"])
     parser.add_argument("--beta", type=float)
     parser.add_argument("--temperature", type=float)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: on a shared 2-core box two 1-thread runs beat one "
+                             "2-thread run, whose OpenMP barriers stall when a core is taken)")
     return parser.parse_args(argv)
 
 
@@ -50,7 +53,7 @@ def run_student(recipe, splits, seed, teacher):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    torch.set_num_threads(2)  # the default here is 1 of the 2 cores
+    torch.set_num_threads(args.threads)
     started = time.time()
     recipe = RECIPES[args.name]
     if args.smoke:
