@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { dashboardQueries } from './dashboard-queries.ts';
 import { DASHBOARD_FILES, loadDashboard, nonEmptySeries, provisionedDatasource, runDashboardQueries, type QueryRun } from './dashboard-check.ts';
@@ -27,6 +29,47 @@ beforeAll(async () => {
 function describeFailures(runs: QueryRun[]): string {
   return runs.map((run) => `${run.dashboard} ${run.where} ${JSON.stringify(run.variables)}: ${run.error ?? 'no series'}\n  ${run.expanded}`).join('\n');
 }
+
+/** Tag and field names with their types, read from the tables of docs/telemetry.md (the contract). */
+function documentedSchema(): Record<'inference' | 'flow_stats', { tags: Set<string>; fields: Map<string, string> }> {
+  const text = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'telemetry.md'), 'utf8');
+  const [, inferenceText = '', statsText = ''] = text.split(/^## /m);
+  const names = (cell: string): string[] => [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1] ?? '');
+  const inference = { tags: new Set<string>(), fields: new Map<string, string>() };
+  for (const [, kind, name, type] of inferenceText.matchAll(/^\| (tag|field) \| `(\w+)` \| (\w+) \|/gm)) {
+    if (kind === 'tag') inference.tags.add(name ?? '');
+    else inference.fields.set(name ?? '', type ?? '');
+  }
+  const stats = { tags: new Set(names(/^Tags: (.*)$/m.exec(statsText)?.[1] ?? '')), fields: new Map<string, string>() };
+  for (const [, cell = '', type = ''] of statsText.matchAll(/^\| ([^|]*`[^|]*) \| (\w+) \|/gm)) {
+    for (const name of names(cell)) stats.fields.set(name === 'exit_N' ? 'exit_\\d+' : name, type);
+  }
+  return { inference, flow_stats: stats };
+}
+
+const VALUE_TYPES: Record<string, string> = { bigint: 'integer', number: 'float', string: 'string', boolean: 'boolean' };
+
+describe('synthetic telemetry', () => {
+  it('uses exactly the tags, fields and types of docs/telemetry.md', () => {
+    const schema = documentedSchema();
+    expect(schema.inference.tags).toEqual(new Set(['flow', 'model', 'engine', 'exit', 'outcome']));
+    expect(schema.inference.fields.size).toBe(14);
+    expect(schema.flow_stats.fields.get('p95_ms')).toBe('float');
+    const seen = new Set<string>();
+    for (const point of telemetry.points) {
+      const documented = schema[point.measurement as 'inference' | 'flow_stats'];
+      expect(documented, point.measurement).toBeDefined();
+      expect(new Set(Object.keys(point.tags))).toEqual(documented.tags);
+      for (const [name, value] of Object.entries(point.fields)) {
+        const type = documented.fields.get(name) ?? [...documented.fields].find(([pattern]) => new RegExp(`^${pattern}$`).test(name))?.[1];
+        expect(VALUE_TYPES[typeof value], `${point.measurement}.${name}`).toBe(type);
+        seen.add(`${point.measurement}.${name}`);
+      }
+    }
+    // Every documented inference field appears somewhere, so every dashboard column has data to show.
+    for (const name of schema.inference.fields.keys()) expect(seen, name).toContain(`inference.${name}`);
+  });
+});
 
 describe('Grafana provisioning', () => {
   it('points every panel, annotation and variable of both dashboards at the provisioned InfluxDB', () => {
