@@ -146,20 +146,21 @@ describe('mqttSource with a broker that freezes (half-open connection)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'edgeke-mqtt-halfopen-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('detects a SIGSTOPped broker within 1.5x keepalive and reconnects after SIGCONT', async () => {
+  it('detects a SIGSTOPped broker within 1.5x keepalive, reconnects after SIGCONT, and acks a held message once', async () => {
     const broker = await startMosquitto({ dir });
     cleanups.push(() => broker.process.stop());
     const keepaliveSeconds = 2;
     const states: Array<SourceStateChange & { at: number }> = [];
     const topic = unique('halfopen');
-    const source = mqttSource(
-      { flow: 'test', url: broker.url, topic, qos: 1, clientId: unique('edgeke'), keepaliveSeconds, reconnectPeriodMs: 200, connectTimeoutMs: 1_000 },
-      { logger, events: { onStateChange: (change) => states.push({ ...change, at: Date.now() }) } },
-    );
-    const received = run(source);
-    cleanups.push(() => received.subscription.unsubscribe());
+    const clientId = unique('edgeke');
+    const options = { flow: 'test', url: broker.url, topic, qos: 1 as const, clientId, keepaliveSeconds, reconnectPeriodMs: 200, connectTimeoutMs: 1_000 };
+    const received = run(mqttSource(options, { logger, events: { onStateChange: (change) => states.push({ ...change, at: Date.now() }) } }));
     await until(() => states.some((change) => change.state === 'connected'));
     await sleep(300);
+    const pub = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: unique('pub'), reconnectPeriod: 200 });
+    cleanups.push(() => pub.endAsync(true));
+    await pub.publishAsync(topic, 'held', { qos: 1 });
+    await until(() => received.messages.length === 1, 10_000, 'held message');
 
     broker.process.pause();
     const pausedAt = Date.now();
@@ -170,13 +171,23 @@ describe('mqttSource with a broker that freezes (half-open connection)', () => {
 
     broker.process.resume();
     await until(() => states.filter((change) => change.state === 'connected').length >= 2, 15_000, 'reconnect');
+    // The broker redelivers the unacked message on the new connection; the pipeline still holds it: no second copy.
+    await sleep(1_000);
+    expect(texts(received.messages)).toEqual(['held']);
+    received.messages[0]?.ack(); // goes out on the new connection, under the redelivered packet id
 
-    const pub = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: unique('pub') });
-    cleanups.push(() => pub.endAsync());
-    await sleep(300);
+    await until(() => pub.connected, 10_000, 'publisher reconnect');
     await pub.publishAsync(topic, 'after-resume', { qos: 1 });
-    await until(() => received.messages.length === 1, 10_000, 'message after resume');
-    received.messages[0]?.ack();
+    await until(() => received.messages.length === 2, 10_000, 'message after resume');
+    received.messages[1]?.ack();
+    await sleep(300);
+    received.subscription.unsubscribe();
+    await sleep(300);
+
+    const restarted = run(mqttSource(options, { logger }));
+    cleanups.push(() => restarted.subscription.unsubscribe());
+    await sleep(1_000);
+    expect(restarted.messages).toEqual([]);
   });
 });
 
