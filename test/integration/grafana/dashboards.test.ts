@@ -82,6 +82,28 @@ describe('Grafana provisioning', () => {
     }
   });
 
+  it.each(DASHBOARD_FILES)('%s: unique panel ids, panels inside 24 columns, none overlapping', (file) => {
+    const panels = (loadDashboard(file).panels ?? []) as { id?: number; title?: string; gridPos?: { x: number; y: number; w: number; h: number } }[];
+    expect(new Set(panels.map((panel) => panel.id)).size).toBe(panels.length);
+    const cells = new Map<string, string>();
+    for (const panel of panels) {
+      const { x, y, w, h } = panel.gridPos ?? { x: 0, y: 0, w: 0, h: 0 };
+      expect(x + w, panel.title).toBeLessThanOrEqual(24);
+      for (let row = y; row < y + h; row += 1) {
+        for (let column = x; column < x + w; column += 1) {
+          const key = `${row}:${column}`;
+          expect(cells.get(key), `${panel.title} overlaps ${cells.get(key)}`).toBeUndefined();
+          cells.set(key, panel.title ?? '');
+        }
+      }
+    }
+  });
+
+  it('filters every query of the per-flow dashboard by the flow variable', () => {
+    const queries = dashboardQueries(loadDashboard('edgeke-flow.json')).filter((query) => query.kind !== 'variable');
+    for (const query of queries) expect(query.query, query.where).toContain('"flow" =~ /^$flow$/');
+  });
+
   it('gives the per-flow dashboard a flow variable listing the flows in InfluxDB', async () => {
     const dashboard = loadDashboard('edgeke-flow.json');
     const variables = dashboardQueries(dashboard).filter((query) => query.kind === 'variable');
