@@ -1,0 +1,255 @@
+import type { Logger } from 'pino';
+import {
+  createBatchContinuation,
+  decideAfterExit,
+  planBatch,
+  type ExitPolicy,
+  type LatencyEstimator,
+  type ModelView,
+  type PlannedFrame,
+  type QueuedFrame,
+  type ShedReason,
+} from '../control/index.ts';
+import type { Frame, FrameResult } from '../core/frame.ts';
+import type { FrameAnswer, MultiExitRunner } from '../model/multi-exit-runner.ts';
+import { ArrivalRateEstimator } from '../control/arrival-rate.ts';
+
+/** What the executor needs of a flow: its live settings and where its results go. */
+export interface ExecutorFlow {
+  readonly name: string;
+  /** Read at planning time, so a hot-reloaded deadline applies from the next planned frame. */
+  policy(): ExitPolicy;
+  configVersion(): number;
+  queueCapacity(): number;
+  maxBatch(): number;
+  maxWaitMs(): number;
+  /** Every frame handed to `submit` comes back here exactly once. */
+  deliver(result: FrameResult, frame: Frame): void;
+}
+
+interface Job {
+  frame: Frame;
+  flow: ExecutorFlow;
+  key: string;
+  enqueuedTs: number;
+}
+
+export interface ModelExecutorOptions {
+  runner: MultiExitRunner;
+  estimator: LatencyEstimator;
+  model: ModelView;
+  engine: string;
+  logger: Logger;
+  now?: () => number;
+}
+
+const epochNow = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * Runs one model for every flow that uses it. Frames of all these flows wait in one queue; the controller plans
+ * each batch from it (earliest deadline first, exits lowered before anything is shed), so an overloaded flow sheds
+ * its own hopeless frames instead of taking the time another flow's deadlines need. Each flow keeps its own queue
+ * capacity, so one flow cannot fill the queue for all. Batches run one at a time: a model saturates the CPU alone.
+ */
+export class ModelExecutor {
+  private readonly queue: Job[] = [];
+  private readonly queuedPerFlow = new Map<string, number>();
+  private readonly arrivals = new ArrivalRateEstimator();
+  private readonly now: () => number;
+  private running = false;
+  private batchTimer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private sequence = 0;
+
+  constructor(private readonly options: ModelExecutorOptions) {
+    this.now = options.now ?? epochNow;
+    options.runner.onStageTiming((timing) => options.estimator.observe(timing));
+  }
+
+  /** Frames waiting, per flow (for metrics and stats). */
+  queueDepth(flow?: string): number {
+    return flow === undefined ? this.queue.length : (this.queuedPerFlow.get(flow) ?? 0);
+  }
+
+  get busy(): boolean {
+    return this.running || this.queue.length > 0;
+  }
+
+  submit(flow: ExecutorFlow, frame: Frame): void {
+    const now = this.now();
+    this.arrivals.observe(now);
+    const queued = this.queuedPerFlow.get(flow.name) ?? 0;
+    if (queued >= flow.queueCapacity()) {
+      flow.deliver(this.shedResult(flow, frame, 'queue-full', now), frame);
+      return;
+    }
+    this.queuedPerFlow.set(flow.name, queued + 1);
+    this.queue.push({ frame, flow, key: `${++this.sequence}`, enqueuedTs: now });
+    this.schedule();
+  }
+
+  /** Resolves once the queue is empty and no batch runs (graceful shutdown, hot reload of a model). */
+  async drained(): Promise<void> {
+    if (!this.busy) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running || this.queue.length === 0) return;
+    const wait = this.batchWaitMs();
+    if (wait > 0) {
+      this.batchTimer ??= setTimeout(() => {
+        this.batchTimer = undefined;
+        this.schedule();
+      }, wait);
+      return;
+    }
+    if (this.batchTimer !== undefined) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+    }
+    this.running = true;
+    void this.pump().finally(() => {
+      this.running = false;
+      if (this.queue.length > 0) this.schedule();
+      else this.notifyIdle();
+    });
+  }
+
+  /**
+   * How long to hold a partial batch for more frames: up to the smallest maxWaitMs of the waiting frames' flows,
+   * counted from the oldest frame, never past a full batch.
+   */
+  private batchWaitMs(): number {
+    const maxBatch = Math.max(...this.queue.map((job) => job.flow.maxBatch()));
+    if (this.queue.length >= maxBatch) return 0;
+    const oldest = Math.min(...this.queue.map((job) => job.enqueuedTs));
+    const maxWait = Math.min(...this.queue.map((job) => job.flow.maxWaitMs()));
+    return Math.max(0, oldest + maxWait - this.now());
+  }
+
+  private async pump(): Promise<void> {
+    while (this.queue.length > 0) {
+      const now = this.now();
+      const byKey = new Map(this.queue.map((job) => [job.key, job]));
+      const queued: QueuedFrame[] = this.queue.map((job) => ({ id: job.key, captureTs: job.frame.captureTs, policy: job.flow.policy() }));
+      const plan = planBatch(queued, this.options.model, this.options.estimator, { now, arrivalRatePerMs: this.arrivals.ratePerMs(now) }, {
+        maxBatch: Math.max(...this.queue.map((job) => job.flow.maxBatch())),
+        queueCapacity: this.queue.length,
+      });
+      const taken = new Set([...plan.batch.map((p) => p.id), ...plan.shed.map((s) => s.id)]);
+      this.removeFromQueue(taken);
+      for (const shed of plan.shed) {
+        const job = byKey.get(shed.id);
+        if (job !== undefined) job.flow.deliver(this.shedResult(job.flow, job.frame, shed.reason, now), job.frame);
+      }
+      if (plan.batch.length === 0) continue;
+      const jobs = plan.batch.map((planned) => byKey.get(planned.id) as Job);
+      await this.runBatch(plan.batch, jobs);
+    }
+  }
+
+  private removeFromQueue(keys: ReadonlySet<string>): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const job = this.queue[i] as Job;
+      if (!keys.has(job.key)) continue;
+      this.queue.splice(i, 1);
+      this.queuedPerFlow.set(job.flow.name, (this.queuedPerFlow.get(job.flow.name) ?? 1) - 1);
+    }
+  }
+
+  private async runBatch(batch: readonly PlannedFrame[], jobs: readonly Job[]): Promise<void> {
+    const { runner, model, estimator } = this.options;
+    const startTs = this.now();
+    const continuation = createBatchContinuation(batch, model, estimator);
+    let answers: FrameAnswer[];
+    try {
+      const run = await runner.runBatch(
+        jobs.map((job) => job.frame.tensor),
+        { decide: (frameIndex, exitIndex, confidence, nowMs) => continuation.decide(frameIndex, exitIndex, confidence, nowMs), vote: batch.some((p) => p.policy.vote) },
+      );
+      answers = run.answers;
+    } catch (error) {
+      // One failed batch is an `error` outcome for its frames, never the end of the stream.
+      this.options.logger.error({ err: error, batch: jobs.length }, 'inference failed');
+      for (const job of jobs) job.flow.deliver(this.errorResult(job.flow, job.frame, 'inference-failed', startTs), job.frame);
+      return;
+    }
+    const finishTs = this.now();
+    answers.forEach((answer, i) => {
+      const planned = batch[i] as PlannedFrame;
+      const job = jobs[i] as Job;
+      job.flow.deliver(this.answerResult(job, planned, answer, continuation.stopOf(i)?.answer, startTs, finishTs), job.frame);
+    });
+  }
+
+  private answerResult(
+    job: Job,
+    planned: PlannedFrame,
+    answer: FrameAnswer,
+    stopAnswer: 'exit' | 'vote' | undefined,
+    startTs: number,
+    finishTs: number,
+  ): FrameResult {
+    const { frame, flow } = job;
+    const lastExit = this.options.model.exits.length;
+    // The runner stops every frame at the last exit without asking: ask the controller there whether to vote.
+    const answerBy =
+      stopAnswer ??
+      (answer.exit === lastExit
+        ? (() => {
+            const decision = decideAfterExit(this.options.model, this.options.estimator, planned, lastExit, answer.output.confidence, finishTs, 1);
+            return decision.action === 'stop' ? decision.answer : 'exit';
+          })()
+        : 'exit');
+    const chosen = answerBy === 'vote' && answer.vote !== undefined ? answer.vote : answer.output;
+    const e2eMs = finishTs - frame.captureTs;
+    const deadlineMs = planned.policy.deadlineMs;
+    const met = e2eMs <= deadlineMs;
+    return {
+      ...this.baseResult(flow, frame, deadlineMs),
+      outcome: met && !planned.late ? 'ok' : 'late',
+      ...(planned.late ? { reason: 'no-slack' } : {}),
+      exit: answer.exit,
+      classIndex: chosen.classIndex,
+      confidence: chosen.confidence,
+      queueMs: Math.max(0, startTs - frame.receivedTs),
+      inferMs: answer.inferMs,
+      e2eMs,
+      deadlineMet: met,
+    };
+  }
+
+  private shedResult(flow: ExecutorFlow, frame: Frame, reason: ShedReason, now: number): FrameResult {
+    return { ...this.baseResult(flow, frame, flow.policy().deadlineMs), outcome: 'shed', reason, queueMs: Math.max(0, now - frame.receivedTs), e2eMs: now - frame.captureTs };
+  }
+
+  private errorResult(flow: ExecutorFlow, frame: Frame, reason: string, now: number): FrameResult {
+    return { ...this.baseResult(flow, frame, flow.policy().deadlineMs), outcome: 'error', reason, queueMs: Math.max(0, now - frame.receivedTs), e2eMs: this.now() - frame.captureTs };
+  }
+
+  private baseResult(flow: ExecutorFlow, frame: Frame, deadlineMs: number): FrameResult {
+    return {
+      flow: flow.name,
+      id: frame.id,
+      captureTs: frame.captureTs,
+      captureTsSource: frame.captureTsSource,
+      model: this.options.runner.manifest.name,
+      engine: this.options.engine,
+      outcome: 'error',
+      ...(frame.label === undefined ? {} : { label: frame.label }),
+      queueMs: 0,
+      inferMs: 0,
+      e2eMs: 0,
+      deadlineMs,
+      deadlineMet: false,
+      configVersion: flow.configVersion(),
+    };
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

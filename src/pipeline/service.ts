@@ -1,0 +1,267 @@
+import type { Logger } from 'pino';
+import type { FrameResult } from '../core/frame.ts';
+import { decodeImage } from '../decode/image.ts';
+import { createDecoder } from '../decode/create-decoder.ts';
+import type { LoadedFlow } from '../flows/load.ts';
+import type { FlowConfig } from '../flows/schema.ts';
+import { createInfluxWriter } from '../sinks/create-influx-writer.ts';
+import type { InfluxClientFactory } from '../sinks/influx-client.ts';
+import type { MqttTransportFactory } from '../sources/mqtt-transport.ts';
+import type { SourceRejection } from '../sources/source-events.ts';
+import type { EdgekeMetrics } from '../telemetry/metrics.ts';
+import type { Readiness } from '../telemetry/readiness.ts';
+import { FlowPipeline } from './flow-pipeline.ts';
+import { influxResultSink } from './influx-result-sink.ts';
+import type { ResultSink } from './result-sink.ts';
+import { openSharedModel, sharedModelKey, type SharedModel } from './shared-model.ts';
+import { sourceForFlow } from './source-for-flow.ts';
+
+export interface ServiceOptions {
+  logger: Logger;
+  metrics?: EdgekeMetrics;
+  readiness?: Readiness;
+  /** Extra sinks per flow (the demo's line-protocol file, its live summary). */
+  extraSinks?: (config: FlowConfig) => ResultSink[];
+  /** Replaces the `influx` package client (tests, the demo's file writer). */
+  influxClientFactory?: InfluxClientFactory;
+  /** Builds the MQTT results sink of a flow; absent: flows with `sinks.mqttResults` fail to start. */
+  mqttResultsSink?: (config: FlowConfig, logger: Logger) => Promise<ResultSink>;
+  mqttConnect?: MqttTransportFactory;
+  onResult?: (result: FrameResult) => void;
+  profileCacheDir?: string;
+  profileRepeats?: number;
+  /** Largest batch profiled at start (at least every flow's maxBatch). */
+  profileMaxBatch?: number;
+}
+
+interface RunningFlow {
+  loaded: LoadedFlow;
+  version: number;
+  pipeline: FlowPipeline;
+  model: SharedModel;
+  sinks: ResultSink[];
+  cleanups: (() => void)[];
+}
+
+/**
+ * The running service: one pipeline per flow, one model runtime per model (shared by the flows that name it).
+ * Flows start only after every flow file has validated (the caller loads them), so bad config never half-starts.
+ */
+export class EdgekeService {
+  private readonly flows = new Map<string, RunningFlow>();
+  private readonly models = new Map<string, SharedModel>();
+  private readonly logger: Logger;
+
+  constructor(private readonly options: ServiceOptions) {
+    this.logger = options.logger;
+  }
+
+  static async start(flows: readonly LoadedFlow[], options: ServiceOptions): Promise<EdgekeService> {
+    const service = new EdgekeService(options);
+    try {
+      for (const flow of flows) await service.startFlow(flow, 1);
+    } catch (error) {
+      await service.stop(2_000);
+      throw error;
+    }
+    return service;
+  }
+
+  get flowNames(): string[] {
+    return [...this.flows.keys()];
+  }
+
+  flow(name: string): { config: FlowConfig; version: number; pending: number } | undefined {
+    const running = this.flows.get(name);
+    return running === undefined ? undefined : { config: running.pipeline.currentConfig, version: running.version, pending: running.pipeline.pending };
+  }
+
+  /**
+   * Applies a new set of validated flows (hot reload): unchanged flows keep running; a change of policy, batching
+   * or limits applies from the next frame with a new config version; a change of source, decoding, model or sinks
+   * drains and restarts just that flow; removed flows drain and stop; new flows start.
+   */
+  async apply(next: readonly LoadedFlow[], drainTimeoutMs = 10_000): Promise<void> {
+    const names = new Set(next.map((flow) => flow.config.name));
+    for (const [name] of this.flows) {
+      if (!names.has(name)) await this.stopFlow(name, drainTimeoutMs);
+    }
+    for (const flow of next) {
+      const running = this.flows.get(flow.config.name);
+      if (running === undefined) {
+        await this.startFlow(flow, 1);
+      } else if (running.loaded.configHash !== flow.configHash) {
+        const version = running.version + 1;
+        if (onlyLiveSettingsDiffer(running.loaded.config, flow.config)) {
+          running.pipeline.applySettings(flow.config, version);
+          running.loaded = flow;
+          running.version = version;
+          this.options.metrics?.setFlowConfig(flow.config.name, { version, deadlineMs: flow.config.policy.deadlineMs });
+          this.logger.info({ flow: flow.config.name, version, deadlineMs: flow.config.policy.deadlineMs }, 'flow settings applied');
+        } else {
+          await this.stopFlow(flow.config.name, drainTimeoutMs);
+          await this.startFlow(flow, version);
+          this.logger.info({ flow: flow.config.name, version }, 'flow restarted with its new source, model or sinks');
+        }
+      }
+    }
+  }
+
+  /** Stops intake everywhere, finishes frames in flight, flushes sinks. Resolves true when nothing was left behind. */
+  async stop(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const results = await Promise.all([...this.flows.keys()].map((name) => this.stopFlow(name, Math.max(0, deadline - Date.now()))));
+    return results.every(Boolean);
+  }
+
+  private async startFlow(flow: LoadedFlow, version: number): Promise<void> {
+    const { config } = flow;
+    const log = this.logger.child({ flow: config.name });
+    const model = await this.sharedModel(config);
+    const manifest = model.loaded.manifest;
+    const cleanups: (() => void)[] = [];
+    const sinks: ResultSink[] = [];
+    try {
+      const decoder = createDecoder(config.decode, {
+        flow: config.name,
+        input: manifest.input,
+        classes: manifest.classes,
+        maxPayloadBytes: config.limits.maxPayloadBytes,
+        decodeImage,
+      });
+      const holder: { pipeline?: FlowPipeline } = {};
+      if (config.sinks.influx !== undefined) {
+        const writer = await createInfluxWriter(config.name, config.sinks.influx, {
+          logger: log.child({ component: 'influx-sink' }),
+          ...(this.options.influxClientFactory === undefined ? {} : { clientFactory: this.options.influxClientFactory }),
+          stats: {
+            model: manifest.name,
+            exitCount: manifest.exits.length,
+            flowState: () => ({
+              deadlineMs: holder.pipeline?.policy().deadlineMs ?? config.policy.deadlineMs,
+              queueDepth: model.executor.queueDepth(config.name),
+              configVersion: holder.pipeline?.configVersion() ?? version,
+            }),
+          },
+        });
+        sinks.push(influxResultSink(writer));
+        const metrics = this.options.metrics;
+        if (metrics !== undefined) {
+          const subscription = writer.drops$.subscribe((drop) => metrics.recordSinkDropped(`influx:${config.name}`, drop.reason, drop.points));
+          const timer = setInterval(() => metrics.setSinkBuffer(`influx:${config.name}`, writer.bufferedPoints), 1_000);
+          timer.unref();
+          cleanups.push(() => subscription.unsubscribe(), () => clearInterval(timer));
+        }
+        if (this.options.readiness !== undefined) {
+          const highWater = Math.floor(config.sinks.influx.bufferMaxPoints * 0.8);
+          cleanups.push(
+            this.options.readiness.register(`${config.name}:influx`, () => ({
+              ok: writer.isReady && writer.bufferedPoints < highWater,
+              detail: `buffer ${writer.bufferedPoints}/${highWater}`,
+            })),
+          );
+        }
+      }
+      if (config.sinks.mqttResults !== undefined) {
+        if (this.options.mqttResultsSink === undefined) throw new Error(`flow ${config.name}: no MQTT results sink available`);
+        sinks.push(await this.options.mqttResultsSink(config, log.child({ component: 'mqtt-results' })));
+      }
+      sinks.push(...(this.options.extraSinks?.(config) ?? []));
+
+      let connected = false;
+      const source = sourceForFlow(config, manifest, {
+        logger: log,
+        ...(this.options.mqttConnect === undefined ? {} : { mqttConnect: this.options.mqttConnect }),
+        events: {
+          onStateChange: (change) => {
+            connected = change.state === 'connected';
+            this.options.metrics?.setSourceConnected(config.name, config.source.kind, connected);
+          },
+          onRejected: (rejection) => holder.pipeline?.recordSourceRejection(rejection),
+        },
+      });
+      if (this.options.readiness !== undefined) {
+        cleanups.push(this.options.readiness.register(`${config.name}:source`, () => ({ ok: connected, detail: connected ? 'connected' : 'not connected' })));
+      }
+      const pipeline = new FlowPipeline({
+        config,
+        configVersion: version,
+        source,
+        decoder,
+        executor: model.executor,
+        model: { name: manifest.name, engine: config.model.engine, classes: manifest.classes },
+        sinks,
+        logger: log,
+        onResult: (result) => {
+          this.options.metrics?.recordResult(result);
+          this.options.onResult?.(result);
+        },
+      });
+      holder.pipeline = pipeline;
+      const metrics = this.options.metrics;
+      if (metrics !== undefined) {
+        metrics.setFlowConfig(config.name, { version, deadlineMs: config.policy.deadlineMs });
+        const timer = setInterval(() => metrics.setQueueDepth(config.name, model.executor.queueDepth(config.name)), 500);
+        timer.unref();
+        cleanups.push(() => clearInterval(timer));
+      }
+      model.users.add(config.name);
+      this.flows.set(config.name, { loaded: flow, version, pipeline, model, sinks, cleanups });
+      pipeline.start();
+      log.info({ model: manifest.name, engine: config.model.engine, version, source: config.source.kind }, 'flow started');
+    } catch (error) {
+      for (const cleanup of cleanups) cleanup();
+      await Promise.all(sinks.map((sink) => sink.close(1_000).catch(() => undefined)));
+      await this.releaseModel(model, config.name);
+      throw error;
+    }
+  }
+
+  private async stopFlow(name: string, timeoutMs: number): Promise<boolean> {
+    const running = this.flows.get(name);
+    if (running === undefined) return true;
+    this.flows.delete(name);
+    const deadline = Date.now() + timeoutMs;
+    const drained = await running.pipeline.stop(timeoutMs);
+    const remaining = await Promise.all(running.sinks.map((sink) => sink.flush(Math.max(0, deadline - Date.now()))));
+    await Promise.all(running.sinks.map((sink) => sink.close(Math.max(0, deadline - Date.now())).catch(() => undefined)));
+    for (const cleanup of running.cleanups) cleanup();
+    this.options.metrics?.removeFlow(name);
+    await this.releaseModel(running.model, name);
+    const clean = drained && remaining.every((count) => count === 0);
+    this.logger.info({ flow: name, drained, undelivered: remaining.reduce((a, b) => a + b, 0) }, 'flow stopped');
+    return clean;
+  }
+
+  private async sharedModel(config: FlowConfig): Promise<SharedModel> {
+    const key = sharedModelKey(config.model);
+    const existing = this.models.get(key);
+    if (existing !== undefined) return existing;
+    const model = await openSharedModel(config.model, {
+      logger: this.logger.child({ component: 'model' }),
+      maxBatch: Math.max(this.options.profileMaxBatch ?? 8, config.batching.maxBatch),
+      ...(this.options.profileCacheDir === undefined ? {} : { profileCacheDir: this.options.profileCacheDir }),
+      ...(this.options.profileRepeats === undefined ? {} : { profileRepeats: this.options.profileRepeats }),
+    });
+    this.models.set(key, model);
+    this.options.metrics?.setModelLoaded(model.loaded.manifest.name, config.model.engine, true);
+    return model;
+  }
+
+  private async releaseModel(model: SharedModel, flow: string): Promise<void> {
+    model.users.delete(flow);
+    if (model.users.size > 0 || !this.models.has(model.key)) return;
+    await model.executor.drained();
+    this.models.delete(model.key);
+    this.options.metrics?.setModelLoaded(model.loaded.manifest.name, model.loaded.engine.name, false);
+    await model.loaded.close();
+  }
+}
+
+/** True when two configs differ only in what a running flow can take live: policy, batching, limits. */
+function onlyLiveSettingsDiffer(a: FlowConfig, b: FlowConfig): boolean {
+  const frozen = (config: FlowConfig): string => JSON.stringify({ ...config, policy: null, batching: null, limits: null });
+  return frozen(a) === frozen(b);
+}
+
+export type { SourceRejection };

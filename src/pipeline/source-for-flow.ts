@@ -1,0 +1,61 @@
+import type { Logger } from 'pino';
+import type { Observable } from 'rxjs';
+import type { RawMessage } from '../core/frame.ts';
+import { mqttClientId, type FlowConfig } from '../flows/schema.ts';
+import type { Manifest } from '../model/manifest.ts';
+import { mqttSource } from '../sources/mqtt-source.ts';
+import type { MqttTransportFactory } from '../sources/mqtt-transport.ts';
+import { opcuaSource } from '../sources/opcua-source.ts';
+import type { SourceEvents } from '../sources/source-events.ts';
+
+export interface SourceDeps {
+  logger: Logger;
+  events: SourceEvents;
+  /** Tests may pass a fake MQTT client factory. */
+  mqttConnect?: MqttTransportFactory;
+}
+
+/** The flow's `source` block mapped onto its source component. */
+export function sourceForFlow(config: FlowConfig, manifest: Manifest, deps: SourceDeps): Observable<RawMessage> {
+  const source = config.source;
+  if (source.kind === 'mqtt') {
+    return mqttSource(
+      {
+        flow: config.name,
+        url: source.url,
+        topic: source.topic,
+        qos: source.qos,
+        clientId: mqttClientId({ name: config.name, source }),
+        cleanSession: source.cleanSession,
+        protocolVersion: source.protocolVersion,
+        maxPacketBytes: source.maxPacketBytes,
+        keepaliveSeconds: source.keepaliveSeconds,
+        // Enough unacknowledged QoS 1 messages in flight to fill the queue and a batch; beyond that the broker waits.
+        receiveMaximum: Math.max(8, config.limits.queueCapacity + config.batching.maxBatch),
+        ...(source.sharedGroup === undefined ? {} : { sharedGroup: source.sharedGroup }),
+        ...(source.username === undefined ? {} : { username: source.username }),
+        ...(source.password === undefined ? {} : { password: source.password }),
+        ...(source.tls === undefined ? {} : { tls: source.tls }),
+      },
+      { logger: deps.logger, events: deps.events, ...(deps.mqttConnect === undefined ? {} : { connect: deps.mqttConnect }) },
+    );
+  }
+  const preprocessing = manifest.input.preprocessing;
+  return opcuaSource(
+    {
+      flow: config.name,
+      endpoint: source.endpoint,
+      nodeIds: source.nodeIds,
+      samplingIntervalMs: source.samplingIntervalMs,
+      queueSize: source.queueSize,
+      securityMode: source.securityMode,
+      securityPolicy: source.securityPolicy,
+      pkiFolder: source.certificateStore,
+      window: source.window,
+      ...(preprocessing.kind === 'signal' ? { sampleRateHz: preprocessing.sampleRateHz } : {}),
+      ...(source.username === undefined ? {} : { username: source.username }),
+      ...(source.password === undefined ? {} : { password: source.password }),
+    },
+    { logger: deps.logger, events: deps.events },
+  );
+}

@@ -1,0 +1,160 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Subject } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FrameResult, RawMessage } from '../../src/core/frame.ts';
+import { createDecoder } from '../../src/decode/create-decoder.ts';
+import { flowSchema, type FlowConfig } from '../../src/flows/schema.ts';
+import { FlowPipeline } from '../../src/pipeline/flow-pipeline.ts';
+import type { ResultSink } from '../../src/pipeline/result-sink.ts';
+import { openSharedModel, type SharedModel } from '../../src/pipeline/shared-model.ts';
+
+const MODEL_DIR = 'test/fixtures/tiny-model/signal';
+const logger = pino({ level: 'silent' });
+
+function flowConfig(overrides: Record<string, unknown> = {}): FlowConfig {
+  return flowSchema.parse({
+    name: 'vibration',
+    source: { kind: 'mqtt', url: 'mqtt://127.0.0.1:1883', topic: 'plant/vibration' },
+    decode: 'json-values',
+    model: { path: MODEL_DIR },
+    policy: { deadlineMs: 5_000 },
+    ...overrides,
+  });
+}
+
+/** Records results and can hold writes back, like a slow database. */
+class MemorySink implements ResultSink {
+  readonly name = 'memory';
+  readonly results: FrameResult[] = [];
+  async write(result: FrameResult): Promise<void> {
+    this.results.push(result);
+  }
+  async flush(): Promise<number> {
+    return 0;
+  }
+  async close(): Promise<void> {}
+}
+
+function message(id: string, values: number[] | string, acks: string[], captureTs = Date.now()): RawMessage {
+  const body = typeof values === 'string' ? values : JSON.stringify({ id, ts: captureTs, values, label: 1 });
+  return { flow: 'vibration', origin: 'plant/vibration', payload: { kind: 'bytes', bytes: Buffer.from(body) }, receivedTs: Date.now(), ack: () => acks.push(id) };
+}
+
+function sine(phase: number): number[] {
+  return Array.from({ length: 256 }, (_, i) => Math.sin(i / 7 + phase));
+}
+
+describe('FlowPipeline with a real multi-exit model', () => {
+  let model: SharedModel;
+
+  beforeAll(async () => {
+    model = await openSharedModel({ path: MODEL_DIR, engine: 'onnx', threads: 1 }, {
+      logger,
+      maxBatch: 8,
+      profileCacheDir: mkdtempSync(join(tmpdir(), 'edgeke-profile-')),
+      profileRepeats: 5,
+    });
+  });
+
+  afterAll(async () => {
+    await model.loaded.close();
+  });
+
+  function pipelineFor(config: FlowConfig, sink: MemorySink, source: Subject<RawMessage>): FlowPipeline {
+    const manifest = model.loaded.manifest;
+    return new FlowPipeline({
+      config,
+      configVersion: 1,
+      source,
+      decoder: createDecoder(config.decode, { flow: config.name, input: manifest.input, classes: manifest.classes, maxPayloadBytes: config.limits.maxPayloadBytes }),
+      executor: model.executor,
+      model: { name: manifest.name, engine: 'onnx', classes: manifest.classes },
+      sinks: [sink],
+      logger,
+    });
+  }
+
+  it('answers every frame exactly once and acknowledges it only after the sink holds its result', async () => {
+    const sink = new MemorySink();
+    const source = new Subject<RawMessage>();
+    const acks: string[] = [];
+    const pipeline = pipelineFor(flowConfig(), sink, source);
+    pipeline.start();
+    for (let i = 0; i < 40; i++) source.next(message(`f${i}`, sine(i), acks));
+    source.next(message('broken', '{"id": "broken", "values": [1, 2', acks));
+    source.next(message('nan', JSON.stringify({ id: 'nan', values: [...sine(0).slice(1), 'x'] }), acks));
+    expect(await pipeline.stop(10_000)).toBe(true);
+
+    // Undecodable payloads carry no readable id: their results get a generated one.
+    expect(new Set(sink.results.map((r) => r.id)).size).toBe(42);
+    expect(new Set(acks).size).toBe(42);
+    const ok = sink.results.filter((r) => r.outcome === 'ok');
+    expect(ok).toHaveLength(40);
+    for (const result of ok) {
+      expect(result.exit).toBeGreaterThanOrEqual(1);
+      expect(result.className).toBe(model.loaded.manifest.classes[result.classIndex ?? -1]);
+      expect(result.deadlineMet).toBe(true);
+      expect(result.label).toBe(1);
+    }
+    const errors = sink.results.filter((r) => r.outcome === 'error');
+    expect(errors.map((r) => r.reason).sort()).toEqual(['bad-field-type', 'bad-json'].sort());
+  });
+
+  it('sheds frames whose deadline passed before they arrived, with a reason', async () => {
+    const sink = new MemorySink();
+    const source = new Subject<RawMessage>();
+    const acks: string[] = [];
+    const pipeline = pipelineFor(flowConfig({ policy: { deadlineMs: 50, latePolicy: 'shed' } }), sink, source);
+    pipeline.start();
+    source.next(message('stale', sine(0), acks, Date.now() - 10_000));
+    source.next(message('fresh', sine(1), acks));
+    expect(await pipeline.stop(10_000)).toBe(true);
+    const byId = new Map(sink.results.map((r) => [r.id, r]));
+    expect(byId.get('stale')).toMatchObject({ outcome: 'shed', reason: 'no-slack' });
+    expect(byId.get('fresh')?.outcome).toMatch(/ok|late/);
+    expect(acks.sort()).toEqual(['fresh', 'stale']);
+  });
+
+  it('answers late from exit 1 under the answer-late policy', async () => {
+    const sink = new MemorySink();
+    const source = new Subject<RawMessage>();
+    const pipeline = pipelineFor(flowConfig({ policy: { deadlineMs: 50, latePolicy: 'answer-late' } }), sink, source);
+    pipeline.start();
+    source.next(message('stale', sine(0), [], Date.now() - 10_000));
+    expect(await pipeline.stop(10_000)).toBe(true);
+    expect(sink.results[0]).toMatchObject({ id: 'stale', outcome: 'late', exit: 1, deadlineMet: false });
+  });
+
+  it('bounds what is in flight: a burst beyond the queue is shed as queue-full, and still answered', async () => {
+    const sink = new MemorySink();
+    const source = new Subject<RawMessage>();
+    const acks: string[] = [];
+    const pipeline = pipelineFor(flowConfig({ limits: { queueCapacity: 4 }, batching: { maxBatch: 2, maxWaitMs: 0 } }), sink, source);
+    pipeline.start();
+    for (let i = 0; i < 200; i++) source.next(message(`b${i}`, sine(i), acks));
+    expect(await pipeline.stop(20_000)).toBe(true);
+    expect(sink.results).toHaveLength(200);
+    expect(acks).toHaveLength(200);
+    const shed = sink.results.filter((r) => r.outcome === 'shed');
+    expect(shed.length).toBeGreaterThan(0);
+    expect(new Set(shed.map((r) => r.reason))).toEqual(new Set(['queue-full']));
+  });
+
+  it('applies a new deadline from the next frame, with the new config version', async () => {
+    const sink = new MemorySink();
+    const source = new Subject<RawMessage>();
+    const pipeline = pipelineFor(flowConfig(), sink, source);
+    pipeline.start();
+    source.next(message('before', sine(0), []));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    pipeline.applySettings(flowConfig({ policy: { deadlineMs: 1234 } }), 2);
+    source.next(message('after', sine(1), []));
+    expect(await pipeline.stop(10_000)).toBe(true);
+    const byId = new Map(sink.results.map((r) => [r.id, r]));
+    expect(byId.get('before')).toMatchObject({ deadlineMs: 5_000, configVersion: 1 });
+    expect(byId.get('after')).toMatchObject({ deadlineMs: 1234, configVersion: 2 });
+  });
+});
