@@ -29,13 +29,21 @@ export interface PlannerOptions {
   queueCapacity: number;
   /** Batch sizes the planner compares; default 1, 2, 4, … and maxBatch. */
   batchSizes?: readonly number[];
-  /** How many frames (in deadline order) are planned ahead; the rest wait for a later plan. Default 4 × maxBatch. */
+  /**
+   * How many frames (in deadline order) get exits planned; the rest of the queue is counted at exit 1 (their claim
+   * on the time ahead) and planned later. Default 4 × maxBatch.
+   */
   horizon?: number;
   /**
    * When a frame's answer leaves: as soon as it stops at its exit ('exit'), or only when its whole batch is done
    * ('batch-end', the safe assumption when the runner emits a batch at once).
    */
   resultsAt?: 'exit' | 'batch-end';
+  /**
+   * Exits are raised only while arrival rate × mean per-frame cost stays at or below this: deadlines bound a few
+   * hundred milliseconds ahead, this keeps the queue from creeping up over minutes. Default 0.9.
+   */
+  targetUtilization?: number;
 }
 
 export interface PlannedFrame {
@@ -62,6 +70,19 @@ export interface BatchPlan {
   predictedBatchEndTs: number;
 }
 
+/** What the planner knows of the moment: the time, when the runtime is free, how fast frames are arriving. */
+export interface PlannerState {
+  now: number;
+  /** When the runtime finishes the batch it runs (≤ now when idle). */
+  busyUntilTs?: number;
+  /**
+   * Recent arrival rate (frames/ms, e.g. from ArrivalRateEstimator). Frames expected to arrive while the queue drains
+   * are reserved room at exit 1, so under sustained load the head of the queue does not take the time the next
+   * arrivals need (which would overflow the queue later). 0 or absent: plan for the queue alone.
+   */
+  arrivalRatePerMs?: number;
+}
+
 /** Admission at arrival: a frame that finds the queue full is shed at once (the planner also enforces capacity). */
 export function admitToQueue(queueLength: number, options: Pick<PlannerOptions, 'queueCapacity'>): ShedReason | null {
   return queueLength >= options.queueCapacity ? 'queue-full' : null;
@@ -73,6 +94,13 @@ interface Slot {
   preferred: number;
   cap: number;
   late: boolean;
+  /**
+   * planned: its exit is chosen now. reserved: a queued frame beyond the horizon or an expected arrival, held at
+   * exit 1; raising a planned frame must not make it miss.
+   */
+  kind: 'planned' | 'reserved';
+  /** Earliest time it can run (expected arrivals only). */
+  readyTs: number;
 }
 
 interface Candidate {
@@ -96,14 +124,13 @@ export function planBatch(
   queue: readonly QueuedFrame[],
   model: ModelView,
   latency: LatencyModel,
-  now: number,
-  busyUntilTs: number,
+  state: PlannerState,
   options: PlannerOptions,
 ): BatchPlan {
   if (!(options.maxBatch >= 1) || !(options.queueCapacity >= 1)) {
     throw new ControlError('EDGEKE_CONTROL_OPTIONS', 'maxBatch and queueCapacity must be at least 1');
   }
-  const startTs = Math.max(now, busyUntilTs);
+  const startTs = Math.max(state.now, state.busyUntilTs ?? state.now);
   const shed: ShedDecision[] = [];
   const ordered = queue
     .map((frame) => ({ frame, due: deadlineTs(frame.captureTs, frame.policy) }))
@@ -121,20 +148,26 @@ export function planBatch(
       shed.push({ id: frame.id, reason: 'queue-full' });
       continue;
     }
-    alive.push({ frame, due, preferred: preferredExit(model, frame.policy), cap: 1, late: hopeless });
+    const slot: Slot = { frame, due, preferred: preferredExit(model, frame.policy), cap: 1, late: hopeless, kind: 'planned', readyTs: -Infinity };
+    alive.push(slot);
   }
 
   const horizon = Math.max(options.maxBatch, Math.floor(options.horizon ?? 4 * options.maxBatch));
   const planned = alive.slice(0, horizon);
-  const beyond = alive.slice(horizon).map((slot) => slot.frame);
+  const beyond = alive.slice(horizon);
   if (planned.length === 0) {
-    return { startTs, batch: [], shed, waiting: beyond, predictedBatchEndTs: startTs };
+    return { startTs, batch: [], shed, waiting: [], predictedBatchEndTs: startTs };
   }
+  for (const slot of beyond) slot.kind = 'reserved';
+  const reserved = [...beyond, ...expectedArrivals(planned, state, options)];
 
   const simulator = new QueueSimulator(model, latency, options, planned);
   let best: Candidate | undefined;
   for (const batchSize of candidateBatchSizes(options, planned.length)) {
-    const candidate = planWithBatchSize(planned, batchSize, startTs, model, simulator);
+    const candidate = planWithBatchSize(planned, reserved, batchSize, startTs, model, simulator, {
+      arrivalRatePerMs: state.arrivalRatePerMs ?? 0,
+      targetUtilization: options.targetUtilization ?? 0.9,
+    });
     if (best === undefined || isBetter(candidate, best, model)) best = candidate;
   }
   if (best === undefined) throw new ControlError('EDGEKE_CONTROL_OPTIONS', 'no candidate batch size');
@@ -152,9 +185,37 @@ export function planBatch(
       predictedFinishTs: best.finishes[i] ?? startTs,
     });
   });
-  const waiting = [...best.slots.slice(best.batchSize).map((slot) => slot.frame), ...beyond];
+  const waiting = [...best.slots.slice(best.batchSize), ...beyond].map((slot) => slot.frame);
   const batchEnd = simulator.run(best.slots.slice(0, best.batchSize), best.batchSize, startTs).batchEnds[0] ?? startTs;
   return { startTs, batch, shed, waiting, predictedBatchEndTs: batchEnd };
+}
+
+/**
+ * Frames expected to arrive while the planned ones are served (until the last planned deadline), at the recent
+ * rate, with the tightest deadline among the planned frames' flows. Bounded by the queue capacity.
+ */
+function expectedArrivals(planned: readonly Slot[], state: PlannerState, options: PlannerOptions): Slot[] {
+  const rate = state.arrivalRatePerMs ?? 0;
+  const first = planned[0];
+  if (!(rate > 0) || first === undefined) return [];
+  const tightest = planned.reduce((a, b) => (b.frame.policy.deadlineMs < a.frame.policy.deadlineMs ? b : a), first);
+  const lastDue = Math.max(...planned.map((slot) => slot.due));
+  const arrivals: Slot[] = [];
+  for (let i = 1; arrivals.length < options.queueCapacity; i++) {
+    const arrivalTs = state.now + i / rate;
+    if (arrivalTs > lastDue) break;
+    const policy = tightest.frame.policy;
+    arrivals.push({
+      frame: { id: `expected-${i}`, captureTs: arrivalTs, policy },
+      due: arrivalTs + policy.deadlineMs,
+      preferred: 1,
+      cap: 1,
+      late: false,
+      kind: 'reserved',
+      readyTs: arrivalTs,
+    });
+  }
+  return arrivals;
 }
 
 function candidateBatchSizes(options: PlannerOptions, frames: number): number[] {
@@ -174,18 +235,23 @@ function powersOfTwoUpTo(max: number): number[] {
 
 function planWithBatchSize(
   planned: readonly Slot[],
+  reserved: readonly Slot[],
   batchSize: number,
   startTs: number,
   model: ModelView,
   simulator: QueueSimulator,
+  load: { arrivalRatePerMs: number; targetUtilization: number },
 ): Candidate {
   const slots = planned.map((slot) => ({ ...slot, cap: 1 }));
   const overloadShed: ShedDecision[] = [];
+  // Reserved frames run after the planned ones; their exits stay at 1.
+  const all = (): Slot[] => [...slots, ...reserved];
+  const misses = (slot: Slot, finish: number | undefined): boolean => !slot.late && (finish ?? 0) > slot.due;
 
   // 1. Everyone at exit 1 (least work); the first frame that still misses is hopeless behind the ones ahead.
   for (;;) {
     const { finishes } = simulator.run(slots, batchSize, startTs);
-    const missing = slots.findIndex((slot, i) => !slot.late && (finishes[i] ?? 0) > slot.due);
+    const missing = slots.findIndex((slot, i) => misses(slot, finishes[i]));
     if (missing < 0) break;
     const slot = slots[missing];
     if (slot === undefined) break;
@@ -197,13 +263,51 @@ function planWithBatchSize(
     }
   }
 
-  // 2. Raise exits level by level while every on-time frame still fits.
+  // Reserved frames that miss (or overflow the queue) even now are not made worse by anything below; the others
+  // must keep fitting.
+  const failing = (everyone: readonly Slot[]): Set<Slot> => {
+    const run = simulator.run(everyone, batchSize, startTs);
+    const failed = new Set<Slot>();
+    everyone.forEach((slot, i) => {
+      if (misses(slot, run.finishes[i]) || run.overflows[i] === true) failed.add(slot);
+    });
+    return failed;
+  };
+  const failingAtBaseline = failing(all());
+  const guarded = new Set(reserved.filter((slot) => !failingAtBaseline.has(slot)));
+
+  // 2. Raise exits level by level while every on-time frame (and every guarded reserved one) still fits, and the
+  //    mean work per frame stays sustainable at the arrival rate.
+  // Sustained load is served in full batches: judge the long-run work at maxBatch, whatever this batch's size.
+  // The budget holds per batch, not over the plan: only the first batch runs before the next plan, so a plan-wide
+  // budget would be spent on the head of the queue again and again.
+  const perFrameCache = new Map<number, number>();
+  const perFrameMs = (cap: number): number => {
+    let ms = perFrameCache.get(cap);
+    if (ms === undefined) {
+      ms = simulator.medianExitMs(cap, simulator.maxBatch) / simulator.maxBatch;
+      perFrameCache.set(cap, ms);
+    }
+    return ms;
+  };
+  const budgetPerFrameMs = load.arrivalRatePerMs > 0 ? load.targetUtilization / load.arrivalRatePerMs : Infinity;
+  const batchWorkMs: number[] = [];
+  slots.forEach((slot, i) => {
+    const b = Math.floor(i / batchSize);
+    batchWorkMs[b] = (batchWorkMs[b] ?? 0) + perFrameMs(slot.cap);
+  });
+  const batchBudgetMs = (b: number): number => budgetPerFrameMs * Math.min(batchSize, slots.length - b * batchSize);
   for (let level = 2; level <= model.exits.length; level++) {
-    for (const slot of slots) {
+    for (const [i, slot] of slots.entries()) {
       if (slot.late || slot.preferred < level || slot.cap !== level - 1) continue;
+      const b = Math.floor(i / batchSize);
+      const extraMs = perFrameMs(level) - perFrameMs(level - 1);
+      if ((batchWorkMs[b] ?? 0) + extraMs > batchBudgetMs(b)) continue;
       slot.cap = level;
-      const { finishes } = simulator.run(slots, batchSize, startTs);
-      if (slots.some((other, i) => !other.late && (finishes[i] ?? 0) > other.due)) slot.cap = level - 1;
+      const failed = failing(all());
+      const broken = [...failed].some((other) => (other.kind === 'planned' && !other.late) || guarded.has(other));
+      if (broken) slot.cap = level - 1;
+      else batchWorkMs[b] = (batchWorkMs[b] ?? 0) + extraMs;
     }
   }
   const { finishes } = simulator.run(slots, batchSize, startTs);
@@ -236,8 +340,15 @@ class QueueSimulator {
   private readonly stageCost: number[][];
   private readonly exitStage: number[];
   private readonly resultsAtExit: boolean;
+  private readonly queueCapacity: number;
+  readonly maxBatch: number;
 
-  constructor(model: ModelView, latency: LatencyModel, options: PlannerOptions, slots: readonly Slot[]) {
+  constructor(
+    model: ModelView,
+    private readonly latency: LatencyModel,
+    options: PlannerOptions,
+    slots: readonly Slot[],
+  ) {
     // One planning risk for the shared timeline: the most careful of the flows in the queue.
     const risk = Math.max(...slots.map((slot) => slot.frame.policy.riskQuantile));
     this.exitStage = model.exits.map((exit) => exit.stage);
@@ -250,16 +361,27 @@ class QueueSimulator {
       this.stageCost.push(row);
     }
     this.resultsAtExit = options.resultsAt === 'exit';
+    this.queueCapacity = options.queueCapacity;
+    this.maxBatch = options.maxBatch;
   }
 
-  run(slots: readonly Slot[], batchSize: number, startTs: number): { finishes: number[]; batchEnds: number[] } {
+  /**
+   * finishes: when each answer is out. overflows: for expected arrivals, whether the queue would already hold
+   * queueCapacity frames when it arrives (it would be shed as queue-full).
+   */
+  run(slots: readonly Slot[], batchSize: number, startTs: number): { finishes: number[]; batchEnds: number[]; overflows: boolean[] } {
     const finishes: number[] = new Array<number>(slots.length).fill(startTs);
+    const starts: number[] = new Array<number>(slots.length).fill(startTs);
     const batchEnds: number[] = [];
     let t = startTs;
     for (let first = 0; first < slots.length; first += batchSize) {
       const last = Math.min(slots.length, first + batchSize);
       let deepest = 0;
-      for (let i = first; i < last; i++) deepest = Math.max(deepest, this.stageOfSlot(slots, i));
+      for (let i = first; i < last; i++) {
+        deepest = Math.max(deepest, this.stageOfSlot(slots, i));
+        t = Math.max(t, slots[i]?.readyTs ?? t);
+      }
+      for (let i = first; i < last; i++) starts[i] = t;
       const doneAt: number[] = [t];
       for (let stage = 1; stage <= deepest; stage++) {
         let running = 0;
@@ -272,7 +394,21 @@ class QueueSimulator {
       }
       batchEnds.push(t);
     }
-    return { finishes, batchEnds };
+    // Batch starts never decrease along the order, and expected arrivals come in arrival order: one sweep finds,
+    // at each arrival, the first frame that has not started yet.
+    const overflows: boolean[] = new Array<boolean>(slots.length).fill(false);
+    let firstWaiting = 0;
+    slots.forEach((slot, i) => {
+      if (!Number.isFinite(slot.readyTs)) return;
+      while (firstWaiting < i && (starts[firstWaiting] ?? Infinity) <= slot.readyTs) firstWaiting++;
+      overflows[i] = i - firstWaiting >= this.queueCapacity;
+    });
+    return { finishes, batchEnds, overflows };
+  }
+
+  /** Median time from the input to an exit for a whole batch (long-run work is about typical, not tail, cost). */
+  medianExitMs(exitIndex: number, batchSize: number): number {
+    return this.latency.stagesMs(1, this.exitStage[exitIndex - 1] ?? 0, batchSize, 0.5);
   }
 
   private stageOfSlot(slots: readonly Slot[], i: number): number {

@@ -15,7 +15,8 @@ export {
   preferredExit,
 } from './exit-policy.ts';
 export type { ExitPolicy, SingleFrameChoice } from './exit-policy.ts';
+export { ArrivalRateEstimator } from './arrival-rate.ts';
 export { admitToQueue, planBatch } from './admission.ts';
-export type { BatchPlan, PlannedFrame, PlannerOptions, QueuedFrame, ShedDecision, ShedReason } from './admission.ts';
+export type { BatchPlan, PlannedFrame, PlannerOptions, PlannerState, QueuedFrame, ShedDecision, ShedReason } from './admission.ts';
 export { createBatchContinuation, decideAfterExit } from './continuation.ts';
 export type { BatchContinuation, ExitDecision, StopReason } from './continuation.ts';

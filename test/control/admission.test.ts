@@ -20,7 +20,7 @@ const options = { maxBatch: 4, queueCapacity: 64 };
 
 describe('planBatch', () => {
   it('plans nothing for an empty queue', () => {
-    expect(planBatch([], MODEL, latency, NOW, 0, options)).toEqual({
+    expect(planBatch([], MODEL, latency, { now: NOW }, options)).toEqual({
       startTs: NOW,
       batch: [],
       shed: [],
@@ -30,21 +30,21 @@ describe('planBatch', () => {
   });
 
   it('runs a lone fresh frame to its preferred exit', () => {
-    const plan = planBatch(frames(1), MODEL, latency, NOW, 0, options);
+    const plan = planBatch(frames(1), MODEL, latency, { now: NOW }, options);
     expect(plan.batch).toMatchObject([{ id: 'f0', capExit: 4, late: false, deadlineTs: NOW + 20, predictedFinishTs: NOW + 15 }]);
     expect(plan.predictedBatchEndTs).toBe(NOW + 15);
   });
 
   it('starts when the runtime is free, which eats into the slack', () => {
-    const plan = planBatch(frames(1), MODEL, latency, NOW, NOW + 8, options);
+    const plan = planBatch(frames(1), MODEL, latency, { now: NOW, busyUntilTs: NOW + 8 }, options);
     expect(plan.startTs).toBe(NOW + 8);
     expect(plan.batch[0]?.capExit).toBe(3); // 12 ms left: exit 3 (9 ms) fits, exit 4 (15 ms) does not
   });
 
   it('gives frames waiting behind others less slack, so shallower exits', () => {
     const queue = frames(6);
-    const plan = planBatch(queue, MODEL, latency, NOW, 0, options);
-    const alone = planBatch(frames(1), MODEL, latency, NOW, 0, options).batch[0]?.capExit ?? 0;
+    const plan = planBatch(queue, MODEL, latency, { now: NOW }, options);
+    const alone = planBatch(frames(1), MODEL, latency, { now: NOW }, options).batch[0]?.capExit ?? 0;
     expect(plan.shed).toEqual([]);
     for (const f of plan.batch) {
       expect(f.capExit).toBeLessThan(alone);
@@ -55,14 +55,14 @@ describe('planBatch', () => {
 
   it('moves frames to exit 1 before it sheds any', () => {
     // 12 frames, batches of 4 at exit 1 cost 4.4 ms each: 13.2 ms in all, inside the 20 ms deadline.
-    const plan = planBatch(frames(12), MODEL, latency, NOW, 0, options);
+    const plan = planBatch(frames(12), MODEL, latency, { now: NOW }, options);
     expect(plan.shed).toEqual([]);
     expect(plan.batch.every((f) => f.capExit <= 2)).toBe(true);
   });
 
   it('sheds the hopeless under overload, and only as many as it must', () => {
     // 24 frames: at exit 1, four batches of 4 take 17.6 ms and a fifth of one frame 2 ms more: 17 fit 20 ms.
-    const plan = planBatch(frames(24), MODEL, latency, NOW, 0, { ...options, horizon: 32 });
+    const plan = planBatch(frames(24), MODEL, latency, { now: NOW }, { ...options, horizon: 32 });
     expect(plan.shed).toHaveLength(7);
     expect(plan.shed.every((s) => s.reason === 'overload')).toBe(true);
     expect(plan.batch).toHaveLength(4);
@@ -72,13 +72,23 @@ describe('planBatch', () => {
   });
 
   it('leaves frames beyond the planning horizon for a later plan', () => {
-    const plan = planBatch(frames(24), MODEL, latency, NOW, 0, { ...options, horizon: 16 });
+    const plan = planBatch(frames(24), MODEL, latency, { now: NOW }, { ...options, horizon: 16 });
     expect(plan.shed).toEqual([]);
     expect(plan.waiting).toHaveLength(20);
   });
 
+  it('reserves room at exit 1 for the frames expected to arrive', () => {
+    const queue = frames(4, { deadlineMs: 100 });
+    const depth = (plan: BatchPlan): number => plan.batch.reduce((sum, f) => sum + f.capExit, 0);
+    const idle = planBatch(queue, MODEL, latency, { now: NOW }, options);
+    const busy = planBatch(queue, MODEL, latency, { now: NOW, arrivalRatePerMs: 0.5 }, options);
+    expect(depth(idle)).toBe(16);
+    expect(depth(busy)).toBeLessThan(depth(idle));
+    expect(busy.shed).toEqual([]);
+  });
+
   it('marks the hopeless late instead when the flow answers late', () => {
-    const plan = planBatch(frames(24, { latePolicy: 'answer-late' }), MODEL, latency, NOW, 0, options);
+    const plan = planBatch(frames(24, { latePolicy: 'answer-late' }), MODEL, latency, { now: NOW }, options);
     expect(plan.shed).toEqual([]);
     expect(plan.batch.every((f) => f.capExit === 1)).toBe(true);
     expect(allIds(plan)).toHaveLength(24);
@@ -90,50 +100,50 @@ describe('planBatch', () => {
     { name: 'answer late', age: 19, late: 'answer-late' as const, expected: { shed: [], batch: [{ capExit: 1, late: true }] } },
     { name: 'just fits exit 1', age: 18, late: 'shed' as const, expected: { shed: [], batch: [{ capExit: 1, late: false }] } },
   ])('a frame that is $name', ({ age, late, expected }) => {
-    expect(planBatch(frames(1, { latePolicy: late }, age), MODEL, latency, NOW, 0, options)).toMatchObject(expected);
+    expect(planBatch(frames(1, { latePolicy: late }, age), MODEL, latency, { now: NOW }, options)).toMatchObject(expected);
   });
 
   it('sheds beyond the queue capacity, the latest deadlines first', () => {
     const queue = [...frames(2, { deadlineMs: 50 }, 0, 'loose'), ...frames(2, { deadlineMs: 30 }, 0, 'tight')];
-    const plan = planBatch(queue, MODEL, latency, NOW, 0, { ...options, queueCapacity: 3 });
+    const plan = planBatch(queue, MODEL, latency, { now: NOW }, { ...options, queueCapacity: 3 });
     expect(plan.shed).toEqual([{ id: 'loose1', reason: 'queue-full' }]);
   });
 
   it('serves the tightest deadline first across flows', () => {
     const queue = [...frames(4, { deadlineMs: 200 }, 0, 'loose'), ...frames(4, { deadlineMs: 12 }, 0, 'tight')];
-    const plan = planBatch(queue, MODEL, latency, NOW, 0, options);
+    const plan = planBatch(queue, MODEL, latency, { now: NOW }, options);
     expect(plan.batch.map((f) => f.id)).toEqual(['tight0', 'tight1', 'tight2', 'tight3']);
     expect(plan.waiting.map((f) => f.id)).toEqual(['loose0', 'loose1', 'loose2', 'loose3']);
   });
 
   it('never plans an accuracy-mode frame deeper than its target exit', () => {
-    const plan = planBatch(frames(2, { mode: 'accuracy', accuracyTarget: 0.85, deadlineMs: 500 }), MODEL, latency, NOW, 0, options);
+    const plan = planBatch(frames(2, { mode: 'accuracy', accuracyTarget: 0.85, deadlineMs: 500 }), MODEL, latency, { now: NOW }, options);
     expect(plan.batch.map((f) => f.capExit)).toEqual([2, 2]);
   });
 
   it('plans with the risk quantile: p99 picks shallower exits than p50', () => {
-    const p50 = planBatch(frames(4, { riskQuantile: 0.5 }), MODEL, latency, NOW, 0, options);
-    const p99 = planBatch(frames(4, { riskQuantile: 0.99 }), MODEL, latency, NOW, 0, options);
+    const p50 = planBatch(frames(4, { riskQuantile: 0.5 }), MODEL, latency, { now: NOW }, options);
+    const p99 = planBatch(frames(4, { riskQuantile: 0.99 }), MODEL, latency, { now: NOW }, options);
     const depth = (plan: BatchPlan): number => plan.batch.reduce((sum, f) => sum + f.capExit, 0);
     expect(depth(p99)).toBeLessThan(depth(p50));
   });
 
   it('honours the batch sizes it may use', () => {
-    const plan = planBatch(frames(6), MODEL, latency, NOW, 0, { ...options, batchSizes: [2] });
+    const plan = planBatch(frames(6), MODEL, latency, { now: NOW }, { ...options, batchSizes: [2] });
     expect(plan.batch).toHaveLength(2);
   });
 
   it('predicts finishes at batch end unless told answers leave at their exit', () => {
     const queue = [...frames(1, { mode: 'accuracy', accuracyTarget: 0.8, deadlineMs: 100 }, 0, 'shallow'), ...frames(1, { deadlineMs: 100 }, 0, 'deep')];
-    const atEnd = planBatch(queue, MODEL, latency, NOW, 0, { ...options, batchSizes: [2] });
-    const atExit = planBatch(queue, MODEL, latency, NOW, 0, { ...options, batchSizes: [2], resultsAt: 'exit' });
+    const atEnd = planBatch(queue, MODEL, latency, { now: NOW }, { ...options, batchSizes: [2] });
+    const atExit = planBatch(queue, MODEL, latency, { now: NOW }, { ...options, batchSizes: [2], resultsAt: 'exit' });
     const shallowAt = (plan: BatchPlan): number => plan.batch.find((f) => f.id === 'shallow0')?.predictedFinishTs ?? 0;
     expect(shallowAt(atEnd)).toBeCloseTo(atEnd.predictedBatchEndTs, 9);
     expect(shallowAt(atExit)).toBeCloseTo(NOW + 2 * 1.4, 9); // stage 1 at batch 2
   });
 
   it('rejects impossible options', () => {
-    expect(() => planBatch([], MODEL, latency, NOW, 0, { maxBatch: 0, queueCapacity: 1 })).toThrow(
+    expect(() => planBatch([], MODEL, latency, { now: NOW }, { maxBatch: 0, queueCapacity: 1 })).toThrow(
       expect.objectContaining({ code: 'EDGEKE_CONTROL_OPTIONS' }),
     );
   });
