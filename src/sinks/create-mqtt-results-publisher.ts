@@ -1,0 +1,50 @@
+import type { Logger } from 'pino';
+import { ConfigError } from '../errors.ts';
+import type { FlowConfig } from '../flows/schema.ts';
+import { createResultsMqttClient, type ResultsMqttClientFactory, type ResultsMqttOptions } from './mqtt-results-client.ts';
+import { MqttResultsPublisher } from './mqtt-results.ts';
+
+export interface MqttResultsDependencies {
+  logger: Logger;
+  /** Default: mqtt.js; unit tests pass fakes. */
+  clientFactory?: ResultsMqttClientFactory;
+  /** The model's class names, to publish label names. */
+  classes?: readonly string[];
+}
+
+/**
+ * Client options for a flow's results: its own broker URL when set, else the MQTT source's broker with the source's
+ * credentials and TLS. The client id is `<source client id or edgeke-<flow>>-results`, distinct from the source's
+ * so the two connections do not take each other's session.
+ */
+export function resultsClientOptions(flow: FlowConfig): ResultsMqttOptions {
+  const sink = flow.sinks.mqttResults;
+  if (sink === undefined) throw new ConfigError(`flow ${flow.name} has no sinks.mqttResults`);
+  const source = flow.source.kind === 'mqtt' ? flow.source : undefined;
+  const url = sink.url ?? source?.url;
+  if (url === undefined) throw new ConfigError(`flow ${flow.name}: sinks.mqttResults.url is required when the source is not MQTT`);
+  const sameBroker = source !== undefined && url === source.url;
+  return {
+    url,
+    clientId: `${source?.clientId ?? `edgeke-${flow.name}`}-results`,
+    protocolVersion: source?.protocolVersion ?? 5,
+    keepaliveSeconds: source?.keepaliveSeconds ?? 30,
+    username: sameBroker ? source.username : undefined,
+    password: sameBroker ? source.password : undefined,
+    tls: sameBroker ? source.tls : undefined,
+  };
+}
+
+/** The MQTT results publisher of a flow, from its `sinks.mqttResults` config. */
+export function createMqttResultsPublisher(flow: FlowConfig, deps: MqttResultsDependencies): MqttResultsPublisher {
+  const options = resultsClientOptions(flow);
+  const sink = flow.sinks.mqttResults as NonNullable<FlowConfig['sinks']['mqttResults']>;
+  return new MqttResultsPublisher({
+    flow: flow.name,
+    topic: sink.topic,
+    qos: sink.qos,
+    client: (deps.clientFactory ?? createResultsMqttClient)(options),
+    logger: deps.logger,
+    classes: deps.classes,
+  });
+}
