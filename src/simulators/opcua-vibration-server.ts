@@ -42,7 +42,7 @@ export interface OpcuaVibrationServerOptions {
   /** TCP port; 0 (default) picks a free one. */
   port?: number;
   /** Folder for the server's own certificate and trust lists (created on first start; keep it to start fast). */
-  pkiFolder?: string;
+  certificateStore?: string;
   now?: () => number;
   logger?: Logger;
 }
@@ -72,9 +72,9 @@ export async function startOpcuaVibrationServer(options: OpcuaVibrationServerOpt
   const port = options.port === undefined || options.port === 0 ? await freeTcpPort() : options.port;
 
   const serverCertificateManager =
-    options.pkiFolder === undefined
+    options.certificateStore === undefined
       ? undefined
-      : new OPCUACertificateManager({ rootFolder: options.pkiFolder, automaticallyAcceptUnknownCertificate: true });
+      : new OPCUACertificateManager({ rootFolder: options.certificateStore, automaticallyAcceptUnknownCertificate: true });
   const server = new OPCUAServer({
     port,
     hostname: '127.0.0.1',

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { Observable } from 'rxjs';
 import type { RawMessage } from '../core/frame.ts';
 import { ConfigError } from '../errors.ts';
+import { BlockContinuity } from './block-continuity.ts';
 import { createWindower, type SampleWindow, type SampleWindower, type WindowSpec } from './sample-windower.ts';
 import type { SourceConnectionState, SourceEvents } from './source-events.ts';
 
@@ -37,14 +38,17 @@ export interface OpcuaSourceOptions {
   securityMode?: OpcuaSecurityMode;
   /** A node-opcua SecurityPolicy name, e.g. 'Basic256Sha256'; default 'None' without security, else Basic256Sha256. */
   securityPolicy?: string;
-  /** Certificate store (own certificate, trusted and rejected server certificates); kept across restarts. */
-  pkiFolder?: string;
+  /** Certificate store folder (own certificate, trusted and rejected server certificates); keep it across restarts. */
+  certificateStore?: string;
   /** Trust servers whose certificate is not in the trusted folder yet (default false: move it there by hand). */
   automaticallyAcceptUnknownCertificate?: boolean;
   username?: string;
   password?: string;
   window: WindowSpec;
-  /** Sample rate of array (waveform) values: dates windows that start inside a block. */
+  /**
+   * Sample rate of array (waveform) values: dates windows that start inside a block and detects lost blocks.
+   * Without it, the rate is learnt from the first two blocks' timestamps.
+   */
   sampleRateHz?: number;
   /** Retry period for node ids the server does not (yet) know (default 5 s). */
   nodeRetryMs?: number;
@@ -95,10 +99,10 @@ export function toOpcuaClientOptions(options: OpcuaSourceOptions): OPCUAClientOp
       maxDelay: options.reconnectMaxDelayMs ?? 10_000,
     },
     clientCertificateManager:
-      options.pkiFolder === undefined
+      options.certificateStore === undefined
         ? undefined
         : new OPCUACertificateManager({
-            rootFolder: options.pkiFolder,
+            rootFolder: options.certificateStore,
             automaticallyAcceptUnknownCertificate: options.automaticallyAcceptUnknownCertificate ?? false,
           }),
   };
@@ -120,7 +124,9 @@ function numericValues(value: unknown): ArrayLike<number> | undefined {
  *
  * Never ends on its own: node-opcua reconnects (forever) and transfers or re-creates the subscription; a partial
  * window is dropped on a connection loss or a bad sample (a window must not join samples across a gap). Samples with
- * a status other than Good are skipped and reported (`onRejected` 'bad-status'); dropped partials as 'gap'; node ids
+ * a status other than Good are skipped and reported (`onRejected` 'bad-status'); a waveform block whose source
+ * timestamp does not follow on from the previous one (lost blocks) also drops the partial window; dropped partials
+ * are reported as 'gap', a block seen twice (resent after a reconnection) as 'duplicate'; node ids
  * the server rejects are retried every `nodeRetryMs` and reported as 'node-unavailable' on each failed try.
  * OPC UA has no per-message acknowledgement: `ack()` is a no-op.
  */
@@ -142,6 +148,8 @@ export function opcuaSource(options: OpcuaSourceOptions, deps: OpcuaSourceDeps):
     let subscription: ClientSubscription | undefined;
     const timers = new Set<NodeJS.Timeout>();
     const windowers = new Map<string, SampleWindower>(options.nodeIds.map((nodeId) => [nodeId, createWindower(options.window, options.sampleRateHz)]));
+    const sampleIntervalMs = options.sampleRateHz === undefined ? undefined : 1_000 / options.sampleRateHz;
+    const continuities = new Map(options.nodeIds.map((nodeId) => [nodeId, new BlockContinuity(sampleIntervalMs)]));
 
     const setState = (next: SourceConnectionState, reason?: string): void => {
       if (state === next) return;
@@ -189,7 +197,20 @@ export function opcuaSource(options: OpcuaSourceOptions, deps: OpcuaSourceDeps):
         return;
       }
       const sourceTs = dataValue.sourceTimestamp?.getTime() ?? dataValue.serverTimestamp?.getTime() ?? now();
-      emitWindows(nodeId, windower.push(values, sourceTs));
+      const continuity = continuities.get(nodeId);
+      if (values.length > 1 && continuity !== undefined) {
+        // Waveform blocks: a lost block (server sampling slower than it updates, reconnection) is a gap.
+        const verdict = continuity.check(sourceTs, values.length);
+        if (verdict === 'duplicate') {
+          deps.events?.onRejected?.({ reason: 'duplicate', origin: nodeId, count: values.length });
+          return;
+        }
+        if (verdict === 'gap') {
+          const dropped = windower.discardPartial();
+          if (dropped > 0) deps.events?.onRejected?.({ reason: 'gap', origin: nodeId, count: dropped });
+        }
+      }
+      emitWindows(nodeId, windower.push(values, sourceTs, continuity?.sampleIntervalMs));
     };
 
     const monitorNode = async (nodeId: string, attempt: number): Promise<void> => {

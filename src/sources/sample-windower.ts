@@ -15,9 +15,9 @@ export interface SampleWindow {
 export interface SampleWindower {
   /**
    * Adds samples that the device stamped `sourceTs` (for a block: the time of its first sample) and returns the
-   * windows they completed, oldest first.
+   * windows they completed, oldest first. `sampleIntervalMs` (when known) dates windows that start inside the block.
    */
-  push: (values: ArrayLike<number>, sourceTs: number) => SampleWindow[];
+  push: (values: ArrayLike<number>, sourceTs: number, sampleIntervalMs?: number) => SampleWindow[];
   /** Returns a window whose time span ended before `now` even if no later sample closed it (time windows only). */
   flushDue: (now: number) => SampleWindow[];
   /** Drops the partial window (after a gap: a window must not join samples across it); returns how many were dropped. */
@@ -41,11 +41,11 @@ export class CountWindower implements SampleWindower {
     this.buffer = new Float32Array(length);
   }
 
-  push(values: ArrayLike<number>, sourceTs: number): SampleWindow[] {
+  push(values: ArrayLike<number>, sourceTs: number, sampleIntervalMs = this.sampleIntervalMs): SampleWindow[] {
     const windows: SampleWindow[] = [];
     let offset = 0;
     while (offset < values.length) {
-      if (this.filled === 0) this.firstSampleTs = sourceTs + offset * this.sampleIntervalMs;
+      if (this.filled === 0) this.firstSampleTs = sourceTs + offset * sampleIntervalMs;
       const take = Math.min(this.length - this.filled, values.length - offset);
       for (let i = 0; i < take; i += 1) this.buffer[this.filled + i] = values[offset + i] ?? Number.NaN;
       this.filled += take;

@@ -100,6 +100,29 @@ describe('opcuaSource (fake client)', () => {
     expect(messages.map((message) => message.payload)).toEqual([{ kind: 'samples', values: Float32Array.from([3, 4, 5, 6]) }]);
   });
 
+  it('drops the partial window when a block is lost, and skips a block seen twice', async () => {
+    vi.useFakeTimers();
+    // 10 samples per block at 1 kHz: blocks every 10 ms.
+    const { fake, messages, rejections } = start({ sampleRateHz: 1_000, window: { by: 'count', samples: 15 } });
+    await flush();
+    const item = fake.items.get('ns=1;s=A');
+    const block = (from: number) => Array.from({ length: 10 }, (_, i) => from + i);
+    item?.emit('changed', value(block(0), 1_000));
+    item?.emit('changed', value(block(10), 1_010)); // window 0..14; 15..19 carried
+    item?.emit('changed', value(block(10), 1_010)); // resent after a reconnection
+    item?.emit('changed', value(block(30), 1_030)); // block 20..29 lost
+    item?.emit('changed', value(block(40), 1_040));
+    expect(rejections).toEqual([
+      { reason: 'duplicate', origin: 'ns=1;s=A', count: 10 },
+      { reason: 'gap', origin: 'ns=1;s=A', count: 5 },
+    ]);
+    expect(messages.map((message) => message.payload.kind === 'samples' && Array.from(message.payload.values))).toEqual([
+      block(0).concat([10, 11, 12, 13, 14]),
+      block(30).concat([40, 41, 42, 43, 44]),
+    ]);
+    expect(messages.map((message) => message.captureTs)).toEqual([1_000, 1_030]);
+  });
+
   it('retries a node the server does not know, reporting every failed try', async () => {
     vi.useFakeTimers();
     const fake = new FakeOpcua();

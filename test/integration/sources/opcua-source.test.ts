@@ -25,7 +25,7 @@ const recordings = [ramp(0, 1_000_000)];
 let server: OpcuaVibrationServer;
 
 beforeAll(async () => {
-  server = await startOpcuaVibrationServer({ recordings, pkiFolder: join(dir, 'server-pki') });
+  server = await startOpcuaVibrationServer({ recordings, certificateStore: join(dir, 'server-pki') });
 });
 afterAll(async () => {
   await server.stop();
@@ -51,7 +51,7 @@ function start(options: Partial<OpcuaSourceOptions> & Pick<OpcuaSourceOptions, '
   const states: SourceStateChange[] = [];
   const rejections: SourceRejection[] = [];
   const subscription = opcuaSource(
-    { flow: 'vibration', endpoint, pkiFolder: join(dir, 'client-pki'), sampleRateHz: 12_000, reconnectInitialDelayMs: 200, reconnectMaxDelayMs: 1_000, ...options },
+    { flow: 'vibration', endpoint, certificateStore: join(dir, 'client-pki'), sampleRateHz: 12_000, reconnectInitialDelayMs: 200, reconnectMaxDelayMs: 1_000, ...options },
     { logger, events: { onStateChange: (change) => states.push(change), onRejected: (rejection) => rejections.push(rejection) } },
   ).subscribe((message) => messages.push(message));
   subscriptions.push(subscription);
@@ -63,9 +63,9 @@ const samplesOf = (message: RawMessage | undefined): number[] =>
 
 describe('opcuaSource against the node-opcua vibration simulator', () => {
   it('joins 1,200-sample blocks into contiguous 2,048-sample windows dated by their first sample', async () => {
-    const run = start({ nodeIds: [VIBRATION_NODE_IDS.signal], window: { by: 'count', samples: 2048 } });
-    await until(() => run.messages.length >= 4, 15_000, 'four windows');
-    const windows = run.messages.slice(0, 4);
+    const run = start({ nodeIds: [VIBRATION_NODE_IDS.signal], window: { by: 'count', samples: 2048 }, samplingIntervalMs: 0 });
+    await until(() => run.messages.length >= 12, 15_000, 'twelve windows');
+    const windows = run.messages.slice(0, 12);
     for (const window of windows) {
       const values = samplesOf(window);
       expect(values).toHaveLength(2048);
@@ -79,6 +79,16 @@ describe('opcuaSource against the node-opcua vibration simulator', () => {
       expect((windows[i]?.captureTs ?? 0) - (windows[i - 1]?.captureTs ?? 0)).toBeCloseTo(2048 / 12, 0);
     }
     expect(run.states.map((change) => change.state)).toContain('connected');
+  });
+
+  it('never joins samples across blocks lost to a sampling interval as slow as the updates', async () => {
+    // The server samples every 100 ms a variable it updates every 100 ms: some blocks are missed.
+    const run = start({ nodeIds: [VIBRATION_NODE_IDS.signal], window: { by: 'count', samples: 2048 }, samplingIntervalMs: 100 });
+    await until(() => run.messages.length >= 10, 15_000, 'ten windows');
+    for (const window of run.messages) {
+      const values = samplesOf(window);
+      expect(values.every((value, i) => i === 0 || value === (values[i - 1] ?? Number.NaN) + 1)).toBe(true);
+    }
   });
 
   it('gathers a slow scalar tag into windows by count and by time', async () => {
@@ -101,14 +111,14 @@ describe('opcuaSource against the node-opcua vibration simulator', () => {
   });
 
   it('resumes after the server restarts on the same endpoint', async () => {
-    const second = await startOpcuaVibrationServer({ recordings, pkiFolder: join(dir, 'server-pki') });
+    const second = await startOpcuaVibrationServer({ recordings, certificateStore: join(dir, 'server-pki') });
     const port = Number(new URL(second.endpoint.replace('opc.tcp', 'http')).port);
     const run = start({ nodeIds: [VIBRATION_NODE_IDS.signal], window: { by: 'count', samples: 2048 } }, second.endpoint);
     await until(() => run.messages.length >= 2, 15_000, 'windows before restart');
     await second.stop();
     await until(() => run.states.some((change) => change.state === 'reconnecting'), 15_000, 'connection loss');
     const before = run.messages.length;
-    const third = await startOpcuaVibrationServer({ recordings, port, pkiFolder: join(dir, 'server-pki') });
+    const third = await startOpcuaVibrationServer({ recordings, port, certificateStore: join(dir, 'server-pki') });
     try {
       await until(() => run.messages.length >= before + 2, 30_000, 'windows after restart');
       expect(run.states.at(-1)?.state).toBe('connected');
@@ -126,7 +136,7 @@ describe('opcuaSource against the node-opcua vibration simulator', () => {
       window: { by: 'count', samples: 2048 },
       securityMode: 'SignAndEncrypt',
       securityPolicy: 'Basic256Sha256',
-      pkiFolder: pki,
+      certificateStore: pki,
     });
     await until(() => existsSync(join(pki, 'rejected')) && readdirSync(join(pki, 'rejected')).length > 0, 15_000, 'rejected cert');
     expect(run.messages).toEqual([]);
