@@ -5,12 +5,14 @@ import { dashboardQueries } from './dashboard-queries.ts';
 import { DASHBOARD_FILES, loadDashboard, nonEmptySeries, provisionedDatasource, runDashboardQueries, type QueryRun } from './dashboard-check.ts';
 import { expandInfluxQl, grafanaInterval, type TimeRange } from './grafana-influxql.ts';
 import { influxQuery, loadTelemetry } from './influx-loader.ts';
-import { DEFAULT_FLOWS, syntheticTelemetry, type SyntheticTelemetry } from './synthetic-telemetry.ts';
+import { sinkBuiltPoints } from './sink-points.ts';
+import { DEFAULT_FLOWS, syntheticRuns, syntheticTelemetry, type SyntheticTelemetry } from './synthetic-telemetry.ts';
 
 // The dashboards against real InfluxDB data shaped per docs/telemetry.md: every panel target, annotation and
 // variable query, expanded as Grafana expands it, must parse and return data.
 
 const DATABASE = 'edgeke_grafana_dashboards';
+const SINK_DATABASE = 'edgeke_grafana_sink_points';
 const STATS_INTERVAL_MS = 5_000;
 const datasource = provisionedDatasource();
 const flowNames = DEFAULT_FLOWS.map((flow) => flow.name);
@@ -22,8 +24,11 @@ beforeAll(async () => {
   influxUrl = inject('influxUrl');
   // 20 minutes that ended a minute ago, on stats-interval boundaries, like a real run seen on "last 30 minutes".
   const endMs = Math.floor(Date.now() / STATS_INTERVAL_MS) * STATS_INTERVAL_MS - 60_000;
-  telemetry = syntheticTelemetry({ startMs: endMs - 20 * 60_000, durationMs: 20 * 60_000, statsIntervalMs: STATS_INTERVAL_MS, flows: DEFAULT_FLOWS });
+  const run = { startMs: endMs - 20 * 60_000, durationMs: 20 * 60_000, statsIntervalMs: STATS_INTERVAL_MS, flows: DEFAULT_FLOWS };
+  telemetry = syntheticTelemetry(run);
   await loadTelemetry(influxUrl, DATABASE, telemetry.points);
+  // The same frames again, as the InfluxDB sink's own point builders shape them.
+  await loadTelemetry(influxUrl, SINK_DATABASE, sinkBuiltPoints(syntheticRuns(run)));
 });
 
 function describeFailures(runs: QueryRun[]): string {
@@ -139,6 +144,29 @@ describe.each([
     // Queries grouped by flow see every flow; queries of one flow see only that flow.
     for (const run of runs.filter((one) => /GROUP BY .*"flow"/.test(one.query) && one.kind === 'panel')) {
       expect(new Set(run.series.map((series) => series.tags?.flow)), run.where).toEqual(new Set(flowNames));
+    }
+  });
+});
+
+describe('dashboards over the points the InfluxDB sink builds', () => {
+  it.each(DASHBOARD_FILES)('%s: every query returns data for every flow', async (file) => {
+    const context = { range: { fromMs: telemetry.fromMs, toMs: telemetry.toMs }, maxDataPoints: 1_000, minInterval: datasource.minInterval };
+    const runs = await runDashboardQueries({ influxUrl, database: SINK_DATABASE, dashboard: loadDashboard(file), context, variableValues: { flow: flowNames } });
+    const expectsData = (run: QueryRun): boolean =>
+      run.kind !== 'annotation' || run.variables.flow === undefined || (telemetry.configChanges.get(run.variables.flow) ?? []).length > 0;
+    const failing = runs.filter((run) => run.error !== undefined || (nonEmptySeries(run.series).length === 0) === expectsData(run));
+    expect(failing, describeFailures(failing)).toEqual([]);
+  });
+
+  it('agrees with the schema-shaped points on the headline numbers', async () => {
+    for (const query of [
+      'SELECT sum("frames"), sum("ok"), sum("late"), sum("shed"), sum("error"), sum("exit_1") FROM "flow_stats" GROUP BY "flow"',
+      'SELECT count("id"), sum("e2e_ms"), count("correct") FROM "inference" GROUP BY "flow", "outcome", "exit"',
+    ]) {
+      const [ours] = await influxQuery(influxUrl, DATABASE, query);
+      const [sinks] = await influxQuery(influxUrl, SINK_DATABASE, query);
+      expect(ours?.series?.length, query).toBeGreaterThan(0);
+      expect(sinks?.series, query).toEqual(ours?.series);
     }
   });
 });

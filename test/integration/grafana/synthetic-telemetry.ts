@@ -1,9 +1,11 @@
+import type { FrameResult } from '../../../src/core/frame.ts';
 import type { TelemetryPoint } from './influx-loader.ts';
 
 /**
- * Synthetic but realistic telemetry, shaped exactly as docs/telemetry.md says the InfluxDB sink writes it: one
- * `inference` point per frame (all four outcomes, several exits, hot-reloaded deadlines) and one `flow_stats` point
- * per flow per interval, computed from those same frames. Deterministic (seeded), so failures reproduce.
+ * Synthetic but realistic runs of several flows: the FrameResults a pipeline would produce (all four outcomes,
+ * several exits, load waves, hot-reloaded deadlines) plus the flow and sink state at the end of each stats interval.
+ * `syntheticTelemetry` shapes them into points exactly as docs/telemetry.md describes, independently of the sink;
+ * the same runs can be fed to the sink's own point builders. Deterministic (seeded), so failures reproduce.
  */
 
 export interface ConfigChange {
@@ -35,6 +37,27 @@ export interface SyntheticRun {
   statsIntervalMs: number;
   flows: SyntheticFlow[];
   seed?: number;
+}
+
+export interface StatsInterval {
+  endMs: number;
+  flowState: { deadlineMs: number; queueDepth: number; configVersion: number };
+  sinkState: { bufferedPoints: number; droppedInInterval: number };
+}
+
+export interface SyntheticFlowRun {
+  flow: SyntheticFlow;
+  /** In capture order. */
+  results: FrameResult[];
+  /** In time order; interval k covers (endMs[k-1], endMs[k]]. */
+  intervals: StatsInterval[];
+}
+
+export interface SyntheticRuns {
+  flows: SyntheticFlowRun[];
+  fromMs: number;
+  toMs: number;
+  configChanges: Map<string, { atMs: number; version: number }[]>;
 }
 
 export interface SyntheticTelemetry {
@@ -118,19 +141,15 @@ function percentile(sorted: number[], p: number): number {
   return sorted[index] ?? 0;
 }
 
-interface FrameSummary {
-  outcome: 'ok' | 'late' | 'shed' | 'error';
-  exit?: number;
-  e2eMs: number;
-}
-
-export function syntheticTelemetry(run: SyntheticRun): SyntheticTelemetry {
+/** Runs every flow of `run`: its frames' results and its stats intervals. */
+export function syntheticRuns(run: SyntheticRun): SyntheticRuns {
   const next = random(run.seed ?? 20_210_901);
-  const points: TelemetryPoint[] = [];
   const configChanges = new Map<string, { atMs: number; version: number }[]>();
   const endMs = run.startMs + run.durationMs;
+  // Load waves: the queue builds up and drains, pushing the controller to shallower exits and some sheds.
+  const load = (t: number): number => 0.5 + 0.5 * Math.sin((2 * Math.PI * (t - run.startMs)) / (7 * 60_000));
 
-  for (const flow of run.flows) {
+  const flows = run.flows.map((flow): SyntheticFlowRun => {
     configChanges.set(
       flow.name,
       flow.configs.slice(1).map((config) => ({ atMs: run.startMs + config.atMs, version: config.version })),
@@ -141,86 +160,48 @@ export function syntheticTelemetry(run: SyntheticRun): SyntheticTelemetry {
       if (current === undefined) throw new Error(`flow ${flow.name} has no config`);
       return current;
     };
-    const periodMs = 1_000 / flow.fps;
-    let interval: FrameSummary[] = [];
-    let intervalEnd = run.startMs + run.statsIntervalMs;
-    let frameNumber = 0;
-    // Load waves: the queue builds up and drains, pushing the controller to shallower exits and some sheds.
-    const load = (t: number): number => 0.5 + 0.5 * Math.sin((2 * Math.PI * (t - run.startMs)) / (7 * 60_000));
-
-    const flushStats = (): void => {
+    const results: FrameResult[] = [];
+    const intervals: StatsInterval[] = [];
+    for (let intervalEnd = run.startMs + run.statsIntervalMs; intervalEnd <= endMs; intervalEnd += run.statsIntervalMs) {
       const config = configAt(intervalEnd - run.startMs);
-      const answered = interval.filter((frame) => frame.outcome === 'ok' || frame.outcome === 'late');
-      const sorted = answered.map((frame) => frame.e2eMs).sort((a, b) => a - b);
-      const count = (outcome: FrameSummary['outcome']): number => interval.filter((frame) => frame.outcome === outcome).length;
-      const fields: TelemetryPoint['fields'] = {
-        frames: BigInt(interval.length),
-        ok: BigInt(count('ok')),
-        late: BigInt(count('late')),
-        shed: BigInt(count('shed')),
-        error: BigInt(count('error')),
-        throughput_fps: interval.length / (run.statsIntervalMs / 1_000),
-        attainment: interval.length === 0 ? 1 : count('ok') / interval.length,
-        p50_ms: percentile(sorted, 50),
-        p95_ms: percentile(sorted, 95),
-        p99_ms: percentile(sorted, 99),
-        deadline_ms: config.deadlineMs,
-        queue_depth: BigInt(Math.round(load(intervalEnd) * 6 * next())),
-        config_version: BigInt(config.version),
-        sink_buffer: BigInt(Math.round(next() * 40)),
-        sink_dropped: BigInt(next() < 0.05 ? 1 + Math.floor(next() * 3) : 0),
-      };
-      flow.exitInferMs.forEach((_, index) => {
-        fields[`exit_${index + 1}`] = BigInt(answered.filter((frame) => frame.exit === index + 1).length);
+      intervals.push({
+        endMs: intervalEnd,
+        flowState: { deadlineMs: config.deadlineMs, queueDepth: Math.round(load(intervalEnd) * 6 * next()), configVersion: config.version },
+        sinkState: { bufferedPoints: Math.round(next() * 40), droppedInInterval: next() < 0.05 ? 1 + Math.floor(next() * 3) : 0 },
       });
-      points.push({ measurement: 'flow_stats', tags: { flow: flow.name, model: flow.model }, fields, timestampNs: BigInt(intervalEnd) * 1_000_000n });
-      interval = [];
-      intervalEnd += run.statsIntervalMs;
-    };
+    }
 
+    const periodMs = 1_000 / flow.fps;
+    let frameNumber = 0;
     for (let captureTs = run.startMs + next() * periodMs; captureTs < endMs; captureTs += periodMs * (0.8 + 0.4 * next())) {
-      while (captureTs >= intervalEnd) flushStats();
       frameNumber += 1;
-      const id = `${flow.name}-${frameNumber}`;
       const config = configAt(captureTs - run.startMs);
       const pressure = load(captureTs);
-      const tags = { flow: flow.name, model: flow.model, engine: flow.engine };
-      const common = {
-        id,
-        deadline_ms: config.deadlineMs,
-        config_version: BigInt(config.version),
-        capture_ts_source: flow.deviceClock ? 'device' : 'receive',
-      };
-      const roll = next();
-      const timestampNs = inferenceTimestampNs(captureTs, id);
       const networkMs = flow.deviceClock ? 1 + 3 * next() : 0;
       const queueMs = pressure * pressure * config.deadlineMs * 0.6 * next();
-
+      const label = flow.labelled ? Math.floor(next() * flow.classes.length) : undefined;
+      const base = {
+        flow: flow.name,
+        id: `${flow.name}-${frameNumber}`,
+        captureTs,
+        captureTsSource: flow.deviceClock ? ('device' as const) : ('receive' as const),
+        model: flow.model,
+        engine: flow.engine,
+        deadlineMs: config.deadlineMs,
+        configVersion: config.version,
+        ...(label === undefined ? {} : { label }),
+      };
+      const roll = next();
       if (roll < 0.01 + 0.04 * pressure) {
         const reason = next() < 0.7 ? 'no-slack' : 'queue-full';
-        const e2eMs = networkMs + queueMs;
-        points.push({
-          measurement: 'inference',
-          tags: { ...tags, exit: 'none', outcome: 'shed' },
-          fields: { ...common, reason, queue_ms: queueMs, infer_ms: 0, e2e_ms: e2eMs, deadline_met: false },
-          timestampNs,
-        });
-        interval.push({ outcome: 'shed', e2eMs });
+        results.push({ ...base, outcome: 'shed', reason, queueMs, inferMs: 0, e2eMs: networkMs + queueMs, deadlineMet: false });
         continue;
       }
       if (roll > 0.992) {
         const reason = flow.name.startsWith('camera') ? 'bad-jpeg' : 'bad-window';
-        const e2eMs = networkMs + 0.3;
-        points.push({
-          measurement: 'inference',
-          tags: { ...tags, exit: 'none', outcome: 'error' },
-          fields: { ...common, reason, queue_ms: 0, infer_ms: 0, e2e_ms: e2eMs, deadline_met: false },
-          timestampNs,
-        });
-        interval.push({ outcome: 'error', e2eMs });
+        results.push({ ...base, outcome: 'error', reason, queueMs: 0, inferMs: 0, e2eMs: networkMs + 0.3, deadlineMet: false });
         continue;
       }
-
       // The controller's pick: the deepest exit whose cost fits the remaining slack, sometimes stopping earlier on
       // a confident early exit; when nothing fits, exit 1 answers late.
       const slack = config.deadlineMs - networkMs - queueMs;
@@ -232,28 +213,101 @@ export function syntheticTelemetry(run: SyntheticRun): SyntheticTelemetry {
       const inferMs = (flow.exitInferMs[exit - 1] ?? 1) * (0.85 + 0.5 * next());
       const e2eMs = networkMs + queueMs + inferMs;
       const deadlineMet = e2eMs <= config.deadlineMs;
-      const outcome = deadlineMet ? 'ok' : 'late';
-      const confidence = Math.min(0.999, 0.45 + 0.12 * exit + 0.2 * next());
-      const label = Math.floor(next() * flow.classes.length);
-      const classIndex = next() < 0.6 + 0.08 * exit ? label : Math.floor(next() * flow.classes.length);
-      const fields: TelemetryPoint['fields'] = {
-        ...common,
-        class: flow.classes[classIndex] ?? 'unknown',
-        class_index: BigInt(classIndex),
-        confidence,
-        queue_ms: queueMs,
-        infer_ms: inferMs,
-        e2e_ms: e2eMs,
-        deadline_met: deadlineMet,
-      };
-      if (flow.labelled) {
-        fields.label = BigInt(label);
-        fields.correct = classIndex === label;
-      }
-      points.push({ measurement: 'inference', tags: { ...tags, exit: String(exit), outcome }, fields, timestampNs });
-      interval.push({ outcome, exit, e2eMs });
+      const truth = label ?? Math.floor(next() * flow.classes.length);
+      const classIndex = next() < 0.6 + 0.08 * exit ? truth : Math.floor(next() * flow.classes.length);
+      results.push({
+        ...base,
+        outcome: deadlineMet ? 'ok' : 'late',
+        exit,
+        classIndex,
+        className: flow.classes[classIndex] ?? 'unknown',
+        confidence: Math.min(0.999, 0.45 + 0.12 * exit + 0.2 * next()),
+        queueMs,
+        inferMs,
+        e2eMs,
+        deadlineMs: config.deadlineMs,
+        deadlineMet,
+      });
     }
-    while (intervalEnd <= endMs) flushStats();
+    return { flow, results, intervals };
+  });
+  return { flows, fromMs: run.startMs, toMs: endMs, configChanges };
+}
+
+/** The `inference` point of a result, per docs/telemetry.md (written here, not borrowed from the sink). */
+function inferencePointOf(result: FrameResult): TelemetryPoint {
+  const fields: TelemetryPoint['fields'] = {
+    id: result.id,
+    queue_ms: result.queueMs,
+    infer_ms: result.inferMs,
+    e2e_ms: result.e2eMs,
+    deadline_ms: result.deadlineMs,
+    deadline_met: result.deadlineMet,
+    config_version: BigInt(result.configVersion),
+    capture_ts_source: result.captureTsSource,
+  };
+  if (result.reason !== undefined) fields.reason = result.reason;
+  if (result.className !== undefined) fields.class = result.className;
+  if (result.classIndex !== undefined) fields.class_index = BigInt(result.classIndex);
+  if (result.confidence !== undefined) fields.confidence = result.confidence;
+  if (result.label !== undefined) {
+    fields.label = BigInt(result.label);
+    if (result.classIndex !== undefined) fields.correct = result.classIndex === result.label;
   }
-  return { points, fromMs: run.startMs, toMs: endMs, configChanges };
+  return {
+    measurement: 'inference',
+    tags: { flow: result.flow, model: result.model, engine: result.engine, exit: result.exit === undefined ? 'none' : String(result.exit), outcome: result.outcome },
+    fields,
+    timestampNs: inferenceTimestampNs(result.captureTs, result.id),
+  };
+}
+
+/** The `flow_stats` point of one interval, per docs/telemetry.md. */
+function flowStatsPointOf(run: SyntheticFlowRun, interval: StatsInterval, results: FrameResult[], intervalMs: number): TelemetryPoint {
+  const count = (outcome: FrameResult['outcome']): number => results.filter((result) => result.outcome === outcome).length;
+  const answered = results.filter((result) => result.outcome === 'ok' || result.outcome === 'late');
+  const sorted = answered.map((result) => result.e2eMs).sort((a, b) => a - b);
+  const fields: TelemetryPoint['fields'] = {
+    frames: BigInt(results.length),
+    ok: BigInt(count('ok')),
+    late: BigInt(count('late')),
+    shed: BigInt(count('shed')),
+    error: BigInt(count('error')),
+    throughput_fps: results.length / (intervalMs / 1_000),
+    deadline_ms: interval.flowState.deadlineMs,
+    queue_depth: BigInt(interval.flowState.queueDepth),
+    config_version: BigInt(interval.flowState.configVersion),
+    sink_buffer: BigInt(interval.sinkState.bufferedPoints),
+    sink_dropped: BigInt(interval.sinkState.droppedInInterval),
+  };
+  if (results.length > 0) fields.attainment = count('ok') / results.length;
+  if (sorted.length > 0) {
+    fields.p50_ms = percentile(sorted, 50);
+    fields.p95_ms = percentile(sorted, 95);
+    fields.p99_ms = percentile(sorted, 99);
+  }
+  run.flow.exitInferMs.forEach((_, index) => {
+    fields[`exit_${index + 1}`] = BigInt(answered.filter((result) => result.exit === index + 1).length);
+  });
+  return { measurement: 'flow_stats', tags: { flow: run.flow.name, model: run.flow.model }, fields, timestampNs: BigInt(interval.endMs) * 1_000_000n };
+}
+
+/** Results of `run` grouped by stats interval (a result belongs to the interval whose end follows its capture). */
+export function resultsByInterval(run: SyntheticFlowRun): { interval: StatsInterval; results: FrameResult[] }[] {
+  let index = 0;
+  return run.intervals.map((interval) => {
+    const results: FrameResult[] = [];
+    while (index < run.results.length && (run.results[index]?.captureTs ?? Infinity) < interval.endMs) results.push(run.results[index++] as FrameResult);
+    return { interval, results };
+  });
+}
+
+export function syntheticTelemetry(run: SyntheticRun): SyntheticTelemetry {
+  const runs = syntheticRuns(run);
+  const points: TelemetryPoint[] = [];
+  for (const flowRun of runs.flows) {
+    points.push(...flowRun.results.map(inferencePointOf));
+    for (const { interval, results } of resultsByInterval(flowRun)) points.push(flowStatsPointOf(flowRun, interval, results, run.statsIntervalMs));
+  }
+  return { points, fromMs: runs.fromMs, toMs: runs.toMs, configChanges: runs.configChanges };
 }
