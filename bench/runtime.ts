@@ -17,7 +17,7 @@ import * as ort from 'onnxruntime-node';
 import { loadModel, type LoadedModel } from '../src/model/load-model.ts';
 import { inputSize, type Manifest } from '../src/model/manifest.ts';
 import { MultiExitRunner, stopAtExits } from '../src/model/multi-exit-runner.ts';
-import { timeInterleaved } from './lib/timing.ts';
+import { pairedRatio, timeInterleaved } from './lib/timing.ts';
 
 const { values } = parseArgs({
   options: {
@@ -53,15 +53,25 @@ function probeBatch(manifest: Manifest, batch: number): Float32Array[] {
   });
 }
 
-/** The floor: ORT sessions chained by hand, no runner, no softmax. */
-async function bareOrt(dir: string, manifest: Manifest): Promise<{ run: (input: Float32Array, batch: number, exit: number) => Promise<Float32Array>; close: () => Promise<void> }> {
+/**
+ * The floor: ORT sessions chained by hand, no runner, no softmax. Like the runtime it starts from one Float32Array
+ * per frame (as frames come from the decoders) and packs them into one tensor, so the ratio measures the runtime's
+ * own work (bookkeeping, compaction, per-frame softmax), not the memcpy that any batched use of ORT needs.
+ */
+async function bareOrt(dir: string, manifest: Manifest): Promise<{ run: (frames: Float32Array[], exit: number) => Promise<Float32Array>; close: () => Promise<void> }> {
   const sessions = await Promise.all(
     manifest.stages.map((s) =>
       ort.InferenceSession.create(join(dir, s.file), { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' }),
     ),
   );
   return {
-    async run(input, batch, exit) {
+    async run(frames, exit) {
+      const batch = frames.length;
+      let input = frames[0]!;
+      if (batch > 1) {
+        input = new Float32Array(batch * input.length);
+        frames.forEach((f, i) => input.set(f, i * f.length));
+      }
       let x: ort.Tensor = new ort.Tensor('float32', input, [batch, ...manifest.input.shape]);
       let logits: ort.Tensor | undefined;
       for (let k = 0; k < exit; k++) {
@@ -131,8 +141,6 @@ for (const dir of values.model?.map((m) => resolve(m)) ?? shippedModels()) {
   }
   for (const batchSize of batches) {
     const inputs = probeBatch(manifest, batchSize);
-    const packed = new Float32Array(inputs.length * inputSize(manifest));
-    inputs.forEach((x, i) => packed.set(x, i * x.length));
     for (let exit = 1; exit <= manifest.exits.length; exit++) {
       const decide = stopAtExits(inputs.map(() => exit));
       // ours and bare ORT are timed as an interleaved pair (the overhead ratio); tfjs on its own, so its very
@@ -140,7 +148,7 @@ for (const dir of values.model?.map((m) => resolve(m)) ?? shippedModels()) {
       const pair = await timeInterleaved(
         [
           { name: 'ours', run: () => ours.runBatch(inputs, { decide }) },
-          { name: 'bare', run: () => bare.run(packed, batchSize, exit) },
+          { name: 'bare', run: () => bare.run(inputs, exit) },
         ],
         { warmup: 3, repeats, budgetMs },
       );
@@ -151,7 +159,7 @@ for (const dir of values.model?.map((m) => resolve(m)) ?? shippedModels()) {
       const pytorchMs = torch?.results.find((r) => r.exit === exit && r.batchSize === batchSize)?.medianMs ?? null;
       const row: Row = {
         model: manifest.name, exit, batchSize, oursMs, bareOrtMs, pytorchMs, tfjsMs,
-        overheadVsOrt: oursMs / bareOrtMs,
+        overheadVsOrt: pairedRatio(pair.get('ours')!.samples, pair.get('bare')!.samples),
         speedupVsPytorch: pytorchMs === null ? null : pytorchMs / oursMs,
         tfjsVsOurs: tfjsMs === null ? null : tfjsMs / oursMs,
       };
@@ -177,7 +185,7 @@ const result = {
   threads,
   backends,
   torch: torchVersion,
-  note: 'median ms per call (a batch through stages 1..exit), contenders interleaved; PyTorch eager = the same ONNX weights run with torch.nn.functional ops under no_grad',
+  note: 'ms = median per call (a batch through stages 1..exit); ours and bare ORT run interleaved, round by round, and overheadVsOrt is the median over rounds of ours/bare (robust to other processes on a shared machine); PyTorch eager = the same ONNX weights run with torch.nn.functional ops under no_grad, in its own process',
   overhead_vs_ort: overhead,
   speedup_vs_pytorch: speedups.length > 0 ? Math.min(...speedups) : null,
   parity,

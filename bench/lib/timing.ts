@@ -15,12 +15,13 @@ export interface Contender {
  * Times contenders doing the same work, interleaved and in an order that alternates (a b, b a, a b, ...) so drift and
  * cache effects on a shared machine hit them alike. One sample = `inner` back-to-back calls (enough for ~2 ms, so
  * timer resolution and scheduling noise do not dominate sub-millisecond calls), reported per call. Repeats:
- * `repeats`, fewer when a round would exceed the budget (at least `minRepeats`). Returns median ms per call.
+ * `repeats`, fewer when a round would exceed the budget (at least `minRepeats`). Returns the median ms per call and
+ * the per-round samples (sample i of every contender comes from the same round, for paired ratios).
  */
 export async function timeInterleaved(
   contenders: readonly Contender[],
   options: { warmup: number; repeats: number; minRepeats?: number; budgetMs: number },
-): Promise<Map<string, { medianMs: number; samples: number; callsPerSample: number }>> {
+): Promise<Map<string, { medianMs: number; samples: number[]; callsPerSample: number }>> {
   for (let i = 0; i < options.warmup; i++) for (const c of contenders) await c.run();
   let slowest = 0;
   for (const c of contenders) {
@@ -40,5 +41,13 @@ export async function timeInterleaved(
       samples.get(c.name)?.push((performance.now() - t) / inner);
     }
   }
-  return new Map([...samples].map(([name, s]) => [name, { medianMs: median(s), samples: s.length, callsPerSample: inner }]));
+  return new Map([...samples].map(([name, s]) => [name, { medianMs: median(s), samples: s, callsPerSample: inner }]));
+}
+
+/**
+ * Median over rounds of a[i] / b[i]: the ratio of two contenders timed side by side. Slow drift cancels within a
+ * round, and a round where another process preempted one side is an outlier the median ignores.
+ */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  return median(a.map((x, i) => x / (b[i] as number)));
 }

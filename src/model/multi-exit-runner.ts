@@ -220,13 +220,13 @@ export class BatchContinuation {
     let input: Float32Array | FeatureBatch;
     let selected: FeatureBatch | undefined;
     if (stage === 1) {
-      const data = new Float32Array(frames.length * this.inputValues);
-      frames.forEach((frame, i) => {
+      const rows = frames.map((frame) => {
         const row = this.inputs[frame];
         if (row === undefined) throw new ModelInputError(`frame ${frame} is not in the batch`);
-        data.set(row, i * this.inputValues);
+        return row;
       });
-      input = data;
+      // One frame runs from its own array; a batch is packed row-major (the engines take one contiguous tensor).
+      input = rows.length === 1 ? (rows[0] as Float32Array) : packRows(rows, this.inputValues);
     } else {
       const features = this.features as FeatureBatch;
       const rows = frames.map((frame) => {
@@ -278,4 +278,10 @@ export class BatchContinuation {
     this.features = undefined;
     this.rows = new Map();
   }
+}
+
+function packRows(rows: readonly Float32Array[], size: number): Float32Array {
+  const packed = new Float32Array(rows.length * size);
+  rows.forEach((row, i) => packed.set(row, i * size));
+  return packed;
 }
