@@ -64,6 +64,7 @@ export function redactValue(value: unknown, depth = 0, seen: WeakSet<object> = n
     if (value instanceof Error) return redactValue(errorToObject(value), depth, seen);
     if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1, seen));
     if (value instanceof Map) return redactValue(Object.fromEntries(value), depth, seen);
+    if (value instanceof Set) return redactValue([...value], depth, seen);
     const cleaned: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       cleaned[key] = isSecretKey(key) && item !== undefined && item !== null ? REDACTED : redactValue(item, depth + 1, seen);

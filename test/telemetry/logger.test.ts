@@ -48,7 +48,7 @@ describe('logger', () => {
     sink.info('retrying %s in %d ms', 'http://admin:s3cr3t-influx@influxdb:8086/write', 500);
     sink.info(`plain message with http://admin:s3cr3t-influx@influxdb:8086`);
     sink.info({ mqttPassword: 'hunter2-mqtt', INFLUX_TOKEN: 'tok-ABC123', clientSecret: 'tok-ABC123', list: ['mqtt://u:user-only-secret@h'] }, 'env');
-    sink.info({ endpoint: new URL('mqtt://alice:hunter2-mqtt@broker:1883'), map: new Map([['password', 'opcua-pa55']]) }, 'objects');
+    sink.info({ endpoint: new URL('mqtt://alice:hunter2-mqtt@broker:1883'), map: new Map([['password', 'opcua-pa55']]), set: new Set(['http://a:tok-ABC123@h']) }, 'objects');
     const cause = new Error('socket closed: mqtt://alice:hunter2-mqtt@broker:1883');
     flow.error(new Error('cannot connect to http://admin:s3cr3t-influx@influxdb:8086', { cause }));
     flow.error({ err: new Error('auth failed for opc.tcp://op:opcua-pa55@plc:4840') }, 'opc ua session lost');
