@@ -1,7 +1,7 @@
 import type { RawMessage } from '../core/frame.ts';
 import { ConfigError } from '../errors.ts';
 import { DecodeError } from './decode-error.ts';
-import type { DecodeKindName, DecodeResult, Decoder, DecoderOptions, PayloadDecoder } from './decoder.ts';
+import type { DecodeKindName, DecodeResult, Decoder, DecoderOptions, ImageTensorDecoder, PayloadDecoder } from './decoder.ts';
 import { decodeFloat32 } from './float32.ts';
 import { buildFrame, sequentialIds } from './frame-metadata.ts';
 import { decodeImagePayload } from './image-payload.ts';
@@ -26,14 +26,14 @@ export function createDecoder(kind: DecodeKindName, options: DecoderOptions): De
   if (entry.preprocessing !== preprocessing) {
     throw new ConfigError(`flow ${options.flow}: decode '${kind}' needs a model with ${entry.preprocessing} input, the model takes ${preprocessing} input`);
   }
-  if (kind === 'image' && options.decodeImage === undefined) throw new ConfigError(`flow ${options.flow}: decode 'image' needs an image decoder`);
   const expectedLength = tensorLength(options.input.shape);
   const newId = options.newId ?? sequentialIds(options.flow);
+  const payloadOptions: DecoderOptions = kind === 'image' && options.decodeImage === undefined ? { ...options, decodeImage: loadImageDecoder } : options;
 
   async function decode(message: RawMessage): Promise<DecodeResult> {
     try {
       checkSize(message, options.maxPayloadBytes);
-      const { tensor, metadata } = await entry.decode(message, options);
+      const { tensor, metadata } = await entry.decode(message, payloadOptions);
       if (tensor.length !== expectedLength) {
         throw new DecodeError('wrong-shape', `expected ${expectedLength} values for shape [${options.input.shape.join(', ')}], got ${tensor.length}`);
       }
@@ -47,6 +47,9 @@ export function createDecoder(kind: DecodeKindName, options: DecoderOptions): De
 
   return { kind, decode };
 }
+
+/** The runtime's sharp-based image decoder, loaded on first use so signal-only processes never load sharp. */
+const loadImageDecoder: ImageTensorDecoder = async (bytes, preprocessing) => (await import('./image.ts')).decodeImage(bytes, preprocessing);
 
 /** Before any parsing, so an oversized payload costs nothing. */
 function checkSize(message: RawMessage, maxPayloadBytes: number): void {

@@ -27,7 +27,7 @@ export interface DecoderOptions {
   classes?: readonly string[];
   /** From the flow's limits.maxPayloadBytes: checked before any parsing. */
   maxPayloadBytes: number;
-  /** Required by the `image` decoder. */
+  /** Used by the `image` decoder; default: src/decode/image.ts (sharp). */
   decodeImage?: ImageTensorDecoder;
   /** Ids for frames whose device sent none; default `<flow>-<counter>`. */
   newId?: () => string;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createDecoder } from '../../src/decode/create-decoder.ts';
 import type { ImageTensorDecoder } from '../../src/decode/decoder.ts';
 import { sniffImageFormat } from '../../src/decode/image-payload.ts';
-import { bytesMessage, IMAGE_INPUT, JPEG_HEADER, PNG_HEADER } from './helpers.ts';
+import { bytesMessage, IMAGE_INPUT, JPEG_HEADER, PNG_HEADER, seededRandom } from './helpers.ts';
 
 /** Stands in for src/decode/image.ts (sharp): records what it got, returns a tensor of the model's size. */
 function fakeImageDecoder(): { decodeImage: ImageTensorDecoder; seen: Buffer[] } {
@@ -64,5 +64,47 @@ describe('image payloads', () => {
     const decoder = createDecoder('image', { flow: 'cam', input: IMAGE_INPUT, maxPayloadBytes: 1000, decodeImage: async () => new Float32Array(15) });
     const result = await decoder.decode(bytesMessage(Buffer.concat([PNG_HEADER, Buffer.from('x')])));
     expect(result.ok ? 'ok' : result.error.reason).toBe('wrong-shape');
+  });
+});
+
+describe('image payloads through the real image decoder (sharp)', () => {
+  const input = {
+    shape: [1, 8, 8],
+    preprocessing: { kind: 'image' as const, width: 8, height: 8, channels: 1 as const, resize: 'bilinear' as const, fit: 'fill' as const, scale: 1 / 255, mean: [0.5], std: [0.25] },
+  };
+
+  async function png(width: number, height: number): Promise<Buffer> {
+    const { default: sharp } = await import('sharp');
+    return sharp({ create: { width, height, channels: 3, background: { r: 200, g: 100, b: 50 } } }).png().toBuffer();
+  }
+
+  it('decodes PNG and JPEG (raw and in a JSON envelope) into the model input', async () => {
+    const { default: sharp } = await import('sharp');
+    const decoder = createDecoder('image', { flow: 'cam', input, maxPayloadBytes: 1_000_000 });
+    const pngBytes = await png(16, 12);
+    const jpegBytes = await sharp(pngBytes).jpeg().toBuffer();
+    for (const payload of [pngBytes, jpegBytes, Buffer.from(JSON.stringify({ id: 'j', ts: 1_764_000_000_000, image: pngBytes.toString('base64') }))]) {
+      const result = await decoder.decode(bytesMessage(payload));
+      expect(result.ok ? result.frame.tensor.length : result.error.message).toBe(64);
+    }
+  });
+
+  it('turns corrupt or truncated images into bad-image, never a crash (seeded mutations)', async () => {
+    const decoder = createDecoder('image', { flow: 'cam', input, maxPayloadBytes: 1_000_000 });
+    const valid = await png(8, 8);
+    const random = seededRandom(7);
+    const reasons = new Set<string>();
+    for (let index = 0; index < 200; index += 1) {
+      const bytes = Buffer.from(valid);
+      const mutated = random() < 0.5 ? bytes.subarray(0, 8 + Math.floor(random() * (bytes.length - 8))) : bytes;
+      for (let flip = 0; flip < 3; flip += 1) {
+        const at = 8 + Math.floor(random() * (mutated.length - 8));
+        mutated[at] = Math.floor(random() * 256);
+      }
+      const result = await decoder.decode(bytesMessage(mutated));
+      reasons.add(result.ok ? 'ok' : result.error.reason);
+    }
+    expect([...reasons].every((reason) => reason === 'ok' || reason === 'bad-image')).toBe(true);
+    expect(reasons.has('bad-image')).toBe(true);
   });
 });

@@ -129,6 +129,6 @@ describe('creating decoders', () => {
   it('refuses a decode kind that does not fit the model input', () => {
     expect(() => createDecoder('json-values', { ...options, input: IMAGE_INPUT })).toThrow(ConfigError);
     expect(() => createDecoder('image', { ...options, decodeImage: async () => new Float32Array(16) })).toThrow(/needs a model with image input/);
-    expect(() => createDecoder('image', { ...options, input: IMAGE_INPUT })).toThrow(/needs an image decoder/);
+    expect(() => createDecoder('image', { ...options, input: IMAGE_INPUT })).not.toThrow();
   });
 });
