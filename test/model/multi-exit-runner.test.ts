@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BatchContinuation as ControllerContinuation } from '../../src/control/continuation.ts';
 import type { FeatureBatch, InferenceEngine, StageResult } from '../../src/model/engines/engine.ts';
 import { loadModel, type LoadedModel } from '../../src/model/load-model.ts';
 import { inputSize } from '../../src/model/manifest.ts';
@@ -150,5 +151,13 @@ describe.each(['onnx', 'tfjs'] as const)('MultiExitRunner (%s engine)', (engineN
     await expect(batch.advance([1])).rejects.toThrow(/frame 1 left the batch/);
     batch.release();
     expect(engine.live).toBe(0);
+  });
+});
+
+describe('the controller contract', () => {
+  it("src/control's BatchContinuation.decide is an ExitDecider", () => {
+    // Type-level: this only compiles while the runner's decider signature fits the controller's callback.
+    const asDecider = (c: ControllerContinuation): ExitDecider => c.decide;
+    expect(asDecider).toBeTypeOf('function');
   });
 });
