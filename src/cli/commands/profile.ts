@@ -7,13 +7,14 @@ import type { Command } from '../command.ts';
 export const profileCommand: Command = {
   name: 'profile',
   summary: 'Measure the latency of each stage on this machine and cache the profile',
-  usage: 'edgeke profile <model-dir> [--engine onnx|tfjs] [--threads N] [--max-batch N] [--repeats N] [--refresh] [--json]',
+  usage: 'edgeke profile <model-dir> [--engine onnx|tfjs] [--threads N] [--max-batch N] [--repeats N] [--refresh] [--cache-dir DIR] [--json]',
   details: `Options:
   --engine onnx|tfjs   inference engine (default onnx)
   --threads N          intra-op threads per stage (default 1)
   --max-batch N        largest batch size; measures 1, 2, 4, ... N (default 32)
   --repeats N          timed runs per stage and batch size, after 5 warm-up runs (default 30)
   --refresh            measure even when a cached profile exists
+  --cache-dir DIR      where profiles are cached (default .cache/profiles)
   --json               print the profile as JSON instead of a table
 
 Profiles are cached in .cache/profiles/<key>.json, keyed by the model's content hash, the engine, the thread count
@@ -24,6 +25,7 @@ and the CPU model; the service reads the same cache at start.`,
     'max-batch': { type: 'string' },
     repeats: { type: 'string' },
     refresh: { type: 'boolean' },
+    'cache-dir': { type: 'string' },
     json: { type: 'boolean' },
   },
   positionals: { min: 1, max: 1 },
@@ -40,6 +42,7 @@ and the CPU model; the service reads the same cache at start.`,
         maxBatch,
         repeats,
         refresh: values.refresh === true,
+        ...(typeof values['cache-dir'] === 'string' ? { cacheDir: values['cache-dir'] } : {}),
         onProgress: (done, total, e) => {
           stderr.write(`profile: ${done}/${total} stage ${e.stage} batch ${e.batchSize}: median ${e.medianMs.toFixed(3)} ms\n`);
         },
