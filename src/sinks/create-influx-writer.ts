@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ConfigError } from '../errors.ts';
 import type { InfluxSinkConfig } from '../flows/schema.ts';
 import { createInfluxClient, type InfluxClientFactory } from './influx-client.ts';
 import { InfluxWriter, type FlowStatsSettings } from './influx-writer.ts';
@@ -21,7 +22,14 @@ export interface InfluxWriterDependencies {
  */
 export async function createInfluxWriter(flow: string, config: InfluxSinkConfig, deps: InfluxWriterDependencies): Promise<InfluxWriter> {
   const client = (deps.clientFactory ?? createInfluxClient)({ url: config.url, username: config.username, password: config.password }, config.database);
-  const spill = config.spillDir === undefined ? undefined : await SpillStore.open(config.spillDir, config.spillMaxBytes);
+  let spill: SpillStore | undefined;
+  if (config.spillDir !== undefined) {
+    try {
+      spill = await SpillStore.open(config.spillDir, config.spillMaxBytes);
+    } catch (error) {
+      throw new ConfigError(`flow ${flow}: sinks.influx.spillDir cannot be used (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    }
+  }
   const writer = new InfluxWriter({
     flow,
     target: { database: config.database, retentionPolicy: config.retentionPolicy },

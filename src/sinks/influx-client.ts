@@ -98,7 +98,10 @@ export function classify(error: unknown, doing: string): InfluxWriteError {
   if (error instanceof InfluxWriteError) return error;
   const status = (error as { res?: { statusCode?: unknown } } | null)?.res?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500 && !RETRYABLE_STATUS.has(status)) {
-    return new InfluxWriteError(`InfluxDB refused ${doing} (HTTP ${status}): ${shortMessage(error)}`, false, status, { cause: error });
+    // InfluxDB 1.x writes the good points of a batch and reports the others as "partial write: ... dropped=N".
+    const partial = /partial write[\s\S]*?dropped=(\d+)/.exec(error instanceof Error ? error.message : '');
+    const droppedPoints = partial?.[1] === undefined ? undefined : Number(partial[1]);
+    return new InfluxWriteError(`InfluxDB refused ${doing} (HTTP ${status}): ${shortMessage(error)}`, false, status, { cause: error, droppedPoints });
   }
   return new InfluxWriteError(`InfluxDB unavailable while ${doing}: ${shortMessage(error)}`, true, typeof status === 'number' ? status : undefined, { cause: error });
 }

@@ -315,8 +315,9 @@ export class InfluxWriter {
     } catch (caught) {
       const error = caught as InfluxWriteError;
       if (error.retryable === false) {
-        this.countDrop('rejected', points.length);
-        this.options.logger.error({ flow: this.options.flow, points: points.length, status: error.status, err: error.message }, 'influx sink: batch refused by InfluxDB and dropped');
+        const dropped = Math.min(points.length, error.droppedPoints ?? points.length);
+        this.countDrop('rejected', dropped);
+        this.options.logger.error({ flow: this.options.flow, points: dropped, batch: points.length, status: error.status, err: error.message }, 'influx sink: points refused by InfluxDB and dropped');
       }
       return error;
     }

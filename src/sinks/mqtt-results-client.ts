@@ -47,7 +47,8 @@ export const createResultsMqttClient: ResultsMqttClientFactory = (options) => {
       await client.publishAsync(topic, payload, { qos });
     },
     async end() {
-      await client.endAsync();
+      // The publisher already waited for what was in flight; do not hang on a broker that is away.
+      await client.endAsync(true);
     },
   };
 };

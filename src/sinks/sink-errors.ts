@@ -7,10 +7,14 @@ export class InfluxWriteError extends EdgekeError {
     retryable: boolean,
     /** HTTP status when InfluxDB answered. */
     readonly status?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; droppedPoints?: number },
   ) {
     super(retryable ? 'EDGEKE_INFLUX_UNAVAILABLE' : 'EDGEKE_INFLUX_REJECTED', message, retryable, options);
+    this.droppedPoints = options?.droppedPoints;
   }
+
+  /** For a partial write ("partial write: ... dropped=N"): how many points InfluxDB dropped; the rest were written. */
+  readonly droppedPoints: number | undefined;
 }
 
 /** A result that cannot be written as line protocol (e.g. a tag value with a newline). Counted, never retried. */

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InfluxPoint } from './influx-point.ts';
 
@@ -70,7 +70,14 @@ export class SpillStore {
     if (bytes > this.maxBytes) return dropped + points.length;
     const sequence = this.nextSequence++;
     const file = join(this.dir, `segment-${String(sequence).padStart(12, '0')}-${points.length}.jsonl`);
-    await writeFile(`${file}.tmp`, text);
+    // Synced before the rename: a segment that exists is complete, even after a power cut.
+    const handle = await open(`${file}.tmp`, 'w');
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(`${file}.tmp`, file);
     this.segments.push({ sequence, points: points.length, bytes, file });
     this.totalBytes += bytes;

@@ -81,7 +81,7 @@ describe('InfluxWriter', () => {
     await waitFor(() => drops.length === 1);
     expect(drops).toEqual([{ reason: 'rejected', points: 10 }]);
     expect(writer.droppedPoints).toBe(10);
-    expect(lines().filter((line) => line.msg === 'influx sink: batch refused by InfluxDB and dropped')).toHaveLength(1);
+    expect(lines().filter((line) => line.msg === 'influx sink: points refused by InfluxDB and dropped')).toHaveLength(1);
     client.mode = 'up';
     await writeMany(writer, 10, 'good');
     await waitFor(() => client.stored.size === 10);

@@ -98,3 +98,17 @@ describe('flow_stats points', () => {
     expect(percentile(Float64Array.from([7]), 0.99)).toBe(7);
   });
 });
+
+describe('InfluxDB error classification', () => {
+  it('retries network errors, timeouts, 5xx, 408 and 429; not other 4xx', async () => {
+    const { classify } = await import('../../src/sinks/influx-client.ts');
+    const http = (statusCode: number, message = 'x') => Object.assign(new Error(message), { res: { statusCode } });
+    expect(classify(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'writing').retryable).toBe(true);
+    expect(classify(http(503), 'writing').retryable).toBe(true);
+    expect(classify(http(429), 'writing').retryable).toBe(true);
+    expect(classify(http(408), 'writing').retryable).toBe(true);
+    const refused = classify(http(400, 'A 400 Bad Request error occurred: {"error":"partial write: points beyond retention policy dropped=3"}'), 'writing');
+    expect(refused).toMatchObject({ retryable: false, status: 400, droppedPoints: 3, code: 'EDGEKE_INFLUX_REJECTED' });
+    expect(classify(http(401), 'writing')).toMatchObject({ retryable: false, droppedPoints: undefined });
+  });
+});

@@ -123,6 +123,16 @@ describe('InfluxDB sink against a real InfluxDB: escaping', () => {
     });
   });
 
+  it('counts only the points InfluxDB drops from a partial write (a device clock older than the retention)', async () => {
+    const before = writer.droppedPoints;
+    await writer.write(result('too-old', { captureTs: BASE_TS - 3 * 24 * 3600 * 1000 }));
+    for (let index = 0; index < 5; index += 1) await writer.write(result(`fresh-${index}`, { captureTs: BASE_TS + 3_000 + index }));
+    await writer.flush(10_000);
+    expect(writer.droppedPoints - before).toBe(1);
+    const rows = await influx.query<{ id: string }>(`SELECT "id" FROM "edgeke"."inference" WHERE "id" =~ /^fresh-/`);
+    expect(rows).toHaveLength(5);
+  });
+
   it('overwrites a retried point instead of duplicating it (deterministic timestamps)', async () => {
     for (let attempt = 0; attempt < 3; attempt += 1) await writer.write(result('retried-frame', { captureTs: BASE_TS + 2_000 }));
     await writer.write(result('same-ms-other-frame', { captureTs: BASE_TS + 2_000 }));
