@@ -25,7 +25,7 @@ export interface ServiceOptions {
   /** Replaces the `influx` package client (tests, the demo's file writer). */
   influxClientFactory?: InfluxClientFactory;
   /** Builds the MQTT results sink of a flow; absent: flows with `sinks.mqttResults` fail to start. */
-  mqttResultsSink?: (config: FlowConfig, logger: Logger) => Promise<ResultSink>;
+  mqttResultsSink?: (config: FlowConfig, classes: readonly string[], logger: Logger) => Promise<ResultSink>;
   mqttConnect?: MqttTransportFactory;
   onResult?: (result: FrameResult) => void;
   profileCacheDir?: string;
@@ -164,7 +164,7 @@ export class EdgekeService {
       }
       if (config.sinks.mqttResults !== undefined) {
         if (this.options.mqttResultsSink === undefined) throw new Error(`flow ${config.name}: no MQTT results sink available`);
-        sinks.push(await this.options.mqttResultsSink(config, log.child({ component: 'mqtt-results' })));
+        sinks.push(await this.options.mqttResultsSink(config, manifest.classes, log.child({ component: 'mqtt-results' })));
       }
       sinks.push(...(this.options.extraSinks?.(config) ?? []));
 

@@ -50,7 +50,7 @@ export function sourceForFlow(config: FlowConfig, manifest: Manifest, deps: Sour
       queueSize: source.queueSize,
       securityMode: source.securityMode,
       securityPolicy: source.securityPolicy,
-      pkiFolder: source.certificateStore,
+      certificateStore: source.certificateStore,
       window: source.window,
       ...(preprocessing.kind === 'signal' ? { sampleRateHz: preprocessing.sampleRateHz } : {}),
       ...(source.username === undefined ? {} : { username: source.username }),

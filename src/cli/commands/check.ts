@@ -1,5 +1,6 @@
 import { formatFlowIssue } from '../../flows/errors.ts';
 import { checkFlows } from '../../flows/load.ts';
+import { checkFlowModels } from '../../flows/model-compat.ts';
 import type { FlowConfig } from '../../flows/schema.ts';
 import type { Command } from '../command.ts';
 
@@ -19,21 +20,26 @@ export const checkCommand: Command = {
   usage: 'edgeke check <folder-or-file>...',
   details: [
     'Reads each flow file (*.yaml, *.yml in a folder), interpolates ${VAR} and ${VAR:-default} from the environment',
-    'and validates it against the flow schema (docs/flows.md). Prints one line per flow and exits 0 when all are valid;',
-    'otherwise prints every problem (file:line: path: what was expected) and exits 1.',
+    'and validates it against the flow schema (docs/flows.md), then checks each flow against its model\'s manifest when',
+    'the model folder exists. Prints one line per flow and exits 0 when all are valid; otherwise prints every problem',
+    '(file:line: path: what was expected) and exits 1.',
     '',
     'Example: edgeke check flows/',
   ].join('\n'),
   options: {},
   positionals: { min: 1, max: 1_000 },
   async run({ positionals, stdout, stderr }) {
-    const { flows, issues } = await checkFlows(positionals);
+    const checked = await checkFlows(positionals);
+    const { flows } = checked;
+    const models = checked.issues.length === 0 ? await checkFlowModels(flows) : { issues: [], notes: [] };
+    const issues = [...checked.issues, ...models.issues];
     if (issues.length > 0) {
       for (const issue of issues) stderr.write(`${formatFlowIssue(issue)}\n`);
       stderr.write(`edgeke check: ${issues.length} problem${issues.length === 1 ? '' : 's'}\n`);
       return 1;
     }
     for (const flow of flows) stdout.write(`${describeFlow(flow.file, flow.config)}\n`);
+    for (const note of models.notes) stdout.write(`note: ${note}\n`);
     return 0;
   },
 };

@@ -1,13 +1,39 @@
-import type { Command } from '../command.ts';
+import { formatFlowIssue } from '../../flows/errors.ts';
+import { checkFlows } from '../../flows/load.ts';
+import { startService } from '../start-service.ts';
+import { UsageError, type Command } from '../command.ts';
 
 export const runCommand: Command = {
   name: 'run',
   summary: 'Run the flows in a folder: devices in, multi-exit model, InfluxDB and MQTT out',
-  usage: 'edgeke run',
-  options: {},
-  positionals: { min: 0, max: 0 },
-  async run({ stderr }) {
-    stderr.write('edgeke run: not built yet\n');
-    return 1;
+  usage: 'edgeke run <folder-or-file>... [--drain-timeout-ms N] [--no-watch]',
+  details: [
+    'Validates every flow file first (as `edgeke check` does) and exits 1 before connecting to anything when one is',
+    'invalid. Then runs one pipeline per flow, sharing one model runtime per model, and watches the files: a changed',
+    'deadline, policy, batching or limit applies from the next frame; a changed source, model or sink restarts just',
+    'that flow; a bad edit is rejected and the flow keeps its last good config.',
+    '',
+    'SIGTERM or SIGINT: stop intake, finish frames in flight, flush the sinks, exit 0 within --drain-timeout-ms',
+    '(default 10000). A second signal, or an expired deadline, exits 1; what was not stored was not acknowledged.',
+    '',
+    'Environment: EDGEKE_HTTP_PORT / EDGEKE_HTTP_HOST (metrics, /healthz, /readyz; default 127.0.0.1:9464),',
+    'LOG_LEVEL (info), and any ${VAR} the flow files reference.',
+  ].join('\n'),
+  options: {
+    'drain-timeout-ms': { type: 'string' },
+    'no-watch': { type: 'boolean' },
+  },
+  positionals: { min: 1, max: 1_000 },
+  async run({ values, positionals, stderr }) {
+    const drainTimeoutMs = Number(values['drain-timeout-ms'] ?? 10_000);
+    if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs <= 0) throw new UsageError('--drain-timeout-ms must be a positive number');
+    const { flows, issues } = await checkFlows(positionals);
+    if (issues.length > 0) {
+      for (const issue of issues) stderr.write(`${formatFlowIssue(issue)}\n`);
+      stderr.write(`edgeke run: ${issues.length} problem${issues.length === 1 ? '' : 's'} in the flow files; nothing was started\n`);
+      return 1;
+    }
+    const running = await startService({ paths: positionals, flows, watch: values['no-watch'] !== true });
+    return running.untilStopped(drainTimeoutMs);
   },
 };

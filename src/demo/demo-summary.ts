@@ -1,0 +1,104 @@
+import type { FrameResult, Outcome } from '../core/frame.ts';
+
+export interface FlowSummary {
+  name: string;
+  frames: number;
+  outcomes: Record<Outcome, number>;
+  /** Frames answered within their deadline / all frames (a shed frame is a miss). */
+  attainment: number;
+  /** Correct answers / answered frames whose true label is known; null when no label was known. */
+  accuracy: number | null;
+  labelled: number;
+  exits: Record<string, number>;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  deadlineMs: number;
+}
+
+/** Labels a result after the fact (the OPC UA demo flow: the class playing when the window was captured). */
+export type LabelLookup = (result: FrameResult) => number | undefined;
+
+interface FlowTally {
+  outcomes: Record<Outcome, number>;
+  exits: Map<number, number>;
+  latencies: number[];
+  correct: number;
+  labelled: number;
+  deadlineMs: number;
+  /** For the live line: results since the last snapshot. */
+  recent: number;
+}
+
+/** Per-flow counts for the demo's live lines and its `--json` summary. */
+export class DemoSummary {
+  private readonly flows = new Map<string, FlowTally>();
+
+  constructor(private readonly labelLookups: ReadonlyMap<string, LabelLookup> = new Map()) {}
+
+  record(result: FrameResult): void {
+    const tally = this.tally(result.flow);
+    tally.outcomes[result.outcome] += 1;
+    tally.deadlineMs = result.deadlineMs;
+    tally.recent += 1;
+    if (result.outcome !== 'ok' && result.outcome !== 'late') return;
+    if (result.exit !== undefined) tally.exits.set(result.exit, (tally.exits.get(result.exit) ?? 0) + 1);
+    tally.latencies.push(result.e2eMs);
+    const label = result.label ?? this.labelLookups.get(result.flow)?.(result);
+    if (label !== undefined && result.classIndex !== undefined) {
+      tally.labelled += 1;
+      if (label === result.classIndex) tally.correct += 1;
+    }
+  }
+
+  summary(): FlowSummary[] {
+    return [...this.flows.entries()].map(([name, tally]) => {
+      const frames = Object.values(tally.outcomes).reduce((a, b) => a + b, 0);
+      const sorted = [...tally.latencies].sort((a, b) => a - b);
+      return {
+        name,
+        frames,
+        outcomes: { ...tally.outcomes },
+        attainment: frames === 0 ? 0 : tally.outcomes.ok / frames,
+        accuracy: tally.labelled === 0 ? null : tally.correct / tally.labelled,
+        labelled: tally.labelled,
+        exits: Object.fromEntries([...tally.exits.entries()].sort(([a], [b]) => a - b).map(([exit, count]) => [String(exit), count])),
+        p50Ms: nearestRank(sorted, 0.5),
+        p99Ms: nearestRank(sorted, 0.99),
+        deadlineMs: tally.deadlineMs,
+      };
+    });
+  }
+
+  /** One line per flow for the terminal; `seconds` since the previous call gives frames/s. */
+  liveLines(seconds: number): string[] {
+    return this.summary().map((flow) => {
+      const tally = this.tally(flow.name);
+      const fps = tally.recent / Math.max(seconds, 1e-3);
+      tally.recent = 0;
+      const answered = Object.values(flow.exits).reduce((a, b) => a + b, 0);
+      const mix = Object.entries(flow.exits)
+        .map(([exit, count]) => `e${exit} ${Math.round((100 * count) / Math.max(answered, 1))}%`)
+        .join(' ');
+      const pct = (x: number | null): string => (x === null ? '  -  ' : `${(100 * x).toFixed(1)}%`);
+      const ms = (x: number | null): string => (x === null ? '-' : x.toFixed(1));
+      return (
+        `${flow.name.padEnd(16)} ${fps.toFixed(1).padStart(6)} fr/s  exits [${mix}]  p50/p99 ${ms(flow.p50Ms)}/${ms(flow.p99Ms)} ms ` +
+        `(deadline ${flow.deadlineMs})  in time ${pct(flow.attainment)}  shed ${flow.outcomes.shed}  errors ${flow.outcomes.error}  accuracy ${pct(flow.accuracy)}`
+      );
+    });
+  }
+
+  private tally(flow: string): FlowTally {
+    let tally = this.flows.get(flow);
+    if (tally === undefined) {
+      tally = { outcomes: { ok: 0, late: 0, shed: 0, error: 0 }, exits: new Map(), latencies: [], correct: 0, labelled: 0, deadlineMs: 0, recent: 0 };
+      this.flows.set(flow, tally);
+    }
+    return tally;
+  }
+}
+
+function nearestRank(sorted: readonly number[], quantile: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(quantile * sorted.length) - 1))] ?? null;
+}
