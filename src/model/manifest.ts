@@ -89,7 +89,8 @@ export const manifestSchema = z
         testAccuracy: z.number().min(0).max(1).optional(),
         beatsLastExit: z.boolean().optional(),
       })
-      .optional(),
+      .nullish()
+      .transform((v) => v ?? undefined),
     teacher: z.looseObject({}).optional(),
     dataset: z
       .looseObject({
@@ -122,7 +123,7 @@ export const manifestSchema = z
       if (exit.index !== i + 1) issue(['exits', i, 'index'], `expected ${i + 1}`);
       if (exit.stage !== i + 1) issue(['exits', i, 'stage'], `expected ${i + 1} (exit k is stage k's logits)`);
     });
-    if (m.vote !== undefined && m.vote.weights.length !== m.exits.length) {
+    if (m.vote != null && m.vote.weights.length !== m.exits.length) {
       issue(['vote', 'weights'], `expected one weight per exit (${m.exits.length}), got ${m.vote.weights.length}`);
     }
     const p = m.input.preprocessing;
