@@ -40,6 +40,11 @@ export interface PlannerOptions {
    */
   resultsAt?: 'exit' | 'batch-end';
   /**
+   * Fixed time per batch outside the stages the latency model knows (packing inputs, softmax, callbacks, planning),
+   * as the caller measures it (batch wall time − stage times). Default 0.
+   */
+  batchOverheadMs?: number;
+  /**
    * Exits are raised only while arrival rate × mean per-frame cost stays at or below this: deadlines bound a few
    * hundred milliseconds ahead, this keeps the queue from creeping up over minutes. Default 0.9.
    */
@@ -55,6 +60,11 @@ export interface PlannedFrame {
   capExit: number;
   /** Cannot make its deadline even at exit 1 and its flow answers late: runs exit 1 only, outcome `late`. */
   late: boolean;
+  /**
+   * Predicted to miss, run anyway at exit 1 because nothing else would run (see probeWhenIdle); its outcome depends
+   * on when it really ends.
+   */
+  probe: boolean;
   predictedFinishTs: number;
 }
 
@@ -138,7 +148,7 @@ export function planBatch(
 
   const alive: Slot[] = [];
   for (const { frame, due } of ordered) {
-    const aloneAtExit1 = startTs + exitCostMs(model, latency, 1, 1, frame.policy.riskQuantile);
+    const aloneAtExit1 = startTs + (options.batchOverheadMs ?? 0) + exitCostMs(model, latency, 1, 1, frame.policy.riskQuantile);
     const hopeless = aloneAtExit1 > due;
     if (hopeless && frame.policy.latePolicy === 'shed') {
       shed.push({ id: frame.id, reason: 'no-slack' });
@@ -156,7 +166,7 @@ export function planBatch(
   const planned = alive.slice(0, horizon);
   const beyond = alive.slice(horizon);
   if (planned.length === 0) {
-    return { startTs, batch: [], shed, waiting: [], predictedBatchEndTs: startTs };
+    return probeWhenIdle({ startTs, batch: [], shed, waiting: [], predictedBatchEndTs: startTs }, queue, model, latency, options);
   }
   for (const slot of beyond) slot.kind = 'reserved';
   const reserved = [...beyond, ...expectedArrivals(planned, state, options)];
@@ -182,12 +192,51 @@ export function planBatch(
       deadlineTs: slot.due,
       capExit: slot.cap,
       late: slot.late,
+      probe: false,
       predictedFinishTs: best.finishes[i] ?? startTs,
     });
   });
   const waiting = [...best.slots.slice(best.batchSize), ...beyond].map((slot) => slot.frame);
   const batchEnd = simulator.run(best.slots.slice(0, best.batchSize), best.batchSize, startTs).batchEnds[0] ?? startTs;
-  return { startTs, batch, shed, waiting, predictedBatchEndTs: batchEnd };
+  return probeWhenIdle({ startTs, batch, shed, waiting, predictedBatchEndTs: batchEnd }, queue, model, latency, options);
+}
+
+/**
+ * When every queued frame is shed for slack, the runtime would idle and the latency model would learn nothing: a
+ * model made too pessimistic by a one-off stall would then shed every frame forever. So the shed frame with the
+ * latest deadline (not yet past) runs at exit 1 instead, as a probe. It costs no other frame anything: nothing else
+ * would run.
+ */
+function probeWhenIdle(
+  plan: BatchPlan,
+  queue: readonly QueuedFrame[],
+  model: ModelView,
+  latency: LatencyModel,
+  options: PlannerOptions,
+): BatchPlan {
+  if (plan.batch.length > 0) return plan;
+  let chosen: { frame: QueuedFrame; due: number } | undefined;
+  for (const decision of plan.shed) {
+    if (decision.reason === 'queue-full') continue;
+    const frame = queue.find((f) => f.id === decision.id);
+    if (frame === undefined) continue;
+    const due = deadlineTs(frame.captureTs, frame.policy);
+    // Past its deadline already: no latency model could be wrong enough for it to make it.
+    if (due <= plan.startTs) continue;
+    if (chosen === undefined || due > chosen.due) chosen = { frame, due };
+  }
+  if (chosen === undefined) return plan;
+  const { frame, due } = chosen;
+  const finish =
+    plan.startTs + (options.batchOverheadMs ?? 0) + exitCostMs(model, latency, 1, 1, frame.policy.riskQuantile);
+  return {
+    ...plan,
+    batch: [
+      { id: frame.id, captureTs: frame.captureTs, policy: frame.policy, deadlineTs: due, capExit: 1, late: false, probe: true, predictedFinishTs: finish },
+    ],
+    shed: plan.shed.filter((decision) => decision.id !== frame.id),
+    predictedBatchEndTs: finish,
+  };
 }
 
 /**
@@ -342,6 +391,7 @@ class QueueSimulator {
   private readonly resultsAtExit: boolean;
   private readonly queueCapacity: number;
   readonly maxBatch: number;
+  private readonly batchOverheadMs: number;
 
   constructor(
     model: ModelView,
@@ -363,6 +413,7 @@ class QueueSimulator {
     this.resultsAtExit = options.resultsAt === 'exit';
     this.queueCapacity = options.queueCapacity;
     this.maxBatch = options.maxBatch;
+    this.batchOverheadMs = Math.max(0, options.batchOverheadMs ?? 0);
   }
 
   /**
@@ -382,6 +433,7 @@ class QueueSimulator {
         t = Math.max(t, slots[i]?.readyTs ?? t);
       }
       for (let i = first; i < last; i++) starts[i] = t;
+      t += this.batchOverheadMs;
       const doneAt: number[] = [t];
       for (let stage = 1; stage <= deepest; stage++) {
         let running = 0;

@@ -74,7 +74,7 @@ export class LatencyEstimator implements LatencyModel {
 
   constructor(profile: readonly StageLatencyProfileEntry[], options: LatencyEstimatorOptions = {}) {
     this.alpha = options.alpha ?? 0.2;
-    this.maxJumpRatio = options.maxJumpRatio ?? 10;
+    this.maxJumpRatio = options.maxJumpRatio ?? 4;
     if (!(this.alpha > 0 && this.alpha <= 1)) {
       throw new ControlError('EDGEKE_CONTROL_OPTIONS', `latency estimator alpha must be in (0, 1], got ${this.alpha}`);
     }

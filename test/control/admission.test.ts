@@ -71,6 +71,26 @@ describe('planBatch', () => {
     expect(allIds(plan)).toHaveLength(24);
   });
 
+  it('sheds the hopeless but probes with the one most likely to make it when nothing else would run', () => {
+    const queue = [...frames(1, {}, 19, 'older'), ...frames(1, {}, 18.5, 'newer'), ...frames(1, {}, 30, 'expired')];
+    const plan = planBatch(queue, MODEL, latency, { now: NOW }, options);
+    expect(plan.batch).toMatchObject([{ id: 'newer0', capExit: 1, probe: true, late: false }]);
+    expect(plan.shed).toEqual([
+      { id: 'expired0', reason: 'no-slack' },
+      { id: 'older0', reason: 'no-slack' },
+    ]);
+  });
+
+  it('recovers from a latency model made too pessimistic by a stall', () => {
+    const estimator = new LatencyEstimator(profile(1.1));
+    for (let i = 0; i < 3; i++) estimator.observe({ stage: 1, batchSize: 1, ms: 200 });
+    const tight = frames(1, { deadlineMs: 8 });
+    expect(planBatch(tight, MODEL, estimator, { now: NOW }, options).batch[0]?.probe).toBe(true);
+    // The probes' observations (the machine is fast again) bring the estimate back.
+    for (let i = 0; i < 30; i++) estimator.observe({ stage: 1, batchSize: 1, ms: 2 });
+    expect(planBatch(tight, MODEL, estimator, { now: NOW }, options).batch[0]?.probe).toBe(false);
+  });
+
   it('leaves frames beyond the planning horizon for a later plan', () => {
     const plan = planBatch(frames(24), MODEL, latency, { now: NOW }, { ...options, horizon: 16 });
     expect(plan.shed).toEqual([]);
@@ -96,7 +116,8 @@ describe('planBatch', () => {
 
   it.each([
     { name: 'past its deadline', age: 25, late: 'shed' as const, expected: { shed: [{ id: 'f0', reason: 'no-slack' }] } },
-    { name: 'exit 1 alone cannot make it', age: 18.5, late: 'shed' as const, expected: { shed: [{ id: 'f0', reason: 'no-slack' }] } },
+    // Nothing else would run: it runs at exit 1 as a probe, so a too pessimistic latency model can learn it was wrong.
+    { name: 'exit 1 alone cannot make it', age: 18.5, late: 'shed' as const, expected: { shed: [], batch: [{ capExit: 1, probe: true }] } },
     { name: 'answer late', age: 19, late: 'answer-late' as const, expected: { shed: [], batch: [{ capExit: 1, late: true }] } },
     { name: 'just fits exit 1', age: 18, late: 'shed' as const, expected: { shed: [], batch: [{ capExit: 1, late: false }] } },
   ])('a frame that is $name', ({ age, late, expected }) => {
@@ -140,6 +161,12 @@ describe('planBatch', () => {
     const shallowAt = (plan: BatchPlan): number => plan.batch.find((f) => f.id === 'shallow0')?.predictedFinishTs ?? 0;
     expect(shallowAt(atEnd)).toBeCloseTo(atEnd.predictedBatchEndTs, 9);
     expect(shallowAt(atExit)).toBeCloseTo(NOW + 2 * 1.4, 9); // stage 1 at batch 2
+  });
+
+  it('counts a fixed per-batch overhead', () => {
+    const plan = planBatch(frames(1), MODEL, latency, { now: NOW }, { ...options, batchOverheadMs: 6 });
+    expect(plan.batch[0]?.capExit).toBe(3); // 6 + 15 > 20, 6 + 9 fits
+    expect(plan.predictedBatchEndTs).toBe(NOW + 15);
   });
 
   it('rejects impossible options', () => {

@@ -9,7 +9,7 @@ const latency = new LatencyEstimator(profile(1.1));
 const NOW = 5_000;
 
 function frame(over: Partial<ExitPolicy> = {}, capExit = 4, deadlineTs = NOW + 100): PlannedFrame {
-  return { id: 'f', captureTs: NOW, policy: policy(over), deadlineTs, capExit, late: false, predictedFinishTs: NOW };
+  return { id: 'f', captureTs: NOW, policy: policy(over), deadlineTs, capExit, late: false, probe: false, predictedFinishTs: NOW };
 }
 
 describe('decideAfterExit', () => {
