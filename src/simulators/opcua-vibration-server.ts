@@ -1,3 +1,4 @@
+import { hostname as osHostname } from 'node:os';
 import {
   DataType,
   MessageSecurityMode,
@@ -15,20 +16,20 @@ import { freeTcpPort } from './free-tcp-port.ts';
 import { VibrationPlayer } from './vibration-player.ts';
 
 /**
- * Node ids the simulator exposes (namespace 1, the server's own):
- * - `ns=1;s=Vibration.DriveEnd`: Float[] — the latest block of drive-end acceleration (g); its source timestamp is
- *   the time of the block's first sample.
- * - `ns=1;s=Vibration.TrueClass`: String — class name of the recording now playing (for scoring the demo).
- * - `ns=1;s=Vibration.TrueLabel`: Int32 — its class index.
- * - `ns=1;s=Vibration.SampleRateHz`: Double.
- * - `ns=1;s=Vibration.Rms`: Double — RMS of each block, a slow scalar tag (one value per block).
+ * Node ids the simulator exposes (namespace 1, the server's own; the example flow flows/cwru-opcua.yaml uses them):
+ * - `ns=1;s=Bearing.DriveEnd.Acceleration`: Float[] — the latest block of drive-end acceleration (g); its source
+ *   timestamp is the time of the block's first sample.
+ * - `ns=1;s=Bearing.DriveEnd.Rms`: Double — RMS of each block, a slow scalar tag (one value per block).
+ * - `ns=1;s=Bearing.TrueClass`: String — class name of the recording now playing (for scoring the demo).
+ * - `ns=1;s=Bearing.TrueLabel`: Int32 — its class index.
+ * - `ns=1;s=Bearing.SampleRateHz`: Double.
  */
 export const VIBRATION_NODE_IDS = {
-  signal: 'ns=1;s=Vibration.DriveEnd',
-  trueClass: 'ns=1;s=Vibration.TrueClass',
-  trueLabel: 'ns=1;s=Vibration.TrueLabel',
-  sampleRateHz: 'ns=1;s=Vibration.SampleRateHz',
-  rms: 'ns=1;s=Vibration.Rms',
+  signal: 'ns=1;s=Bearing.DriveEnd.Acceleration',
+  rms: 'ns=1;s=Bearing.DriveEnd.Rms',
+  trueClass: 'ns=1;s=Bearing.TrueClass',
+  trueLabel: 'ns=1;s=Bearing.TrueLabel',
+  sampleRateHz: 'ns=1;s=Bearing.SampleRateHz',
 } as const;
 
 export interface OpcuaVibrationServerOptions {
@@ -41,6 +42,12 @@ export interface OpcuaVibrationServerOptions {
   holdSamples?: number;
   /** TCP port; 0 (default) picks a free one. */
   port?: number;
+  /** Address to listen on (default 127.0.0.1; 0.0.0.0 in a container). */
+  host?: string;
+  /** Host name advertised in the endpoint URL (default: host, or the machine's name when host is 0.0.0.0). */
+  hostname?: string;
+  /** Endpoint path (default '/edgeke', as in the example flows). */
+  resourcePath?: string;
   /** Folder for the server's own certificate and trust lists (created on first start; keep it to start fast). */
   certificateStore?: string;
   now?: () => number;
@@ -69,7 +76,9 @@ export async function startOpcuaVibrationServer(options: OpcuaVibrationServerOpt
   const blockMs = (blockSize * 1_000) / sampleRateHz;
   const now = options.now ?? Date.now;
   const player = new VibrationPlayer({ recordings: options.recordings, blockSize, holdSamples: options.holdSamples });
-  const port = options.port === undefined || options.port === 0 ? await freeTcpPort() : options.port;
+  const host = options.host ?? '127.0.0.1';
+  const hostname = options.hostname ?? (host === '0.0.0.0' || host === '::' ? osHostname() : host);
+  const port = options.port === undefined || options.port === 0 ? await freeTcpPort(host) : options.port;
 
   const serverCertificateManager =
     options.certificateStore === undefined
@@ -77,9 +86,9 @@ export async function startOpcuaVibrationServer(options: OpcuaVibrationServerOpt
       : new OPCUACertificateManager({ rootFolder: options.certificateStore, automaticallyAcceptUnknownCertificate: true });
   const server = new OPCUAServer({
     port,
-    hostname: '127.0.0.1',
-    host: '127.0.0.1',
-    resourcePath: '/EdgeKE/Vibration',
+    hostname,
+    host,
+    resourcePath: options.resourcePath ?? '/edgeke',
     securityModes: [MessageSecurityMode.None, MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],
     securityPolicies: [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
     allowAnonymous: true,
@@ -90,20 +99,20 @@ export async function startOpcuaVibrationServer(options: OpcuaVibrationServerOpt
   const addressSpace = server.engine.addressSpace;
   if (addressSpace === null) throw new Error('OPC UA server has no address space after initialize');
   const namespace = addressSpace.getOwnNamespace();
-  const device = namespace.addObject({ organizedBy: addressSpace.rootFolder.objects, browseName: 'VibrationSensor' });
+  const device = namespace.addObject({ organizedBy: addressSpace.rootFolder.objects, browseName: 'Bearing' });
   const signal: UAVariable = namespace.addVariable({
     componentOf: device,
-    browseName: 'DriveEnd',
-    nodeId: 's=Vibration.DriveEnd',
+    browseName: 'DriveEndAcceleration',
+    nodeId: 's=Bearing.DriveEnd.Acceleration',
     dataType: DataType.Float,
     valueRank: 1,
     arrayDimensions: [blockSize],
     minimumSamplingInterval: 0,
   });
-  const trueClass = namespace.addVariable({ componentOf: device, browseName: 'TrueClass', nodeId: 's=Vibration.TrueClass', dataType: DataType.String });
-  const trueLabel = namespace.addVariable({ componentOf: device, browseName: 'TrueLabel', nodeId: 's=Vibration.TrueLabel', dataType: DataType.Int32 });
-  const rate = namespace.addVariable({ componentOf: device, browseName: 'SampleRateHz', nodeId: 's=Vibration.SampleRateHz', dataType: DataType.Double });
-  const rms = namespace.addVariable({ componentOf: device, browseName: 'Rms', nodeId: 's=Vibration.Rms', dataType: DataType.Double });
+  const trueClass = namespace.addVariable({ componentOf: device, browseName: 'TrueClass', nodeId: 's=Bearing.TrueClass', dataType: DataType.String });
+  const trueLabel = namespace.addVariable({ componentOf: device, browseName: 'TrueLabel', nodeId: 's=Bearing.TrueLabel', dataType: DataType.Int32 });
+  const rate = namespace.addVariable({ componentOf: device, browseName: 'SampleRateHz', nodeId: 's=Bearing.SampleRateHz', dataType: DataType.Double });
+  const rms = namespace.addVariable({ componentOf: device, browseName: 'DriveEndRms', nodeId: 's=Bearing.DriveEnd.Rms', dataType: DataType.Double });
   rate.setValueFromSource(new Variant({ dataType: DataType.Double, value: sampleRateHz }));
 
   let published = 0;
