@@ -21,8 +21,16 @@ describe('edgeke check', () => {
     const { code, out, err } = await runCheck(['flows/']);
     expect(err).toBe('');
     expect(code).toBe(0);
-    expect(out.trim().split('\n')).toHaveLength(3);
+    expect(out.split('\n').filter((line) => line.startsWith('ok '))).toHaveLength(3);
     expect(out).toContain('ok neu-camera (flows/neu-camera.yaml): mqtt plant/line1/+/camera -> image -> models/neu-surface');
+  });
+
+  it('checks flows against their model manifests', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgeke-check-'));
+    writeFileSync(join(dir, 'wrong.yaml'), 'name: wrong\nsource: { kind: mqtt, url: "mqtt://h", topic: a }\ndecode: image\nmodel: { path: test/fixtures/tiny-model/signal }\n');
+    const { code, err } = await runCheck([dir]);
+    expect(code).toBe(1);
+    expect(err).toContain("wrong.yaml: decode: model tiny-signal takes signal input");
   });
 
   it('prints every problem and exits 1', async () => {
