@@ -51,3 +51,9 @@ export async function timeInterleaved(
 export function pairedRatio(a: readonly number[], b: readonly number[]): number {
   return median(a.map((x, i) => x / (b[i] as number)));
 }
+
+/** The q-quantile (nearest rank) of values. */
+export function quantileOf(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))] as number;
+}

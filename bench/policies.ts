@@ -1,0 +1,489 @@
+/**
+ * Exit-policy benchmark: each shipped model's test split replayed as a Poisson stream at several offered loads
+ * (multiples of final-exit capacity = maxBatch frames per final-exit batch time), with real execution through the
+ * runtime (MultiExitRunner + ONNX Runtime) and a virtual clock that advances by the real compute time (idle time is
+ * skipped, so a 3x-load run takes as long as its inference work, not as long as the stream).
+ *
+ * Policies, on the same arrivals:
+ *   ours             the controller: EDF planner (exits lowered before shedding, shed the hopeless), deadline mode,
+ *                    confidence stop at 0.95, weighted vote where the manifest says it beats the last exit
+ *   always-final     FIFO batches, every frame to the last exit
+ *   always-exit-1    FIFO batches, every frame stops at exit 1
+ *   edgeke-static    FIFO batches, one exit picked offline: the deepest whose profiled p95 (batch 1) fits the deadline
+ *   confidence-only  FIFO batches, stop at the first exit passing its 0.95 threshold, else the last exit
+ *   oracle           ours, but each frame stops at the shallowest exit that answers it correctly (upper bound)
+ * Every policy has the same queue capacity; a frame refused or shed counts as a miss.
+ *
+ * Also the EdgeKE paper's tables (unloaded, from the per-exit answers and the profile): accuracy loss vs the final
+ * exit at several latency budgets, and speedup at several accuracy requirements.
+ *
+ *   node --import tsx bench/policies.ts [--model models/x ...] [--frames 400] [--loads 0.5,1,1.5,2,3]
+ *        [--deadline-factor 1.5] [--max-batch 8] [--queue 64] [--threads 1] [--seed 1] [--smoke]
+ * Without shipped models it runs the tiny fixtures on seeded noise (labels = the final exit's answers) as a smoke
+ * test and says so in the output (--smoke does the same for the models given).
+ */
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { planBatch, type PlannedFrame, type QueuedFrame } from '../src/control/admission.ts';
+import { ArrivalRateEstimator } from '../src/control/arrival-rate.ts';
+import { createBatchContinuation, decideAfterExit } from '../src/control/continuation.ts';
+import { passesConfidence, type ExitPolicy } from '../src/control/exit-policy.ts';
+import { LatencyEstimator } from '../src/control/latency-estimator.ts';
+import type { ModelView } from '../src/control/model-view.ts';
+import { openTestSet } from '../src/model/datasets/locate.ts';
+import { loadModel, type LoadedModel } from '../src/model/load-model.ts';
+import { inputSize, type Manifest } from '../src/model/manifest.ts';
+import { MultiExitRunner, type ExitDecider } from '../src/model/multi-exit-runner.ts';
+import { loadOrMeasureProfile } from '../src/model/profiler.ts';
+import { modelViewOf } from '../src/pipeline/model-view.ts';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', multiple: true },
+    frames: { type: 'string', default: '400' },
+    loads: { type: 'string', default: '0.5,1,1.5,2,3' },
+    'deadline-factor': { type: 'string', default: '1.5' },
+    'max-batch': { type: 'string', default: '8' },
+    queue: { type: 'string', default: '64' },
+    threads: { type: 'string', default: '1' },
+    seed: { type: 'string', default: '1' },
+    out: { type: 'string', default: 'bench/results/policies.json' },
+    smoke: { type: 'boolean', default: false },
+  },
+});
+const frameCount = Number(values.frames);
+const loads = (values.loads ?? '').split(',').map(Number);
+const deadlineFactor = Number(values['deadline-factor']);
+const maxBatch = Number(values['max-batch']);
+const queueCapacity = Number(values.queue);
+const threads = Number(values.threads);
+const seed = Number(values.seed);
+const root = resolve(import.meta.dirname, '..');
+
+const POLICIES = ['ours', 'always-final', 'always-exit-1', 'edgeke-static', 'confidence-only', 'oracle'] as const;
+type PolicyName = (typeof POLICIES)[number];
+const CONFIDENCE_LEVEL = '0.95' as const;
+
+/** One test frame with what every exit answers for it (from one full pass), so oracle and tables need no reruns. */
+interface TruthFrame {
+  input: Float32Array;
+  label: number;
+  exitClass: number[];
+  exitConfidence: number[];
+  voteClass: number | undefined;
+}
+
+interface Row {
+  model: string;
+  load: number;
+  policy: PolicyName;
+  deadline_ms: number;
+  frames: number;
+  accuracy: number;
+  attainment: number;
+  shed_rate: number;
+  p50_ms: number;
+  p99_ms: number;
+  mean_exit: number;
+}
+
+function seededRandom(s: number): () => number {
+  let a = s >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function quantile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const pos = (sorted.length - 1) * p;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  const a = sorted[lo] ?? NaN;
+  return a + ((sorted[hi] ?? a) - a) * (pos - lo);
+}
+
+function shippedModels(): { dirs: string[]; smoke: boolean } {
+  if (values.model !== undefined && values.model.length > 0) return { dirs: values.model.map((m) => resolve(m)), smoke: values.smoke === true };
+  const dir = join(root, 'models');
+  const found = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((n) => existsSync(join(dir, n, 'manifest.json')))
+        .sort()
+        .map((n) => join(dir, n))
+    : [];
+  if (found.length > 0) return { dirs: found, smoke: false };
+  return { dirs: [join(root, 'test/fixtures/tiny-model/image'), join(root, 'test/fixtures/tiny-model/signal')], smoke: true };
+}
+
+/** Test inputs in a seeded random order (test splits are often sorted by class; a stream is not). */
+async function readInputs(dir: string, manifest: Manifest, smoke: boolean): Promise<{ inputs: Float32Array[]; labels: number[] | undefined; description: string }> {
+  const random = seededRandom(seed);
+  if (smoke) {
+    const size = inputSize(manifest);
+    const inputs = Array.from({ length: frameCount }, () => Float32Array.from({ length: size }, () => random() * 2 - 1));
+    return { inputs, labels: undefined, description: 'seeded noise (smoke run: labels are the final exit answers)' };
+  }
+  const testSet = await openTestSet(dir, manifest);
+  const all: { input: Float32Array; label: number }[] = [];
+  for await (const batch of testSet.batches(64)) batch.inputs.forEach((input, i) => all.push({ input, label: batch.labels[i] ?? -1 }));
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [all[i], all[j]] = [all[j] as (typeof all)[number], all[i] as (typeof all)[number]];
+  }
+  const taken = all.slice(0, frameCount);
+  return { inputs: taken.map((f) => f.input), labels: taken.map((f) => f.label), description: `${testSet.description}, ${taken.length} frames` };
+}
+
+/**
+ * Runs every frame to the last exit once (batches of maxBatch). Also measures the runner's per-batch time outside the
+ * stages (packing, softmax, vote): the median over batches, part of capacity and of the planner's overhead.
+ */
+async function answerEveryExit(
+  runner: MultiExitRunner,
+  inputs: Float32Array[],
+  labels: number[] | undefined,
+): Promise<{ frames: TruthFrame[]; batchOverheadMs: number }> {
+  const frames: TruthFrame[] = [];
+  const overheads: number[] = [];
+  for (let start = 0; start < inputs.length; start += maxBatch) {
+    const chunk = inputs.slice(start, start + maxBatch);
+    const began = performance.now();
+    const { answers, timings } = await runner.runBatch(chunk, { vote: true });
+    overheads.push(performance.now() - began - timings.reduce((sum, timing) => sum + timing.ms, 0));
+    answers.forEach((answer, i) => {
+      const exitClass = answer.exits.map((e) => e.classIndex);
+      frames.push({
+        input: chunk[i] as Float32Array,
+        label: labels?.[start + i] ?? (exitClass[exitClass.length - 1] as number),
+        exitClass,
+        exitConfidence: answer.exits.map((e) => e.confidence),
+        voteClass: answer.vote?.classIndex,
+      });
+    });
+  }
+  return { frames, batchOverheadMs: Math.max(0, quantile(overheads, 0.5)) };
+}
+
+/** Virtual time that runs at real speed while the model works and jumps over idle time. */
+class VirtualClock {
+  private base = 0;
+  private realStart: number | undefined;
+  now(): number {
+    return this.realStart === undefined ? this.base : this.base + (performance.now() - this.realStart);
+  }
+  start(at: number): void {
+    this.base = at;
+    this.realStart = performance.now();
+  }
+  stop(): number {
+    this.base = this.now();
+    this.realStart = undefined;
+    return this.base;
+  }
+}
+
+interface ReplayContext {
+  model: LoadedModel;
+  view: ModelView;
+  profileEntries: ConstructorParameters<typeof LatencyEstimator>[0];
+  frames: TruthFrame[];
+  batchOverheadMs: number;
+  arrivals: number[];
+  deadlineMs: number;
+  staticExit: number;
+}
+
+async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<Row, 'model' | 'load' | 'deadline_ms'>> {
+  const clock = new VirtualClock();
+  const runner = new MultiExitRunner(ctx.model, { now: () => clock.now() });
+  const estimator = new LatencyEstimator(ctx.profileEntries);
+  const unsubscribe = runner.onStageTiming((timing) => estimator.observe(timing));
+  const arrivalRate = new ArrivalRateEstimator();
+  // Batch time the stage timings do not cover (packing, softmax, callbacks, planning), learned like the pipeline would.
+  let overheadMs = ctx.batchOverheadMs;
+  let traced = 0;
+  const lastExit = ctx.view.exits.length;
+  const policy: ExitPolicy = {
+    mode: 'deadline',
+    deadlineMs: ctx.deadlineMs,
+    accuracyTarget: 1,
+    confidenceStop: CONFIDENCE_LEVEL,
+    vote: true,
+    latePolicy: 'shed',
+    riskQuantile: 0.95,
+  };
+  const planned = policyName === 'ours' || policyName === 'oracle';
+  const oracleExit = ctx.frames.map((f) => {
+    const k = f.exitClass.findIndex((c) => c === f.label);
+    return k < 0 ? lastExit : k + 1;
+  });
+
+  const outcome: { answered: boolean; correct: boolean; latencyMs: number; exit: number }[] = ctx.frames.map(() => ({
+    answered: false,
+    correct: false,
+    latencyMs: NaN,
+    exit: 0,
+  }));
+  let queue: QueuedFrame[] = [];
+  let next = 0;
+  let t = 0;
+  try {
+    while (next < ctx.arrivals.length || queue.length > 0) {
+      for (; next < ctx.arrivals.length && (ctx.arrivals[next] ?? Infinity) <= t; next++) {
+        arrivalRate.observe(ctx.arrivals[next] ?? t);
+        if (queue.length >= queueCapacity) continue; // refused: queue-full, a miss
+        queue.push({ id: String(next), captureTs: ctx.arrivals[next] ?? t, policy });
+      }
+      if (queue.length === 0) {
+        t = ctx.arrivals[next] ?? t;
+        continue;
+      }
+      clock.start(t); // planning costs time too
+      let batch: PlannedFrame[];
+      let decide: ExitDecider;
+      let answerByVote: (i: number, exit: number, confidence: number) => boolean = () => false;
+      if (planned) {
+        const now = clock.now();
+        const plan = planBatch(queue, ctx.view, estimator, { now, arrivalRatePerMs: arrivalRate.ratePerMs(now) }, { maxBatch, queueCapacity, batchOverheadMs: overheadMs });
+        queue = plan.waiting;
+        batch = plan.batch;
+        const continuation = createBatchContinuation(batch, ctx.view, estimator);
+        decide =
+          policyName === 'oracle'
+            ? (i, exit, confidence, nowMs) => {
+                const own = continuation.decide(i, exit, confidence, nowMs);
+                return exit >= (oracleExit[Number(batch[i]?.id)] ?? lastExit) ? 'stop' : own;
+              }
+            : (i, exit, confidence, nowMs) => continuation.decide(i, exit, confidence, nowMs);
+        if (policyName === 'ours') {
+          answerByVote = (i, exit, confidence) => {
+            const stop = continuation.stopOf(i);
+            if (stop !== undefined) return stop.answer === 'vote';
+            const frame = batch[i];
+            if (frame === undefined || exit !== lastExit) return false;
+            const decision = decideAfterExit(ctx.view, estimator, frame, exit, confidence, clock.now(), 1);
+            return decision.action === 'stop' && decision.answer === 'vote';
+          };
+        }
+      } else {
+        const taken = queue.splice(0, maxBatch);
+        batch = taken.map((q) => ({ ...q, deadlineTs: q.captureTs + ctx.deadlineMs, capExit: lastExit, late: false, probe: false, predictedFinishTs: t }));
+        decide = baselineDecider(policyName, ctx);
+      }
+      if (batch.length === 0) {
+        t = clock.stop();
+        continue;
+      }
+      const batchStart = t;
+      const run = await runner.runBatch(
+        batch.map((f) => ctx.frames[Number(f.id)]?.input as Float32Array),
+        { decide, vote: true },
+      );
+      t = clock.stop();
+      const stageMs = run.timings.reduce((sum, timing) => sum + timing.ms, 0);
+      overheadMs += 0.2 * (Math.max(0, t - batchStart - stageMs) - overheadMs);
+      if (process.env.TRACE && policyName === 'ours' && traced++ < 40) console.log('TRACE', batch.length, batch.map((b) => b.capExit + (b.probe ? 'p' : '')).join(','), 'stage', stageMs.toFixed(3), 'wall', (t - batchStart).toFixed(3), 'ovh', overheadMs.toFixed(3), 'q', queue.length, JSON.stringify(estimator.estimates().map((e) => e.scale.toFixed(2) + '±' + e.spread.toFixed(2))), run.timings.map((x) => x.ms.toFixed(3)).join(' '));
+      run.answers.forEach((answer, i) => {
+        const index = Number(batch[i]?.id);
+        const truth = ctx.frames[index];
+        if (truth === undefined) return;
+        const byVote = answerByVote(i, answer.exit, answer.output.confidence) && answer.vote !== undefined;
+        const classIndex = byVote ? answer.vote?.classIndex : answer.output.classIndex;
+        outcome[index] = { answered: true, correct: classIndex === truth.label, latencyMs: t - (ctx.arrivals[index] ?? t), exit: answer.exit };
+      });
+    }
+  } finally {
+    unsubscribe();
+  }
+  const answered = outcome.filter((o) => o.answered);
+  const onTime = answered.filter((o) => o.latencyMs <= ctx.deadlineMs);
+  return {
+    policy: policyName,
+    frames: outcome.length,
+    accuracy: answered.filter((o) => o.correct).length / Math.max(1, answered.length),
+    attainment: onTime.length / Math.max(1, outcome.length),
+    shed_rate: (outcome.length - answered.length) / Math.max(1, outcome.length),
+    p50_ms: quantile(answered.map((o) => o.latencyMs), 0.5),
+    p99_ms: quantile(answered.map((o) => o.latencyMs), 0.99),
+    mean_exit: answered.reduce((s, o) => s + o.exit, 0) / Math.max(1, answered.length),
+  };
+}
+
+function baselineDecider(policyName: PolicyName, ctx: ReplayContext): ExitDecider {
+  switch (policyName) {
+    case 'always-exit-1':
+      return () => 'stop';
+    case 'edgeke-static':
+      return (_i, exit) => (exit >= ctx.staticExit ? 'stop' : 'continue');
+    case 'confidence-only': {
+      const policy = { confidenceStop: CONFIDENCE_LEVEL } as ExitPolicy;
+      return (_i, exit, confidence) => (passesConfidence(ctx.view, policy, exit, confidence) ? 'stop' : 'continue');
+    }
+    default:
+      return () => 'continue';
+  }
+}
+
+/** The EdgeKE paper's two tables, unloaded (batch 1, profiled medians), from the per-exit answers. */
+function edgekeTables(modelName: string, view: ModelView, estimator: LatencyEstimator, frames: TruthFrame[], manifest: Manifest) {
+  const exits = view.exits;
+  const last = exits.length;
+  const cost = exits.map((e) => estimator.stagesMs(1, e.stage, 1, 0.5));
+  const finalCost = cost[last - 1] ?? NaN;
+  const accuracyAt = (k: number): number => frames.filter((f) => f.exitClass[k - 1] === f.label).length / Math.max(1, frames.length);
+  const finalAccuracy = accuracyAt(last);
+  const beats = manifest.vote?.beatsLastExit === true;
+
+  /** Our per-frame choice within a budget: first confident exit up to the deepest that fits, vote at the end. */
+  const oursWithin = (capExit: number, level: '0.90' | '0.95' | '0.99') => {
+    let correct = 0;
+    let spent = 0;
+    const policy = { confidenceStop: level } as ExitPolicy;
+    for (const f of frames) {
+      let stop = capExit;
+      for (let k = 1; k < capExit; k++) {
+        if (passesConfidence(view, policy, k, f.exitConfidence[k - 1] ?? 0)) {
+          stop = k;
+          break;
+        }
+      }
+      const confidentAtStop = passesConfidence(view, policy, stop, f.exitConfidence[stop - 1] ?? 0);
+      const answer = stop === last && !confidentAtStop && beats && f.voteClass !== undefined ? f.voteClass : f.exitClass[stop - 1];
+      if (answer === f.label) correct++;
+      spent += cost[stop - 1] ?? 0;
+    }
+    return { accuracy: correct / Math.max(1, frames.length), meanMs: spent / Math.max(1, frames.length) };
+  };
+
+  const accuracyLossAtBudget = [0.25, 0.5, 0.75, 1].map((fraction) => {
+    const budgetMs = fraction * finalCost;
+    let staticExit = 0;
+    cost.forEach((c, k) => {
+      if (c <= budgetMs) staticExit = k + 1;
+    });
+    const ours = staticExit > 0 ? oursWithin(staticExit, CONFIDENCE_LEVEL) : undefined;
+    return {
+      model: modelName,
+      budget_ms: budgetMs,
+      budget_fraction_of_final: fraction,
+      static_exit: staticExit || null,
+      static_accuracy: staticExit > 0 ? accuracyAt(staticExit) : null,
+      static_loss_vs_final: staticExit > 0 ? finalAccuracy - accuracyAt(staticExit) : null,
+      ours_accuracy: ours?.accuracy ?? null,
+      ours_loss_vs_final: ours === undefined ? null : finalAccuracy - ours.accuracy,
+      ours_mean_ms: ours?.meanMs ?? null,
+    };
+  });
+
+  const lastValidation = exits[last - 1]?.validationAccuracy ?? 1;
+  const speedupAtAccuracy = [
+    ...[0, 0.01, 0.02, 0.05].map((drop) => {
+      const requirement = lastValidation - drop;
+      const chosen = exits.find((e) => e.validationAccuracy >= requirement)?.index ?? last;
+      return {
+        model: modelName,
+        method: 'static exit (validation accuracy)',
+        requirement: `validation >= ${requirement.toFixed(4)} (final − ${(drop * 100).toFixed(0)} pt)`,
+        exit: chosen,
+        accuracy: accuracyAt(chosen),
+        speedup_vs_final: finalCost / (cost[chosen - 1] ?? finalCost),
+      };
+    }),
+    ...(['0.99', '0.95', '0.90'] as const).map((level) => {
+      const result = oursWithin(last, level);
+      return {
+        model: modelName,
+        method: `confidence early exit at ${level}${beats ? ' + vote' : ''}`,
+        requirement: `calibrated accuracy ${level}`,
+        exit: null,
+        accuracy: result.accuracy,
+        speedup_vs_final: finalCost / result.meanMs,
+      };
+    }),
+  ];
+  return { finalAccuracy, exitCostMs: cost, exitAccuracy: exits.map((e) => accuracyAt(e.index)), accuracyLossAtBudget, speedupAtAccuracy };
+}
+
+async function main(): Promise<void> {
+  const { dirs, smoke } = shippedModels();
+  if (smoke) console.log('No shipped models under models/: smoke run on the tiny fixtures (accuracy = agreement with the final exit).');
+  const rows: Row[] = [];
+  const models: unknown[] = [];
+  const accuracyLossAtBudget: unknown[] = [];
+  const speedupAtAccuracy: unknown[] = [];
+  for (const dir of dirs) {
+    const model = await loadModel(dir, { engine: 'onnx', threads });
+    try {
+      const { manifest } = model;
+      const view = modelViewOf(manifest);
+      const { profile } = await loadOrMeasureProfile(dir, { maxBatch, threads, repeats: 20, warmup: 3 }, model);
+      const { inputs, labels, description } = await readInputs(dir, manifest, smoke);
+      const { frames, batchOverheadMs } = await answerEveryExit(new MultiExitRunner(model), inputs, labels);
+      const seeded = new LatencyEstimator(profile.entries);
+      const stages = view.exits[view.exits.length - 1]?.stage ?? 1;
+      const finalBatchMs = seeded.stagesMs(1, stages, maxBatch, 0.5) + batchOverheadMs;
+      const capacityPerMs = maxBatch / finalBatchMs;
+      const deadlineMs = deadlineFactor * finalBatchMs;
+      let staticExit = 1;
+      view.exits.forEach((e) => {
+        if (seeded.stagesMs(1, e.stage, 1, 0.95) <= deadlineMs) staticExit = e.index;
+      });
+      const tables = edgekeTables(manifest.name, view, seeded, frames, manifest);
+      accuracyLossAtBudget.push(...tables.accuracyLossAtBudget);
+      speedupAtAccuracy.push(...tables.speedupAtAccuracy);
+      models.push({
+        name: manifest.name,
+        data: description,
+        deadline_ms: deadlineMs,
+        final_exit_capacity_per_s: capacityPerMs * 1000,
+        static_exit: staticExit,
+        batch_overhead_ms: batchOverheadMs,
+        exit_cost_ms_batch1_p50: tables.exitCostMs,
+        exit_accuracy: tables.exitAccuracy,
+      });
+      console.log(
+        `\n${manifest.name}: ${description}; deadline ${deadlineMs.toFixed(1)} ms, final-exit capacity ${(capacityPerMs * 1000).toFixed(0)}/s, batch overhead ${batchOverheadMs.toFixed(2)} ms, static exit ${staticExit}`,
+      );
+      console.log('load  policy            accuracy  attainment  shed   p50 ms   p99 ms  mean exit');
+      for (const load of loads) {
+        const random = seededRandom(seed * 1000 + Math.round(load * 100));
+        const arrivals: number[] = [];
+        let at = 0;
+        for (let i = 0; i < frames.length; i++) arrivals.push((at += -Math.log(1 - random()) / (load * capacityPerMs)));
+        for (const policyName of POLICIES) {
+          const result = await replay(policyName, { model, view, profileEntries: profile.entries, frames, batchOverheadMs, arrivals, deadlineMs, staticExit });
+          const row: Row = { model: manifest.name, load, deadline_ms: deadlineMs, ...result };
+          rows.push(row);
+          console.log(
+            `${load.toFixed(1).padStart(4)}  ${policyName.padEnd(16)}  ${row.accuracy.toFixed(4)}    ${row.attainment.toFixed(4)}  ${row.shed_rate.toFixed(3)}  ${row.p50_ms.toFixed(1).padStart(7)}  ${row.p99_ms.toFixed(1).padStart(7)}  ${row.mean_exit.toFixed(2)}`,
+          );
+        }
+      }
+    } finally {
+      await model.close();
+    }
+  }
+  const out = resolve(root, values.out ?? 'bench/results/policies.json');
+  mkdirSync(join(out, '..'), { recursive: true });
+  const result = {
+    generatedAt: new Date().toISOString(),
+    smoke,
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads },
+    settings: { frames: frameCount, loads, deadlineFactor, maxBatch, queueCapacity, seed, confidenceLevel: CONFIDENCE_LEVEL },
+    models,
+    rows,
+    tables: { accuracyLossAtBudget, speedupAtAccuracy },
+  };
+  writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+  console.log(`\nwrote ${out}`);
+}
+
+await main();
