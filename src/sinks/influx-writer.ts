@@ -375,7 +375,9 @@ export class InfluxWriter {
     if (!error.retryable && this.ready) return;
     if (this.outageSince === undefined) {
       this.outageSince = this.now();
-      this.options.logger.warn({ flow: this.options.flow, err: error.message }, 'influx sink: InfluxDB unavailable, buffering and retrying');
+      if (error.retryable) this.options.logger.warn({ flow: this.options.flow, err: error.message }, 'influx sink: InfluxDB unavailable, buffering and retrying');
+      // Refused before anything was written: credentials or permissions. Keep retrying: an operator can fix it live.
+      else this.options.logger.error({ flow: this.options.flow, status: error.status, err: error.message }, 'influx sink: InfluxDB refused to set up the database (check sinks.influx credentials), buffering and retrying');
     }
   }
 
