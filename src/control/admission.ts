@@ -293,8 +293,6 @@ function planWithBatchSize(
 ): Candidate {
   const slots = planned.map((slot) => ({ ...slot, cap: 1 }));
   const overloadShed: ShedDecision[] = [];
-  // Reserved frames run after the planned ones; their exits stay at 1.
-  const all = (): Slot[] => [...slots, ...reserved];
   const misses = (slot: Slot, finish: number | undefined): boolean => !slot.late && (finish ?? 0) > slot.due;
 
   // 1. Everyone at exit 1 (least work); the first frame that still misses is hopeless behind the ones ahead.
@@ -313,17 +311,19 @@ function planWithBatchSize(
   }
 
   // Reserved frames that miss (or overflow the queue) even now are not made worse by anything below; the others
-  // must keep fitting.
-  const failing = (everyone: readonly Slot[]): Set<Slot> => {
-    const run = simulator.run(everyone, batchSize, startTs);
-    const failed = new Set<Slot>();
-    everyone.forEach((slot, i) => {
-      if (misses(slot, run.finishes[i]) || run.overflows[i] === true) failed.add(slot);
-    });
-    return failed;
+  // must keep fitting. From here on no slot is added or removed, only exits change.
+  const everyone = [...slots, ...reserved];
+  const failsIn = (run: { finishes: number[]; overflows: boolean[] }, i: number): boolean => {
+    const slot = everyone[i];
+    return slot !== undefined && (misses(slot, run.finishes[i]) || run.overflows[i] === true);
   };
-  const failingAtBaseline = failing(all());
-  const guarded = new Set(reserved.filter((slot) => !failingAtBaseline.has(slot)));
+  const baselineRun = simulator.run(everyone, batchSize, startTs);
+  const watched = everyone.map((slot, i) => (slot.kind === 'planned' ? !slot.late : !failsIn(baselineRun, i)));
+  const breaksSomeone = (): boolean => {
+    const run = simulator.run(everyone, batchSize, startTs);
+    for (let i = 0; i < everyone.length; i++) if (watched[i] === true && failsIn(run, i)) return true;
+    return false;
+  };
 
   // 2. Raise exits level by level while every on-time frame (and every guarded reserved one) still fits, and the
   //    mean work per frame stays sustainable at the arrival rate.
@@ -353,9 +353,7 @@ function planWithBatchSize(
       const extraMs = perFrameMs(level) - perFrameMs(level - 1);
       if ((batchWorkMs[b] ?? 0) + extraMs > batchBudgetMs(b)) continue;
       slot.cap = level;
-      const failed = failing(all());
-      const broken = [...failed].some((other) => (other.kind === 'planned' && !other.late) || guarded.has(other));
-      if (broken) slot.cap = level - 1;
+      if (breaksSomeone()) slot.cap = level - 1;
       else batchWorkMs[b] = (batchWorkMs[b] ?? 0) + extraMs;
     }
   }
