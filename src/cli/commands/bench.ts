@@ -1,13 +1,40 @@
-import type { Command } from '../command.ts';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UsageError, type Command } from '../command.ts';
+
+const BENCH_DIR = resolve(import.meta.dirname, '../../../bench');
+
+function benchmarks(): string[] {
+  return readdirSync(BENCH_DIR)
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => file.slice(0, -3))
+    .sort();
+}
 
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'Run a benchmark from bench/ (runtime, policies, e2e)',
-  usage: 'edgeke bench',
+  usage: 'edgeke bench <name> [-- benchmark options]',
+  details: [
+    'Runs bench/<name>.ts. Each benchmark measures EdgeKE and its baseline in the same run, prints the ratios, and',
+    'writes bench/results/<name>.json (and a plot). Options after -- go to the benchmark (see the top of its file).',
+    '',
+    'Example: edgeke bench runtime -- --model models/neu-surface --repeats 100',
+  ].join('\n'),
   options: {},
-  positionals: { min: 0, max: 0 },
-  async run({ stderr }) {
-    stderr.write('edgeke bench: not built yet\n');
-    return 1;
+  positionals: { min: 1, max: 1_000 },
+  async run({ positionals, stdout, stderr }) {
+    const [name, ...args] = positionals;
+    const available = benchmarks();
+    if (name === undefined || !available.includes(name)) throw new UsageError(`unknown benchmark '${name ?? ''}' (${available.join(', ')})`);
+    const file = join(BENCH_DIR, `${name}.ts`);
+    if (!existsSync(file)) throw new UsageError(`bench/${name}.ts is missing`);
+    return new Promise<number>((resolveExit) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.pipe(stdout, { end: false });
+      child.stderr.pipe(stderr, { end: false });
+      child.on('exit', (code) => resolveExit(code ?? 1));
+    });
   },
 };

@@ -1,0 +1,213 @@
+/**
+ * End-to-end benchmark: MQTT in (real Mosquitto, QoS 1) → EdgeKE → InfluxDB out (real influxd), at rising offered
+ * load, with a shipped camera model replaying its test images.
+ *
+ *   saturation   the flow answers every frame at the final exit (loose deadline); offered well above capacity, the
+ *                rate of points landing in InfluxDB is our throughput. Baseline, measured in the same run: the
+ *                runtime's own batched throughput on the same model (MultiExitRunner, final exit, maxBatch).
+ *                throughput_ratio = ours / runtime (target >= 0.7: what the pipeline costs on top of inference).
+ *   loads        offered 0.5x..3x of that capacity with a deadline: attainment, accuracy, shed rate, p50/p99, RSS.
+ *
+ *   node --import tsx bench/e2e.ts [--model models/neu-surface] [--seconds 8] [--deadline-ms 100] [--loads 0.5,1,2,3]
+ * Writes bench/results/e2e.json and bench/results/e2e.png.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InfluxDB } from 'influx';
+import pino from 'pino';
+import type { FrameResult } from '../src/core/frame.ts';
+import { parseFlowText } from '../src/flows/load.ts';
+import { loadModel } from '../src/model/load-model.ts';
+import { inputSize } from '../src/model/manifest.ts';
+import { MultiExitRunner } from '../src/model/multi-exit-runner.ts';
+import { EdgekeService } from '../src/pipeline/service.ts';
+import { startCameraSimulator } from '../src/simulators/camera-simulator.ts';
+import { loadLabelledImages } from '../src/simulators/neu-images.ts';
+import { startInfluxd } from '../test/helpers/influxd.ts';
+import { startMosquitto } from '../test/helpers/mosquitto.ts';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'models/neu-surface' },
+    images: { type: 'string', default: 'data/neu-surface/test' },
+    seconds: { type: 'string', default: '8' },
+    'deadline-ms': { type: 'string', default: '100' },
+    loads: { type: 'string', default: '0.5,1,1.5,2,3' },
+    'max-batch': { type: 'string', default: '8' },
+    'no-plot': { type: 'boolean', default: false },
+  },
+});
+const root = resolve(import.meta.dirname, '..');
+const modelDir = values.model ?? 'models/neu-surface';
+const seconds = Number(values.seconds);
+const deadlineMs = Number(values['deadline-ms']);
+const loads = (values.loads ?? '').split(',').map(Number);
+const maxBatch = Number(values['max-batch']);
+const logger = pino({ level: 'warn' });
+
+/** The runtime alone: full-depth batches of maxBatch, back to back, for ~3 s. Frames per second. */
+async function runtimeThroughput(): Promise<number> {
+  const loaded = await loadModel(modelDir, { engine: 'onnx', threads: 1 });
+  try {
+    const runner = new MultiExitRunner(loaded);
+    const size = inputSize(loaded.manifest);
+    const inputs = Array.from({ length: maxBatch }, (_, b) => Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37 + b)));
+    for (let i = 0; i < 5; i++) await runner.runBatch(inputs);
+    let frames = 0;
+    const start = performance.now();
+    while (performance.now() - start < 3_000) {
+      await runner.runBatch(inputs);
+      frames += maxBatch;
+    }
+    return (frames * 1000) / (performance.now() - start);
+  } finally {
+    await loaded.close();
+  }
+}
+
+interface LoadRow {
+  load: number;
+  offeredFps: number;
+  deadlineMs: number;
+  frames: number;
+  throughputFps: number;
+  attainment: number;
+  accuracy: number;
+  shedRate: number;
+  p50Ms: number;
+  p99Ms: number;
+  pointsInInflux: number;
+  rssMb: number;
+}
+
+function percentile(sorted: readonly number[], q: number): number {
+  return sorted.length === 0 ? NaN : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number);
+}
+
+async function runLoad(
+  services: { mqttUrl: string; influxUrl: string },
+  label: string,
+  offeredFps: number,
+  flowDeadlineMs: number,
+  classes: string[],
+): Promise<LoadRow> {
+  const database = `bench_${label.replace(/\W/g, '_')}`;
+  const { flow, issues } = parseFlowText(
+    `
+name: bench-${label.replace(/\W/g, '-')}
+source: { kind: mqtt, url: "${services.mqttUrl}", topic: "bench/${label}/camera", qos: 1, clientId: bench-${label.replace(/\W/g, '-')} }
+decode: image
+model: { path: ${modelDir} }
+policy: { mode: deadline, deadlineMs: ${flowDeadlineMs}, latePolicy: shed }
+batching: { maxBatch: ${maxBatch}, maxWaitMs: 2 }
+sinks:
+  influx: { url: "${services.influxUrl}", database: ${database}, flushIntervalMs: 250, batchSize: 1000 }
+limits: { queueCapacity: 64 }
+`,
+    'bench.yaml',
+    {},
+  );
+  if (flow === undefined) throw new Error(issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+  const results: FrameResult[] = [];
+  const service = await EdgekeService.start([flow], { logger, profileCacheDir: join(root, '.cache', 'profiles'), onResult: (r) => results.push(r) });
+  let rssPeak = 0;
+  const rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 200);
+  const camera = await startCameraSimulator({
+    url: services.mqttUrl,
+    topic: `bench/${label}/camera`,
+    imagesFolder: values.images,
+    classes,
+    ratePerSecond: offeredFps,
+    format: 'json',
+    protocolVersion: 5,
+    limit: Math.round(offeredFps * seconds),
+  });
+  const started = Date.now();
+  await camera.finished;
+  await camera.stop();
+  await service.stop(30_000);
+  const elapsedS = (Date.now() - started) / 1000;
+  clearInterval(rssTimer);
+
+  const influx = new InfluxDB({ host: '127.0.0.1', port: Number(new URL(services.influxUrl).port), database });
+  const count = await influx.query<{ count: number }>('SELECT count("e2e_ms") AS "count" FROM "inference"');
+  const answered = results.filter((r) => r.outcome === 'ok' || r.outcome === 'late');
+  const sorted = answered.map((r) => r.e2eMs).sort((a, b) => a - b);
+  const labelled = answered.filter((r) => r.label !== undefined);
+  return {
+    load: 0,
+    offeredFps,
+    deadlineMs: flowDeadlineMs,
+    frames: results.length,
+    throughputFps: answered.length / elapsedS,
+    attainment: results.filter((r) => r.outcome === 'ok').length / Math.max(results.length, 1),
+    accuracy: labelled.filter((r) => r.label === r.classIndex).length / Math.max(labelled.length, 1),
+    shedRate: results.filter((r) => r.outcome === 'shed').length / Math.max(results.length, 1),
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    pointsInInflux: count[0]?.count ?? 0,
+    rssMb: rssPeak / 2 ** 20,
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeke-bench-e2e-'));
+  const mosquitto = await startMosquitto({ dir: join(dir, 'mosquitto'), extraConfig: ['max_inflight_messages 0', 'max_queued_messages 100000'] });
+  const influxd = await startInfluxd({ dir: join(dir, 'influxd') });
+  const services = { mqttUrl: mosquitto.url, influxUrl: influxd.url };
+  try {
+    const manifest = (await loadModel(modelDir)).manifest;
+    const classes = manifest.classes;
+    await loadLabelledImages(values.images ?? '', classes);
+    const capacity = await runtimeThroughput();
+    console.log(`runtime alone (final exit, batch ${maxBatch}): ${capacity.toFixed(1)} frames/s`);
+
+    // Saturation: loose deadline keeps every frame at the final exit; offer 1.5x what the runtime alone can do.
+    const saturation = await runLoad(services, 'saturation', capacity * 1.5, 600_000, classes);
+    const ratio = saturation.throughputFps / capacity;
+    console.log(`pipeline at saturation: ${saturation.throughputFps.toFixed(1)} frames/s → throughput_ratio ${ratio.toFixed(3)} (target ≥ 0.7)`);
+
+    const rows: LoadRow[] = [];
+    for (const load of loads) {
+      const row = await runLoad(services, `load-${load}`, capacity * load, deadlineMs, classes);
+      row.load = load;
+      rows.push(row);
+      console.log(
+        `load ${load}x (${row.offeredFps.toFixed(0)} fr/s, deadline ${deadlineMs} ms): attainment ${(100 * row.attainment).toFixed(1)}%  ` +
+          `accuracy ${(100 * row.accuracy).toFixed(1)}%  shed ${(100 * row.shedRate).toFixed(1)}%  p50/p99 ${row.p50Ms.toFixed(1)}/${row.p99Ms.toFixed(1)} ms  ` +
+          `points ${row.pointsInInflux}/${row.frames}  RSS ${row.rssMb.toFixed(0)} MB`,
+      );
+    }
+    mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+    const file = join(root, 'bench', 'results', 'e2e.json');
+    writeFileSync(
+      file,
+      JSON.stringify(
+        {
+          model: manifest.name,
+          machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+          runtime_fps: capacity,
+          saturation_fps: saturation.throughputFps,
+          throughput_ratio: ratio,
+          saturation,
+          loads: rows,
+          measuredAt: new Date().toISOString(),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    console.log(`wrote ${file}`);
+    if (values['no-plot'] !== true) {
+      execFileSync('/usr/bin/python3', [join(root, 'bench', 'plot_e2e.py'), file, join(root, 'bench', 'results', 'e2e.png')], { stdio: 'inherit' });
+    }
+  } finally {
+    await Promise.all([mosquitto.process.stop(), influxd.process.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
