@@ -209,7 +209,6 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
   const arrivalRate = new ArrivalRateEstimator();
   // Batch time the stage timings do not cover (packing, softmax, callbacks, planning), learned like the pipeline would.
   let overheadMs = ctx.batchOverheadMs;
-  let traced = 0;
   const lastExit = ctx.view.exits.length;
   const policy: ExitPolicy = {
     mode: 'deadline',
@@ -290,7 +289,6 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
       t = clock.stop();
       const stageMs = run.timings.reduce((sum, timing) => sum + timing.ms, 0);
       overheadMs += 0.2 * (Math.max(0, t - batchStart - stageMs) - overheadMs);
-      if (process.env.TRACE && policyName === 'ours' && traced++ < 40) console.log('TRACE', batch.length, batch.map((b) => b.capExit + (b.probe ? 'p' : '')).join(','), 'stage', stageMs.toFixed(3), 'wall', (t - batchStart).toFixed(3), 'ovh', overheadMs.toFixed(3), 'q', queue.length, JSON.stringify(estimator.estimates().map((e) => e.scale.toFixed(2) + '±' + e.spread.toFixed(2))), run.timings.map((x) => x.ms.toFixed(3)).join(' '));
       run.answers.forEach((answer, i) => {
         const index = Number(batch[i]?.id);
         const truth = ctx.frames[index];
