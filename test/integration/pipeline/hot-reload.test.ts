@@ -1,0 +1,124 @@
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import pino from 'pino';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { FrameResult } from '../../../src/core/frame.ts';
+import type { FlowIssue } from '../../../src/flows/errors.ts';
+import { loadFlows } from '../../../src/flows/load.ts';
+import { FlowWatcher } from '../../../src/pipeline/flow-watcher.ts';
+import { EdgekeService } from '../../../src/pipeline/service.ts';
+
+// Live tuning: edits to flow files apply without restarting the service, bad edits are rejected and the flow keeps
+// its last good config, new files start flows and deleted files stop them.
+
+const logger = pino({ level: 'silent' });
+const dir = mkdtempSync(join(tmpdir(), 'edgeke-hot-reload-'));
+const profileCacheDir = join(dir, 'profiles');
+
+function flowYaml(name: string, topic: string, deadlineMs: number | string): string {
+  return `
+name: ${name}
+source: { kind: mqtt, url: "${inject('mosquittoUrl')}", topic: "${topic}", qos: 1, clientId: reload-${name} }
+decode: json-values
+model: { path: test/fixtures/tiny-model/signal }
+policy: { mode: deadline, deadlineMs: ${deadlineMs}, latePolicy: answer-late }
+batching: { maxBatch: 4, maxWaitMs: 1 }
+`;
+}
+
+/** Editors replace files on save: write aside, then rename over. */
+function save(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+}
+
+async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('hot reload of flow files', () => {
+  const results: FrameResult[] = [];
+  let service: EdgekeService | undefined;
+  let watcher: FlowWatcher | undefined;
+
+  afterAll(async () => {
+    watcher?.close();
+    await service?.stop(5_000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('applies deadlines live, rejects bad edits, starts and stops flows with their files', async () => {
+    const flowsDir = join(dir, 'flows');
+    mkdirSync(flowsDir);
+    const lineFile = join(flowsDir, 'line.yaml');
+    save(lineFile, flowYaml('line', 'reload/line', 5000));
+    service = await EdgekeService.start(await loadFlows([flowsDir]), { logger, profileCacheDir, profileRepeats: 3, onResult: (r) => results.push(r) });
+    const rejected: FlowIssue[][] = [];
+    const applied: number[] = [];
+    watcher = new FlowWatcher({
+      paths: [flowsDir],
+      logger,
+      debounceMs: 100,
+      onFlows: async (flows) => {
+        await service?.apply(flows);
+        applied.push(flows.length);
+      },
+      onRejected: (issues) => rejected.push([...issues]),
+    });
+    await watcher.start();
+
+    const publisher = await mqtt.connectAsync(inject('mosquittoUrl'), { protocolVersion: 5, clientId: 'reload-publisher' });
+    let seq = 0;
+    const send = async (topic: string): Promise<string> => {
+      const id = `r${++seq}`;
+      await publisher.publishAsync(topic, JSON.stringify({ id, ts: Date.now(), values: Array.from({ length: 256 }, (_, i) => Math.sin(i / 5 + seq)) }), { qos: 1 });
+      return id;
+    };
+    const resultOf = (id: string): FrameResult | undefined => results.find((r) => r.id === id);
+
+    try {
+      const first = await send('reload/line');
+      await until(() => resultOf(first) !== undefined);
+      expect(resultOf(first)).toMatchObject({ deadlineMs: 5000, configVersion: 1 });
+
+      // A new deadline: same flow, version 2, from the next frame.
+      save(lineFile, flowYaml('line', 'reload/line', 2500));
+      await until(() => applied.length === 1);
+      expect(service.flow('line')?.version).toBe(2);
+      const second = await send('reload/line');
+      await until(() => resultOf(second) !== undefined);
+      expect(resultOf(second)).toMatchObject({ deadlineMs: 2500, configVersion: 2 });
+
+      // A bad edit: rejected with the file and path named; the flow keeps its last good config and keeps answering.
+      save(lineFile, flowYaml('line', 'reload/line', '"soon"'));
+      await until(() => rejected.length === 1);
+      expect(rejected[0]?.[0]).toMatchObject({ file: lineFile, path: 'policy.deadlineMs' });
+      const third = await send('reload/line');
+      await until(() => resultOf(third) !== undefined);
+      expect(resultOf(third)).toMatchObject({ deadlineMs: 2500, configVersion: 2 });
+
+      // Fix the file, add a second flow: both run.
+      save(lineFile, flowYaml('line', 'reload/line', 2500));
+      save(join(flowsDir, 'second.yaml'), flowYaml('second', 'reload/second', 4000));
+      await until(() => service?.flowNames.includes('second') === true);
+      const fourth = await send('reload/second');
+      await until(() => resultOf(fourth) !== undefined);
+      expect(resultOf(fourth)).toMatchObject({ flow: 'second', deadlineMs: 4000, configVersion: 1 });
+
+      // Delete it: drained and stopped; the first flow goes on.
+      rmSync(join(flowsDir, 'second.yaml'));
+      await until(() => service?.flowNames.includes('second') === false);
+      expect(service.flowNames).toEqual(['line']);
+      const fifth = await send('reload/line');
+      await until(() => resultOf(fifth) !== undefined);
+    } finally {
+      await publisher.endAsync();
+    }
+  });
+});
