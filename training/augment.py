@@ -23,10 +23,11 @@ class Augmentation:
     @staticmethod
     def flip(x: torch.Tensor, h, v) -> torch.Tensor:
         """Flip per sample; h and v are bools or [N] bool masks."""
-        n = len(x)
-        h, v = (torch.as_tensor(m).expand(n)[:, None, None, None] for m in (h, v))
-        x = torch.where(h, x.flip(-1), x)
-        return torch.where(v, x.flip(-2), x)
+        shape = (len(x),) + (1,) * (x.dim() - 1)
+        h, v = (torch.as_tensor(m).expand(len(x)).reshape(shape) for m in (h, v))
+        if h.any():
+            x = torch.where(h, x.flip(-1), x)
+        return torch.where(v, x.flip(-2), x) if v.any() else x
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator):
         """Returns (augmented batch, variant index per sample)."""
