@@ -179,6 +179,9 @@ export function planBatch(
       targetUtilization: options.targetUtilization ?? 0.9,
     });
     if (best === undefined || isBetter(candidate, best, model)) best = candidate;
+    // Largest size first: when it already runs every frame on time at its preferred exit, no smaller size can win.
+    const perfect = candidate.overloadShed.length === 0 && candidate.slots.every((slot) => !slot.late && slot.cap === slot.preferred);
+    if (perfect) break;
   }
   if (best === undefined) throw new ControlError('EDGEKE_CONTROL_OPTIONS', 'no candidate batch size');
 
@@ -197,7 +200,7 @@ export function planBatch(
     });
   });
   const waiting = [...best.slots.slice(best.batchSize), ...beyond].map((slot) => slot.frame);
-  const batchEnd = simulator.run(best.slots.slice(0, best.batchSize), best.batchSize, startTs).batchEnds[0] ?? startTs;
+  const batchEnd = simulator.run(best.slots.slice(0, best.batchSize), best.batchSize, startTs).firstBatchEnd;
   return probeWhenIdle({ startTs, batch, shed, waiting, predictedBatchEndTs: batchEnd }, queue, model, latency, options);
 }
 
@@ -272,7 +275,7 @@ function candidateBatchSizes(options: PlannerOptions, frames: number): number[] 
   const requested = options.batchSizes ?? powersOfTwoUpTo(options.maxBatch);
   // Sizes beyond the planned frames all make the same plan.
   for (const size of requested) sizes.add(Math.max(1, Math.min(Math.floor(size), options.maxBatch, frames)));
-  return [...sizes].sort((a, b) => a - b);
+  return [...sizes].sort((a, b) => b - a);
 }
 
 function powersOfTwoUpTo(max: number): number[] {
@@ -313,9 +316,9 @@ function planWithBatchSize(
   // Reserved frames that miss (or overflow the queue) even now are not made worse by anything below; the others
   // must keep fitting. From here on no slot is added or removed, only exits change.
   const everyone = [...slots, ...reserved];
-  const failsIn = (run: { finishes: number[]; overflows: boolean[] }, i: number): boolean => {
+  const failsIn = (run: SimulatedRun, i: number): boolean => {
     const slot = everyone[i];
-    return slot !== undefined && (misses(slot, run.finishes[i]) || run.overflows[i] === true);
+    return slot !== undefined && (misses(slot, run.finishes[i]) || run.overflows[i] === 1);
   };
   const baselineRun = simulator.run(everyone, batchSize, startTs);
   const watched = everyone.map((slot, i) => (slot.kind === 'planned' ? !slot.late : !failsIn(baselineRun, i)));
@@ -357,7 +360,7 @@ function planWithBatchSize(
       else batchWorkMs[b] = (batchWorkMs[b] ?? 0) + extraMs;
     }
   }
-  const { finishes } = simulator.run(slots, batchSize, startTs);
+  const finishes = Array.from(simulator.run(slots, batchSize, startTs).finishes.subarray(0, slots.length));
   return { batchSize, slots, finishes, overloadShed };
 }
 
@@ -383,6 +386,13 @@ function isBetter(candidate: Candidate, incumbent: Candidate, model: ModelView):
  * Predicts when each frame of an ordered queue is answered when run in consecutive batches. Within a batch the stages
  * run once for all frames still going, so stage s costs its price at the number of frames whose exit is at or after s.
  */
+interface SimulatedRun {
+  finishes: Float64Array;
+  /** 1 where an expected arrival would find the queue full. */
+  overflows: Uint8Array;
+  firstBatchEnd: number;
+}
+
 class QueueSimulator {
   private readonly stageCost: number[][];
   private readonly exitStage: number[];
@@ -390,6 +400,11 @@ class QueueSimulator {
   private readonly queueCapacity: number;
   readonly maxBatch: number;
   private readonly batchOverheadMs: number;
+  private finishes = new Float64Array(0);
+  private starts = new Float64Array(0);
+  private overflows = new Uint8Array(0);
+  private stageOf = new Int32Array(0);
+  private readonly doneAt: Float64Array;
 
   constructor(
     model: ModelView,
@@ -412,48 +427,57 @@ class QueueSimulator {
     this.queueCapacity = options.queueCapacity;
     this.maxBatch = options.maxBatch;
     this.batchOverheadMs = Math.max(0, options.batchOverheadMs ?? 0);
+    this.doneAt = new Float64Array(lastStage + 1);
   }
 
   /**
    * finishes: when each answer is out. overflows: for expected arrivals, whether the queue would already hold
-   * queueCapacity frames when it arrives (it would be shed as queue-full).
+   * queueCapacity frames when it arrives (it would be shed as queue-full). The arrays are the simulator's own
+   * buffers, reused by the next run (it runs hundreds of times per plan): read them before running again.
    */
-  run(slots: readonly Slot[], batchSize: number, startTs: number): { finishes: number[]; batchEnds: number[]; overflows: boolean[] } {
-    const finishes: number[] = new Array<number>(slots.length).fill(startTs);
-    const starts: number[] = new Array<number>(slots.length).fill(startTs);
-    const batchEnds: number[] = [];
+  run(slots: readonly Slot[], batchSize: number, startTs: number): SimulatedRun {
+    const n = slots.length;
+    if (this.finishes.length < n) {
+      const size = Math.max(n, 2 * this.finishes.length);
+      this.finishes = new Float64Array(size);
+      this.starts = new Float64Array(size);
+      this.overflows = new Uint8Array(size);
+      this.stageOf = new Int32Array(size);
+    }
+    const { finishes, starts, overflows, stageOf, doneAt } = this;
+    for (let i = 0; i < n; i++) stageOf[i] = this.exitStage[(slots[i]?.cap ?? 1) - 1] ?? 0;
     let t = startTs;
-    for (let first = 0; first < slots.length; first += batchSize) {
-      const last = Math.min(slots.length, first + batchSize);
+    let firstBatchEnd = startTs;
+    for (let first = 0; first < n; first += batchSize) {
+      const last = Math.min(n, first + batchSize);
       let deepest = 0;
       for (let i = first; i < last; i++) {
-        deepest = Math.max(deepest, this.stageOfSlot(slots, i));
+        deepest = Math.max(deepest, stageOf[i] ?? 0);
         t = Math.max(t, slots[i]?.readyTs ?? t);
       }
       for (let i = first; i < last; i++) starts[i] = t;
       t += this.batchOverheadMs;
-      const doneAt: number[] = [t];
+      doneAt[0] = t;
       for (let stage = 1; stage <= deepest; stage++) {
         let running = 0;
-        for (let i = first; i < last; i++) if (this.stageOfSlot(slots, i) >= stage) running++;
+        for (let i = first; i < last; i++) if ((stageOf[i] ?? 0) >= stage) running++;
         t += this.stageCost[stage]?.[running] ?? 0;
-        doneAt.push(t);
+        doneAt[stage] = t;
       }
-      for (let i = first; i < last; i++) {
-        finishes[i] = this.resultsAtExit ? (doneAt[this.stageOfSlot(slots, i)] ?? t) : t;
-      }
-      batchEnds.push(t);
+      for (let i = first; i < last; i++) finishes[i] = this.resultsAtExit ? (doneAt[stageOf[i] ?? 0] ?? t) : t;
+      if (first === 0) firstBatchEnd = t;
     }
     // Batch starts never decrease along the order, and expected arrivals come in arrival order: one sweep finds,
     // at each arrival, the first frame that has not started yet.
-    const overflows: boolean[] = new Array<boolean>(slots.length).fill(false);
     let firstWaiting = 0;
-    slots.forEach((slot, i) => {
-      if (!Number.isFinite(slot.readyTs)) return;
-      while (firstWaiting < i && (starts[firstWaiting] ?? Infinity) <= slot.readyTs) firstWaiting++;
-      overflows[i] = i - firstWaiting >= this.queueCapacity;
-    });
-    return { finishes, batchEnds, overflows };
+    for (let i = 0; i < n; i++) {
+      overflows[i] = 0;
+      const readyTs = slots[i]?.readyTs ?? -Infinity;
+      if (!Number.isFinite(readyTs)) continue;
+      while (firstWaiting < i && (starts[firstWaiting] ?? Infinity) <= readyTs) firstWaiting++;
+      overflows[i] = i - firstWaiting >= this.queueCapacity ? 1 : 0;
+    }
+    return { finishes, overflows, firstBatchEnd };
   }
 
   /** Median time from the input to an exit for a whole batch (long-run work is about typical, not tail, cost). */
@@ -461,8 +485,4 @@ class QueueSimulator {
     return this.latency.stagesMs(1, this.exitStage[exitIndex - 1] ?? 0, batchSize, 0.5);
   }
 
-  private stageOfSlot(slots: readonly Slot[], i: number): number {
-    const cap = slots[i]?.cap ?? 1;
-    return this.exitStage[cap - 1] ?? 0;
-  }
 }
