@@ -11,6 +11,8 @@ export interface InfluxWriterDependencies {
   clientFactory?: InfluxClientFactory;
   /** Model facts and live flow state for flow_stats; without it only inference points are written. */
   stats?: Omit<FlowStatsSettings, 'intervalMs'>;
+  /** Per-request timeout: a frozen InfluxDB (half-open connection) counts as down after it. Default 10 s. */
+  requestTimeoutMs?: number;
   now?: () => number;
   random?: () => number;
 }
@@ -21,7 +23,7 @@ export interface InfluxWriterDependencies {
  * recovered InfluxDB is noticed within that and the buffer drains soon after.
  */
 export async function createInfluxWriter(flow: string, config: InfluxSinkConfig, deps: InfluxWriterDependencies): Promise<InfluxWriter> {
-  const client = (deps.clientFactory ?? createInfluxClient)({ url: config.url, username: config.username, password: config.password }, config.database);
+  const client = (deps.clientFactory ?? createInfluxClient)({ url: config.url, username: config.username, password: config.password, requestTimeoutMs: deps.requestTimeoutMs }, config.database);
   let spill: SpillStore | undefined;
   if (config.spillDir !== undefined) {
     try {

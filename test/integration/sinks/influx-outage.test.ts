@@ -101,10 +101,50 @@ describe('InfluxDB sink through an InfluxDB outage', () => {
     expect(drops).toEqual([]);
     expect(drainMs).toBeLessThanOrEqual(2 * FLUSH_INTERVAL_MS);
 
-    const influx = new InfluxDB({ host: '127.0.0.1', port: influxd.port, database: 'edgeke_outage' });
-    const [count] = await influx.query<{ count: number }>('SELECT COUNT("id") AS "count" FROM "edgeke"."inference"');
-    expect(count?.count).toBe(written);
-    const ids = await influx.query<{ id: string }>('SELECT "id" FROM "edgeke"."inference"');
-    expect(new Set(ids.map((row) => row.id)).size).toBe(written);
+    await expectExactlyOnce(influxd.port, 'outage', written);
+  });
+
+  it('treats a frozen InfluxDB (half-open connection) as down after the request timeout, without duplicates', async () => {
+    const frozenWriter = await createInfluxWriter('frozen', {
+      url: influxd.url,
+      database: 'edgeke_outage',
+      retentionPolicy: { name: 'edgeke', duration: '1d' },
+      batchSize: 100,
+      flushIntervalMs: FLUSH_INTERVAL_MS,
+      bufferMaxPoints: 10_000,
+      spillMaxBytes: 1_000_000,
+      statsIntervalMs: 60_000,
+    }, { logger: pino({ level: process.env.EDGEKE_TEST_LOG ?? 'silent' }), requestTimeoutMs: 1_000 });
+    const baseTs = Date.now() - 30_000;
+    let written = 0;
+    const writeSome = async (count: number) => {
+      for (let index = 0; index < count; index += 1) await frozenWriter.write({ ...result(written++, baseTs), flow: 'frozen' });
+    };
+    try {
+      await writeSome(100);
+      await frozenWriter.flush(5_000);
+      influxd.process.pause();
+      await writeSome(300);
+      await sleep(3_000);
+      // Requests to the frozen server timed out and were kept for retry (InfluxDB may still apply them on resume:
+      // the deterministic timestamps make that an overwrite, not a duplicate).
+      expect(frozenWriter.bufferedPoints).toBeGreaterThan(0);
+      influxd.process.resume();
+      const report = await frozenWriter.flush(15_000);
+      expect(report.remaining).toBe(0);
+      expect(frozenWriter.droppedPoints).toBe(0);
+    } finally {
+      influxd.process.resume();
+      await frozenWriter.close(2_000);
+    }
+    await expectExactlyOnce(influxd.port, 'frozen', written);
   });
 });
+
+async function expectExactlyOnce(port: number, flow: string, written: number): Promise<void> {
+  const influx = new InfluxDB({ host: '127.0.0.1', port, database: 'edgeke_outage' });
+  const [count] = await influx.query<{ count: number }>(`SELECT COUNT("id") AS "count" FROM "edgeke"."inference" WHERE "flow" = '${flow}'`);
+  expect(count?.count).toBe(written);
+  const ids = await influx.query<{ id: string }>(`SELECT "id" FROM "edgeke"."inference" WHERE "flow" = '${flow}'`);
+  expect(new Set(ids.map((row) => row.id)).size).toBe(written);
+}
