@@ -48,6 +48,8 @@ export interface OpcuaVibrationServerOptions {
   hostname?: string;
   /** Endpoint path (default '/edgeke', as in the example flows). */
   resourcePath?: string;
+  /** Accounts for user-name authentication (anonymous access stays allowed). */
+  users?: Array<{ username: string; password: string }>;
   /** Folder for the server's own certificate and trust lists (created on first start; keep it to start fast). */
   certificateStore?: string;
   now?: () => number;
@@ -93,6 +95,10 @@ export async function startOpcuaVibrationServer(options: OpcuaVibrationServerOpt
     securityPolicies: [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
     allowAnonymous: true,
     serverCertificateManager,
+    userManager: {
+      isValidUser: (username: string, password: string) =>
+        (options.users ?? []).some((user) => user.username === username && user.password === password),
+    },
     buildInfo: { productName: 'EdgeKE vibration simulator', manufacturerName: 'EdgeKE' },
   });
   await server.initialize();

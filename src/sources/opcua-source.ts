@@ -18,6 +18,7 @@ import { Observable } from 'rxjs';
 import type { RawMessage } from '../core/frame.ts';
 import { ConfigError } from '../errors.ts';
 import { BlockContinuity } from './block-continuity.ts';
+import { SourceError, sourceRefused } from './source-errors.ts';
 import { createWindower, type SampleWindow, type SampleWindower, type WindowSpec } from './sample-windower.ts';
 import type { SourceConnectionState, SourceEvents } from './source-events.ts';
 
@@ -66,6 +67,9 @@ export interface OpcuaSourceDeps {
 }
 
 const NO_ACK = (): void => undefined;
+
+/** createSession failures that mean "wrong credentials", not "try again later". */
+const REFUSED_IDENTITY = /BadUserAccessDenied|BadIdentityTokenRejected|BadIdentityTokenInvalid/;
 
 function securityModeOf(mode: OpcuaSecurityMode): MessageSecurityMode {
   return { None: MessageSecurityMode.None, Sign: MessageSecurityMode.Sign, SignAndEncrypt: MessageSecurityMode.SignAndEncrypt }[mode];
@@ -128,6 +132,7 @@ function numericValues(value: unknown): ArrayLike<number> | undefined {
  * timestamp does not follow on from the previous one (lost blocks) also drops the partial window; dropped partials
  * are reported as 'gap', a block seen twice (resent after a reconnection) as 'duplicate'; node ids
  * the server rejects are retried every `nodeRetryMs` and reported as 'node-unavailable' on each failed try.
+ * A server rejecting the user identity ends the stream with SourceError EDGEKE_SOURCE_REFUSED (not retryable).
  * OPC UA has no per-message acknowledgement: `ack()` is a no-op.
  */
 export function opcuaSource(options: OpcuaSourceOptions, deps: OpcuaSourceDeps): Observable<RawMessage> {
@@ -255,7 +260,16 @@ export function opcuaSource(options: OpcuaSourceOptions, deps: OpcuaSourceDeps):
     const start = async (): Promise<void> => {
       await client.connect(options.endpoint);
       if (closed) return;
-      session = await client.createSession(identity);
+      try {
+        session = await client.createSession(identity);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        // Credentials the server rejects: config that retrying will not fix.
+        if (REFUSED_IDENTITY.test(message)) {
+          throw sourceRefused(`OPC UA server ${options.endpoint} rejected the user identity (${REFUSED_IDENTITY.exec(message)?.[0]})`, error);
+        }
+        throw error;
+      }
       if (closed) return;
       subscription = await session.createSubscription2({
         requestedPublishingInterval: options.publishingIntervalMs ?? 100,
@@ -281,6 +295,10 @@ export function opcuaSource(options: OpcuaSourceOptions, deps: OpcuaSourceDeps):
     const connectWithRetry = (attempt: number): void => {
       start().catch((error: unknown) => {
         if (closed) return;
+        if (error instanceof SourceError && !error.retryable) {
+          subscriber.error(error);
+          return;
+        }
         const delay = Math.min(options.reconnectMaxDelayMs ?? 10_000, (options.reconnectInitialDelayMs ?? 1_000) * 2 ** Math.min(attempt, 10));
         log.warn({ err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'opcua source could not start; retrying');
         setState('reconnecting', 'start failed');

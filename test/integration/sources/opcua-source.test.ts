@@ -25,7 +25,7 @@ const recordings = [ramp(0, 1_000_000)];
 let server: OpcuaVibrationServer;
 
 beforeAll(async () => {
-  server = await startOpcuaVibrationServer({ recordings, certificateStore: join(dir, 'server-pki') });
+  server = await startOpcuaVibrationServer({ recordings, certificateStore: join(dir, 'server-pki'), users: [{ username: 'edgeke', password: 's3cret' }] });
 });
 afterAll(async () => {
   await server.stop();
@@ -127,6 +127,19 @@ describe('opcuaSource against the node-opcua vibration simulator', () => {
       run.subscription.unsubscribe();
       await third.stop();
     }
+  });
+
+  it('authenticates with user name and password, and ends with EDGEKE_SOURCE_REFUSED on a wrong password', async () => {
+    const good = start({ nodeIds: [VIBRATION_NODE_IDS.rms], window: { by: 'count', samples: 2 }, username: 'edgeke', password: 's3cret' });
+    const errors: unknown[] = [];
+    const bad = opcuaSource(
+      { flow: 'vibration', endpoint: server.endpoint, certificateStore: join(dir, 'client-pki'), nodeIds: [VIBRATION_NODE_IDS.rms], window: { by: 'count', samples: 2 }, username: 'edgeke', password: 'wrong' },
+      { logger },
+    ).subscribe({ error: (error: unknown) => errors.push(error) });
+    subscriptions.push(bad);
+    await until(() => good.messages.length >= 1 && errors.length === 1, 15_000, 'good windows and a refusal');
+    expect(errors[0]).toMatchObject({ code: 'EDGEKE_SOURCE_REFUSED', retryable: false });
+    expect(String((errors[0] as Error).message)).not.toContain('wrong');
   });
 
   it('does not trust an unknown server certificate with security on, until it is moved to trusted', async () => {
