@@ -8,8 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-SERIES = [("oursMs", "EdgeKE runtime (onnx)"), ("bareOrtMs", "bare onnxruntime"), ("pytorchMs", "PyTorch eager"),
-          ("tfjsMs", "EdgeKE runtime (tfjs)")]
+SERIES = [("oursP25Ms", "EdgeKE runtime (onnx)"), ("bareOrtP25Ms", "bare onnxruntime"), ("pytorchP25Ms", "PyTorch eager"),
+          ("tfjsP25Ms", "EdgeKE runtime (tfjs)")]
 
 
 def main(src, dst):
@@ -30,7 +30,7 @@ def main(src, dst):
             ax.set_yscale("log")
             ax.set_xticks(range(len(exits)), [f"exit {e}" for e in exits])
             ax.set_title(f"{model}, batch {batch}", fontsize=10)
-            ax.set_ylabel("ms per call (median)")
+            ax.set_ylabel("ms per call (lower quartile)")
             ax.grid(axis="y", alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.suptitle(

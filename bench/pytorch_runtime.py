@@ -4,7 +4,7 @@ the same thread count, batch sizes and exits.
 
     /usr/bin/python3 bench/pytorch_runtime.py <model-dir> --threads 1 --batches 1,32 --repeats 20 --budget-ms 1500
 
-Prints JSON on stdout: per (exit, batch) the median ms of running stages 1..exit, and the exit logits of the
+Prints JSON on stdout: per (exit, batch) the median and lower-quartile ms of running stages 1..exit, and the exit logits of the
 deterministic probe input (x[i] = 0.5 * sin(i * 12.9898)) so the caller can check both sides compute the same thing.
 """
 import argparse
@@ -152,7 +152,9 @@ def main():
                     t = time.perf_counter()
                     run()
                     samples.append((time.perf_counter() - t) * 1000)
-                results.append({"exit": exit_, "batchSize": batch, "medianMs": statistics.median(samples), "samples": repeats})
+                samples.sort()
+                results.append({"exit": exit_, "batchSize": batch, "medianMs": statistics.median(samples),
+                                "p25Ms": samples[round(0.25 * (len(samples) - 1))], "samples": repeats})
                 if batch == 1:
                     probe.append(logits[0].tolist())
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results, "probeLogits": probe}))

@@ -92,18 +92,27 @@ interface Row {
   model: string;
   exit: number;
   batchSize: number;
+  /** Median ms per call. */
   oursMs: number;
   bareOrtMs: number;
   pytorchMs: number | null;
   tfjsMs: number | null;
+  /** Lower-quartile ms per call: the typical time when other processes leave the cores alone. */
+  oursP25Ms: number;
+  bareOrtP25Ms: number;
+  pytorchP25Ms: number | null;
+  tfjsP25Ms: number | null;
+  /** Median over interleaved rounds of ours / bare ORT. */
   overheadVsOrt: number;
-  /** Ratio of the two lower quartiles: what is left of the overhead when other processes are not in the way. */
+  /** Ratio of the two lower quartiles. */
   overheadVsOrtP25: number;
+  /** PyTorch / ours, lower quartiles (each side's typical uncontended time). */
   speedupVsPytorch: number | null;
+  /** tfjs / ours, lower quartiles. */
   tfjsVsOurs: number | null;
 }
 
-function pytorchBaseline(dir: string): { results: { exit: number; batchSize: number; medianMs: number }[]; probeLogits: number[][]; torch: string } | undefined {
+function pytorchBaseline(dir: string): { results: { exit: number; batchSize: number; medianMs: number; p25Ms: number }[]; probeLogits: number[][]; torch: string } | undefined {
   try {
     const out = execFileSync(PYTHON, [join(root, 'bench/pytorch_runtime.py'), dir, '--threads', String(threads), '--batches', batches.join(','), '--repeats', String(repeats), '--budget-ms', String(budgetMs)], {
       encoding: 'utf8',
@@ -155,22 +164,34 @@ for (const dir of values.model?.map((m) => resolve(m)) ?? shippedModels()) {
         { warmup: 3, repeats, budgetMs },
       );
       const alone = viaTfjs ? await timeInterleaved([{ name: 'tfjs', run: () => viaTfjs.runBatch(inputs, { decide }) }], { warmup: 3, repeats, budgetMs: budgetMs / 2 }) : undefined;
-      const oursMs = pair.get('ours')!.medianMs;
-      const bareOrtMs = pair.get('bare')!.medianMs;
-      const tfjsMs = alone?.get('tfjs')?.medianMs ?? null;
-      const pytorchMs = torch?.results.find((r) => r.exit === exit && r.batchSize === batchSize)?.medianMs ?? null;
+      const ourSamples = pair.get('ours')!.samples;
+      const bareSamples = pair.get('bare')!.samples;
+      const tfjsSamples = alone?.get('tfjs')?.samples;
+      const torchRow = torch?.results.find((r) => r.exit === exit && r.batchSize === batchSize);
+      const oursP25Ms = quantileOf(ourSamples, 0.25);
+      const tfjsP25Ms = tfjsSamples === undefined ? null : quantileOf(tfjsSamples, 0.25);
+      const pytorchP25Ms = torchRow?.p25Ms ?? null;
       const row: Row = {
-        model: manifest.name, exit, batchSize, oursMs, bareOrtMs, pytorchMs, tfjsMs,
-        overheadVsOrt: pairedRatio(pair.get('ours')!.samples, pair.get('bare')!.samples),
-        overheadVsOrtP25: quantileOf(pair.get('ours')!.samples, 0.25) / quantileOf(pair.get('bare')!.samples, 0.25),
-        speedupVsPytorch: pytorchMs === null ? null : pytorchMs / oursMs,
-        tfjsVsOurs: tfjsMs === null ? null : tfjsMs / oursMs,
+        model: manifest.name, exit, batchSize,
+        oursMs: pair.get('ours')!.medianMs,
+        bareOrtMs: pair.get('bare')!.medianMs,
+        pytorchMs: torchRow?.medianMs ?? null,
+        tfjsMs: alone?.get('tfjs')?.medianMs ?? null,
+        oursP25Ms,
+        bareOrtP25Ms: quantileOf(bareSamples, 0.25),
+        pytorchP25Ms,
+        tfjsP25Ms,
+        overheadVsOrt: pairedRatio(ourSamples, bareSamples),
+        overheadVsOrtP25: oursP25Ms / quantileOf(bareSamples, 0.25),
+        speedupVsPytorch: pytorchP25Ms === null ? null : pytorchP25Ms / oursP25Ms,
+        tfjsVsOurs: tfjsP25Ms === null ? null : tfjsP25Ms / oursP25Ms,
       };
       rows.push(row);
       const f = (x: number | null, d = 3): string => (x === null ? '-' : x.toFixed(d));
       process.stdout.write(
-        `${manifest.name.padEnd(14)} exit ${exit} b=${String(batchSize).padEnd(3)} ours ${f(oursMs)} ms | bare ORT ${f(bareOrtMs)} ms (ours/bare ${f(row.overheadVsOrt, 3)}, p25 ${f(row.overheadVsOrtP25, 3)}) | ` +
-          `PyTorch ${f(pytorchMs)} ms (x${f(row.speedupVsPytorch, 2)} faster) | tfjs ${f(tfjsMs)} ms (x${f(row.tfjsVsOurs, 2)} slower)\n`,
+        `${manifest.name.padEnd(14)} exit ${exit} b=${String(batchSize).padEnd(3)} ours ${f(row.oursP25Ms)} ms | bare ORT ${f(row.bareOrtP25Ms)} ms ` +
+          `(ours/bare ${f(row.overheadVsOrt)}, p25 ${f(row.overheadVsOrtP25)}) | PyTorch ${f(row.pytorchP25Ms)} ms (x${f(row.speedupVsPytorch, 2)} faster) | ` +
+          `tfjs ${f(row.tfjsP25Ms)} ms (x${f(row.tfjsVsOurs, 2)} slower)\n`,
       );
     }
   }
@@ -188,7 +209,7 @@ const result = {
   threads,
   backends,
   torch: torchVersion,
-  note: 'ms = median per call (a batch through stages 1..exit); ours and bare ORT run interleaved, round by round, and overheadVsOrt is the median over rounds of ours/bare (robust to other processes on a shared machine); PyTorch eager = the same ONNX weights run with torch.nn.functional ops under no_grad, in its own process',
+  note: 'one call = a batch through stages 1..exit; *Ms = median, *P25Ms = lower quartile per call (typical time when other processes leave the cores alone; the tables and ratios vs PyTorch and tfjs use it). ours and bare ORT run interleaved round by round; overheadVsOrt = median over rounds of ours/bare. PyTorch eager = the same ONNX weights run with torch.nn.functional ops under no_grad, same threads, in its own process',
   overhead_vs_ort: overhead,
   overhead_vs_ort_p25: Math.max(...rows.map((r) => r.overheadVsOrtP25)),
   speedup_vs_pytorch: speedups.length > 0 ? Math.min(...speedups) : null,
