@@ -105,8 +105,9 @@ export function parseFlowText(text: string, file: string, env: Env): { flow?: Lo
   });
   if (syntaxErrors.length > 0) return { issues: syntaxErrors };
 
-  const context: Conversion = { document, env, file, lineCounter, issues: [], lines: new Map(), interpolatedPaths: new Set(), secrets: [] };
+  const context: Conversion = { document, env, file, lineCounter, issues: [], lines: new Map(), interpolatedPaths: new Set(), secrets: [], nodeBudget: MAX_NODES };
   const raw = toPlainValue(document.contents, [], context);
+  if (context.nodeBudget < 0) return { issues: [{ file, path: '', message: `too many values (over ${MAX_NODES}, or nested deeper than ${MAX_DEPTH}, counting what YAML aliases expand to)` }] };
   if (context.issues.length > 0) return { issues: context.issues };
 
   const issues: FlowIssue[] = [];
@@ -123,6 +124,10 @@ export function parseFlowText(text: string, file: string, env: Env): { flow?: Lo
   return { flow: { file, config: parsed.data, configHash }, issues: [], nameLine: context.lines.get('name') };
 }
 
+/** A flow file is small; this stops alias bombs and self-referencing aliases from expanding without end. */
+const MAX_NODES = 100_000;
+const MAX_DEPTH = 64;
+
 /** Marks a field whose whole value was a reference that resolved to the empty string. */
 const OMITTED = Symbol('omitted');
 
@@ -137,11 +142,16 @@ interface Conversion {
   interpolatedPaths: Set<string>;
   /** Env values substituted in; scrubbed from any message as a second line of defence. */
   secrets: string[];
+  /** Values left to convert before the file counts as too big. */
+  nodeBudget: number;
 }
 
 /** Converts the YAML tree to plain values, interpolating `${VAR}` in string scalars and noting each node's line. */
 function toPlainValue(node: unknown, path: string[], context: Conversion): unknown {
   if (node === null || node === undefined) return null;
+  context.nodeBudget -= 1;
+  if (path.length > MAX_DEPTH) context.nodeBudget = -1;
+  if (context.nodeBudget < 0) return null;
   const dotted = path.join('.');
   const range = (node as { range?: [number, number, number] }).range;
   if (range !== undefined) context.lines.set(dotted, context.lineCounter.linePos(range[0]).line);

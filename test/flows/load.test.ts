@@ -140,6 +140,13 @@ model: { path: models/cwru-bearing }
     expect(onlyIssue('name: a\nname: b\n').message).toContain('duplicate key');
   });
 
+  it('refuses YAML alias bombs and self-referencing aliases instead of expanding them', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let level = 1; level < 8; level += 1) levels.push(`${String.fromCharCode(97 + level)}: &${String.fromCharCode(97 + level)} [${new Array(10).fill(`*${String.fromCharCode(96 + level)}`).join(', ')}]`);
+    expect(onlyIssue(levels.join('\n')).message).toMatch(/too many values/);
+    expect(issuesOf('name: &n [*n]\n').length).toBeGreaterThan(0);
+  });
+
   it('wants exactly one flow per file', () => {
     expect(onlyIssue('').message).toMatch(/empty/);
     expect(onlyIssue(`${MINIMAL_MQTT}\n---\n${MINIMAL_MQTT}`).message).toMatch(/one flow per file/);
