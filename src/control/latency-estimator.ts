@@ -30,16 +30,19 @@ export interface LatencyEstimatorOptions {
    * is noticed within a few batches (well under a second at edge frame rates), while single spikes move it little.
    */
   alpha?: number;
-  /** A single observation counts at most this many times the current estimate, so one GC pause cannot blind it. */
+  /**
+   * A single observation counts at most this many times (or this fraction of) the current estimate, so one GC pause
+   * cannot blind it; a real step change still gets through in a few observations.
+   */
   maxJumpRatio?: number;
 }
 
 /** Per-stage online state: the device's current speed relative to the profile, and how much that ratio scatters. */
 export interface StageEstimate {
   stage: number;
-  /** EWMA of observed / profiled median (1 = as profiled, 2 = twice as slow). */
+  /** Typical observed / profiled median (1 = as profiled, 2 = twice as slow): exp of the EWMA of its logarithm. */
   scale: number;
-  /** EWMA standard deviation of that ratio. */
+  /** EWMA standard deviation of ln(observed / profiled): 0.1 ≈ ±10%. */
   spread: number;
   observations: number;
 }
@@ -53,7 +56,9 @@ interface ProfilePoint {
 
 interface StageState {
   points: ProfilePoint[];
-  scale: number;
+  /** EWMA of ln(observed / profiled median). */
+  logScale: number;
+  /** EWMA variance of that logarithm. */
   variance: number;
   observations: number;
 }
@@ -63,8 +68,9 @@ interface StageState {
  *
  * Each stage keeps the profiled median curve over batch sizes (interpolated in between) and learns one multiplicative
  * factor on it: a busier or slower machine slows every batch size of a stage alike, so one observation at batch 4
- * also corrects the prediction at batch 1. The spread of that factor gives the high quantiles (mean + z·sd),
- * seeded from the profile's p95 − median.
+ * also corrects the prediction at batch 1. The factor is learned in the log domain (latencies are positive and
+ * skewed; a stall moves a geometric mean far less than an arithmetic one), and its spread gives the high quantiles
+ * (exp(mean + z·sd)), seeded from the profile's p95 / median.
  */
 export class LatencyEstimator implements LatencyModel {
   readonly stageCount: number;
@@ -87,9 +93,10 @@ export class LatencyEstimator implements LatencyModel {
     // A failed or bogus timing must not poison the model; the runtime counts those as errors elsewhere.
     if (!Number.isFinite(ms) || ms < 0 || !(batchSize >= 1)) return;
     const state = this.state(stage);
-    const ratio = Math.min(ms / baselineMs(state.points, batchSize), Math.max(state.scale, 0.1) * this.maxJumpRatio);
-    const diff = ratio - state.scale;
-    state.scale += this.alpha * diff;
+    const maxJump = Math.log(this.maxJumpRatio);
+    const logRatio = Math.log(Math.max(ms / baselineMs(state.points, batchSize), 1e-6));
+    const diff = Math.min(maxJump, Math.max(-maxJump, logRatio - state.logScale));
+    state.logScale += this.alpha * diff;
     state.variance = (1 - this.alpha) * (state.variance + this.alpha * diff * diff);
     state.observations += 1;
   }
@@ -99,7 +106,7 @@ export class LatencyEstimator implements LatencyModel {
     // A prediction interval, not a confidence interval: the EWMA mean is itself uncertain (its variance is
     // alpha/(2-alpha) of the spread's), so the next observation scatters a little wider than the spread alone.
     const predictiveSd = Math.sqrt(state.variance * this.predictiveInflation());
-    const factor = state.scale + normalQuantile(risk) * predictiveSd;
+    const factor = Math.exp(state.logScale + normalQuantile(risk) * predictiveSd);
     return baselineMs(state.points, Math.max(1, batchSize)) * factor;
   }
 
@@ -115,7 +122,7 @@ export class LatencyEstimator implements LatencyModel {
   estimates(): StageEstimate[] {
     return this.stages.map((state, i) => ({
       stage: i + 1,
-      scale: state.scale,
+      scale: Math.exp(state.logScale),
       spread: Math.sqrt(state.variance),
       observations: state.observations,
     }));
@@ -163,18 +170,18 @@ function seedStages(profile: readonly StageLatencyProfileEntry[], inflation: num
       if (previous === undefined || entry.samples > previous.samples) bySize.set(entry.batchSize, entry);
     }
     const cells = [...bySize.values()].sort((a, b) => a.batchSize - b.batchSize);
-    // Relative deviation implied by the profile's tail, averaged over cells by sample count.
+    // Log-domain deviation implied by the profile's tail, averaged over cells by sample count.
     let weight = 0;
     let weightedSd = 0;
     for (const cell of cells) {
       const w = Math.max(1, cell.samples);
       weight += w;
-      weightedSd += (w * (cell.p95Ms - cell.medianMs)) / (cell.medianMs * Z_P95);
+      weightedSd += (w * Math.log(cell.p95Ms / cell.medianMs)) / Z_P95;
     }
     const sd = weightedSd / weight;
     stages.push({
       points: cells.map((c) => ({ batchSize: c.batchSize, medianMs: c.medianMs })),
-      scale: 1,
+      logScale: 0,
       variance: (sd * sd) / inflation,
       observations: 0,
     });

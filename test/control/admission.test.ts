@@ -83,7 +83,7 @@ describe('planBatch', () => {
 
   it('recovers from a latency model made too pessimistic by a stall', () => {
     const estimator = new LatencyEstimator(profile(1.1));
-    for (let i = 0; i < 3; i++) estimator.observe({ stage: 1, batchSize: 1, ms: 200 });
+    for (let i = 0; i < 10; i++) estimator.observe({ stage: 1, batchSize: 1, ms: 200 });
     const tight = frames(1, { deadlineMs: 8 });
     expect(planBatch(tight, MODEL, estimator, { now: NOW }, options).batch[0]?.probe).toBe(true);
     // The probes' observations (the machine is fast again) bring the estimate back.
