@@ -11,6 +11,16 @@ interface PendingAck {
   /** Connection on which the broker last sent this message. */
   generation: number;
   acked: boolean;
+  topic: string;
+  payload: Buffer;
+}
+
+/** What identifies a redelivery: the broker sets DUP and resends the same topic and payload under the same id. */
+export interface IncomingQos1 {
+  messageId: number;
+  topic: string;
+  payload: Buffer;
+  dup: boolean;
 }
 
 export class MqttAckTracker {
@@ -39,11 +49,19 @@ export class MqttAckTracker {
 
   /**
    * A QoS 1 message arrived. Returns the ack to hand to the pipeline, or undefined when it is a redelivery of a
-   * message the pipeline already holds (or already acked), which must not be emitted twice.
+   * message the pipeline already holds (or already acked), which must not be emitted twice. A broker that lost the
+   * message may reuse its id for a new one: without DUP and the same topic and payload it is not a redelivery.
    */
-  receive(messageId: number): (() => void) | undefined {
+  receive(message: IncomingQos1): (() => void) | undefined {
+    const { messageId } = message;
     const existing = this.pending.get(messageId);
-    if (existing !== undefined && existing.generation < this.generation) {
+    const isRedelivery =
+      existing !== undefined &&
+      existing.generation < this.generation &&
+      message.dup &&
+      existing.topic === message.topic &&
+      existing.payload.equals(message.payload);
+    if (existing !== undefined && isRedelivery) {
       if (existing.acked) {
         if (this.sendPuback(messageId)) this.pending.delete(messageId);
         else existing.generation = this.generation;
@@ -52,7 +70,7 @@ export class MqttAckTracker {
       existing.generation = this.generation;
       return undefined;
     }
-    const entry: PendingAck = { generation: this.generation, acked: false };
+    const entry: PendingAck = { generation: this.generation, acked: false, topic: message.topic, payload: message.payload };
     this.pending.set(messageId, entry);
     return () => this.ack(messageId, entry);
   }

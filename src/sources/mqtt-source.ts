@@ -161,8 +161,11 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
       if (closed) return;
       let ack = NO_ACK;
       if (message.qos > 0 && message.messageId !== undefined) {
-        const trackedAck = tracker.receive(message.messageId);
-        if (trackedAck === undefined) return; // redelivery of a message the pipeline already holds or acked
+        const trackedAck = tracker.receive({ messageId: message.messageId, topic: message.topic, payload: message.payload, dup: message.dup });
+        if (trackedAck === undefined) {
+          log.debug({ topic: message.topic, messageId: message.messageId }, 'redelivery of a message the pipeline holds or acked');
+          return;
+        }
         ack = trackedAck;
       }
       if (message.payload.length > maxPayloadBytes) {

@@ -111,6 +111,21 @@ describe('mqttSource', () => {
     expect(messages).toHaveLength(1);
   });
 
+  it('emits a new message that reuses the id of a held one (no DUP, other payload)', () => {
+    const { fake, messages } = start();
+    fake.brokerConnects(false);
+    fake.brokerSends({ messageId: 6, payload: Buffer.from('old') });
+    fake.connectionLost();
+    fake.brokerConnects(true); // the broker kept the session but not this in-flight message
+    fake.brokerSends({ messageId: 6, payload: Buffer.from('new') });
+    fake.brokerSends({ messageId: 7, payload: Buffer.from('x'), dup: true }); // DUP alone is not enough either
+    expect(messages.map((message) => message.payload.kind === 'bytes' && message.payload.bytes.toString())).toEqual(['old', 'new', 'x']);
+    messages[0]?.ack(); // stale: must not PUBACK id 6, which now belongs to 'new'
+    expect(fake.pubacks).toEqual([]);
+    messages[1]?.ack();
+    expect(fake.pubacks).toEqual([6]);
+  });
+
   it('forgets in-flight messages when the broker lost the session', () => {
     const { fake, messages } = start();
     fake.brokerConnects(false);

@@ -191,6 +191,46 @@ describe('mqttSource with a broker that freezes (half-open connection)', () => {
   });
 });
 
+describe('mqttSource across a broker restart', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeke-mqtt-restart-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps the subscription and a held message across a broker restart (Mosquitto persistence)', async () => {
+    const broker = await startMosquitto({ dir });
+    cleanups.push(() => broker.process.stop());
+    const topic = unique('brokerrestart');
+    const clientId = unique('edgeke');
+    const states: SourceStateChange[] = [];
+    const options = { flow: 'test', url: broker.url, topic, qos: 1 as const, clientId, reconnectPeriodMs: 200, connectTimeoutMs: 1_000 };
+    const received = run(mqttSource(options, { logger, events: { onStateChange: (change) => states.push(change) } }));
+    await until(() => states.some((change) => change.state === 'connected'));
+    await sleep(300);
+    const publish = async (text: string): Promise<void> => {
+      const pub = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: unique('pub'), reconnectPeriod: 0 });
+      await pub.publishAsync(topic, text, { qos: 1 });
+      await pub.endAsync();
+    };
+    await publish('held');
+    await until(() => received.messages.length === 1, 10_000, 'held message');
+
+    await broker.process.restart();
+    await until(() => states.filter((change) => change.state === 'connected').length >= 2, 15_000, 'reconnect');
+    await publish('after-restart');
+    await until(() => received.messages.length === 2, 10_000, 'message after broker restart');
+    await sleep(500);
+    expect(texts(received.messages)).toEqual(['held', 'after-restart']);
+    for (const message of received.messages) message.ack();
+    await sleep(300);
+    received.subscription.unsubscribe();
+    await sleep(300);
+
+    const restarted = run(mqttSource(options, { logger }));
+    cleanups.push(() => restarted.subscription.unsubscribe());
+    await sleep(1_000);
+    expect(restarted.messages).toEqual([]);
+  });
+});
+
 describe('mqttSource against the embedded aedes broker (MQTT 3.1.1)', () => {
   it('defers the PUBACK to ack() and gets unacked messages redelivered after a client restart', async () => {
     const broker = await startEmbeddedBroker();
