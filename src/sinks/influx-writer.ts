@@ -6,7 +6,7 @@ import { inferencePoint } from './inference-point.ts';
 import type { InfluxClient, InfluxTarget } from './influx-client.ts';
 import { checkPoint, type InfluxPoint } from './influx-point.ts';
 import { RetryBackoff } from './retry-backoff.ts';
-import { InvalidPointError, SinkClosedError, type InfluxWriteError } from './sink-errors.ts';
+import { SinkClosedError, type InfluxWriteError } from './sink-errors.ts';
 import type { SpillStore } from './spill-store.ts';
 
 /** Why points left the sink without reaching InfluxDB. Every dropped point is counted under one of these. */
@@ -156,9 +156,9 @@ export class InfluxWriter {
   }
 
   /**
-   * Buffers the frame's `inference` point (and counts it for flow_stats). Resolves once it is in the buffer; rejects
-   * with InvalidPointError when the result cannot be written as line protocol (counted as dropped 'invalid'), or
-   * SinkClosedError after close().
+   * Buffers the frame's `inference` point (and counts it for flow_stats). Resolves once it is in the buffer (memory or
+   * disk), or once it was dropped and counted because line protocol cannot carry it (drops$ reason 'invalid'): either
+   * way the frame's message may be acknowledged. Rejects only with SinkClosedError after close().
    */
   async write(result: FrameResult): Promise<void> {
     if (this.closed || this.stopping) throw new SinkClosedError('InfluxDB sink');
@@ -172,13 +172,17 @@ export class InfluxWriter {
     try {
       checkPoint(point);
     } catch (error) {
+      // Settled, not rejected: the same result would fail the same way on every redelivery. Counted instead.
       this.countDrop('invalid', 1);
       this.options.logger.warn({ flow: this.options.flow, reason: (error as Error).message }, 'influx sink: point refused before buffering');
-      throw error;
+      return;
     }
     if (this.memory.length === 0) this.firstBufferedAt = this.now();
     this.memory.push(point);
-    if (this.memory.length + this.inflight.length > this.options.settings.bufferMaxPoints) await this.relieve();
+    // With a spill store the disk is the buffer: memory goes to disk at the high-water mark, so intake does not stall
+    // behind a long outage. Without one, memory holds up to bufferMaxPoints and intake waits above the high-water mark.
+    const limit = this.options.spill === undefined ? this.options.settings.bufferMaxPoints : this.highWater - 1;
+    if (this.memory.length + this.inflight.length > limit) await this.relieve(limit);
     this.updatePressure();
     if (this.memory.length >= this.options.settings.batchSize) this.wakeUp();
   }
@@ -323,10 +327,10 @@ export class InfluxWriter {
     }
   }
 
-  /** Memory over its bound: the oldest points go to disk (or are dropped without a spill store). */
-  private relieve(): Promise<void> {
+  /** Memory over `bufferMaxPoints` (the bound): the oldest points go to disk (or are dropped without a spill store). */
+  private relieve(bufferMaxPoints: number): Promise<void> {
     this.relieving = this.relieving.then(async () => {
-      const { bufferMaxPoints, batchSize } = this.options.settings;
+      const { batchSize } = this.options.settings;
       while (this.memory.length > 0 && this.memory.length + this.inflight.length > bufferMaxPoints) {
         const chunk = this.memory.splice(0, Math.max(batchSize, this.memory.length + this.inflight.length - bufferMaxPoints));
         if (this.options.spill === undefined) {
@@ -409,4 +413,3 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export { InvalidPointError };
