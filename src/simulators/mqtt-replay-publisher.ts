@@ -31,6 +31,8 @@ export interface MqttReplayPublisherOptions {
 export interface ReplayPublisherStats {
   published: number;
   failed: number;
+  /** Frames that fell due while the broker was unreachable: dropped, as a real device would. */
+  skipped: number;
 }
 
 export interface RunningReplayPublisher {
@@ -42,8 +44,9 @@ export interface RunningReplayPublisher {
 
 /**
  * Publishes frames made by `nextFrame(seq, now)` at a rate shaped by a load profile. The shared engine of the
- * camera and vibration simulators. Frames due while the client is offline are queued by mqtt.js and sent on
- * reconnection; a publish error is counted and logged, never thrown.
+ * camera and vibration simulators. Starts without waiting for the broker (in a compose stack it may come up later)
+ * and keeps reconnecting; frames due while it is unreachable are skipped and counted, not queued. A publish error is
+ * counted and logged, never thrown.
  */
 export async function startMqttReplayPublisher(
   options: MqttReplayPublisherOptions,
@@ -51,7 +54,7 @@ export async function startMqttReplayPublisher(
 ): Promise<RunningReplayPublisher> {
   const now = options.now ?? Date.now;
   const protocolVersion = options.protocolVersion ?? 5;
-  const client: MqttClient = await mqtt.connectAsync(options.url, {
+  const client: MqttClient = mqtt.connect(options.url, {
     protocolVersion,
     clientId: options.clientId ?? `edgeke-sim-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
     username: options.username,
@@ -59,7 +62,16 @@ export async function startMqttReplayPublisher(
     reconnectPeriod: 1_000,
   });
   const scheduler = new FrameScheduler(options.profile ?? { kind: 'steady' }, options.ratePerSecond, now());
-  const stats: ReplayPublisherStats = { published: 0, failed: 0 };
+  const stats: ReplayPublisherStats = { published: 0, failed: 0, skipped: 0 };
+  let lastError: string | undefined;
+  client.on('error', (error) => {
+    if (error.message !== lastError) options.logger?.warn({ url: options.url, err: error.message }, 'simulator MQTT client error');
+    lastError = error.message;
+  });
+  client.on('connect', () => {
+    lastError = undefined;
+    options.logger?.info({ url: options.url }, 'simulator connected');
+  });
   let seq = 0;
   let finish: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -79,7 +91,12 @@ export async function startMqttReplayPublisher(
 
   const tick = (): void => {
     const at = now();
-    for (let frames = scheduler.due(at); frames > 0 && seq < limit; frames -= 1) {
+    const due = scheduler.due(at);
+    if (!client.connected) {
+      stats.skipped += due;
+      return;
+    }
+    for (let frames = due; frames > 0 && seq < limit; frames -= 1) {
       publish(nextFrame(seq, at));
       seq += 1;
     }
@@ -95,7 +112,7 @@ export async function startMqttReplayPublisher(
     stop: () => {
       stopped ??= (async () => {
         clearInterval(timer);
-        await client.endAsync();
+        await client.endAsync(!client.connected);
         finish();
       })();
       return stopped;

@@ -76,13 +76,39 @@ describe('camera simulator', () => {
     const elapsed = Date.now() - started;
     await simulator.stop();
     const envelopes = await pending.waitFor(10);
-    expect(simulator.stats()).toEqual({ published: 10, failed: 0 });
+    expect(simulator.stats()).toMatchObject({ published: 10, failed: 0 });
     expect(elapsed).toBeGreaterThanOrEqual(150); // 10 frames at 50/s ≈ 200 ms
     expect(envelopes.map((envelope) => envelope.id)).toEqual(Array.from({ length: 10 }, (_, i) => `cam-${i}`));
     expect(envelopes.slice(0, 6).map((envelope) => envelope.label)).toEqual([0, 1, 2, 3, 4, 5]);
     const jpeg = Buffer.from(envelopes[0]?.image ?? '', 'base64');
     expect(jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
     expect(Math.abs((envelopes[0]?.ts ?? 0) - started)).toBeLessThan(5_000);
+  });
+
+  it('starts before the broker is up, skipping frames until it can publish', async () => {
+    const late = await startEmbeddedBroker();
+    const { port } = late;
+    await late.stop(); // nothing listens on the port for now
+    const simulator = await startCameraSimulator({
+      url: `mqtt://127.0.0.1:${port}`,
+      topic: 'sim/late',
+      images: [{ file: 'a.jpg', label: 0, bytes: Buffer.from([0xff, 0xd8]) }],
+      classes: ['a'],
+      ratePerSecond: 100,
+      protocolVersion: 4,
+      limit: 3,
+    });
+    await sleep(300);
+    expect(simulator.stats().published).toBe(0);
+    expect(simulator.stats().skipped).toBeGreaterThan(0);
+    const broker2 = await startEmbeddedBroker({ port });
+    try {
+      await simulator.finished;
+      expect(simulator.stats().published).toBe(3);
+    } finally {
+      await simulator.stop();
+      await broker2.stop();
+    }
   });
 
   it('refuses binary frames over MQTT 3.1.1', async () => {
