@@ -288,7 +288,9 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
       );
       t = clock.stop();
       const stageMs = run.timings.reduce((sum, timing) => sum + timing.ms, 0);
-      overheadMs += 0.2 * (Math.max(0, t - batchStart - stageMs) - overheadMs);
+      // Stalls (GC, a busy neighbour) count at most 4x the current estimate, as in the latency model.
+      const observedOverhead = Math.min(Math.max(0, t - batchStart - stageMs), 4 * Math.max(overheadMs, 0.05));
+      overheadMs += 0.2 * (observedOverhead - overheadMs);
       run.answers.forEach((answer, i) => {
         const index = Number(batch[i]?.id);
         const truth = ctx.frames[index];

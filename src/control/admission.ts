@@ -31,7 +31,7 @@ export interface PlannerOptions {
   batchSizes?: readonly number[];
   /**
    * How many frames (in deadline order) get exits planned; the rest of the queue is counted at exit 1 (their claim
-   * on the time ahead) and planned later. Default 4 × maxBatch.
+   * on the time ahead) and planned later. Default 2 × maxBatch (planning time grows with its square).
    */
   horizon?: number;
   /**
@@ -148,7 +148,9 @@ export function planBatch(
 
   const alive: Slot[] = [];
   for (const { frame, due } of ordered) {
-    const aloneAtExit1 = startTs + (options.batchOverheadMs ?? 0) + exitCostMs(model, latency, 1, 1, frame.policy.riskQuantile);
+    // Shedding is for the hopeless: judged at the median, not at the risk quantile (a frame that probably makes it at
+    // exit 1 runs, even when it might not).
+    const aloneAtExit1 = startTs + (options.batchOverheadMs ?? 0) + exitCostMs(model, latency, 1, 1, 0.5);
     const hopeless = aloneAtExit1 > due;
     if (hopeless && frame.policy.latePolicy === 'shed') {
       shed.push({ id: frame.id, reason: 'no-slack' });
@@ -162,14 +164,14 @@ export function planBatch(
     alive.push(slot);
   }
 
-  const horizon = Math.max(options.maxBatch, Math.floor(options.horizon ?? 4 * options.maxBatch));
+  const horizon = Math.max(options.maxBatch, Math.floor(options.horizon ?? 2 * options.maxBatch));
   const planned = alive.slice(0, horizon);
   const beyond = alive.slice(horizon);
   if (planned.length === 0) {
     return probeWhenIdle({ startTs, batch: [], shed, waiting: [], predictedBatchEndTs: startTs }, queue, model, latency, options);
   }
   for (const slot of beyond) slot.kind = 'reserved';
-  const reserved = [...beyond, ...expectedArrivals(planned, state, options)];
+  const reserved = [...beyond, ...expectedArrivals(planned, state, options, horizon)];
 
   const simulator = new QueueSimulator(model, latency, options, planned);
   let best: Candidate | undefined;
@@ -179,9 +181,10 @@ export function planBatch(
       targetUtilization: options.targetUtilization ?? 0.9,
     });
     if (best === undefined || isBetter(candidate, best, model)) best = candidate;
-    // Largest size first: when it already runs every frame on time at its preferred exit, no smaller size can win.
+    // Largest size first: when it already runs every frame on time at its preferred exit, no smaller size can win;
+    // and with a queue of two full batches or more, throughput decides: smaller batches only cost planning time.
     const perfect = candidate.overloadShed.length === 0 && candidate.slots.every((slot) => !slot.late && slot.cap === slot.preferred);
-    if (perfect) break;
+    if (perfect || queue.length >= 2 * options.maxBatch) break;
   }
   if (best === undefined) throw new ControlError('EDGEKE_CONTROL_OPTIONS', 'no candidate batch size');
 
@@ -246,14 +249,16 @@ function probeWhenIdle(
  * Frames expected to arrive while the planned ones are served (until the last planned deadline), at the recent
  * rate, with the tightest deadline among the planned frames' flows. Bounded by the queue capacity.
  */
-function expectedArrivals(planned: readonly Slot[], state: PlannerState, options: PlannerOptions): Slot[] {
+function expectedArrivals(planned: readonly Slot[], state: PlannerState, options: PlannerOptions, horizon: number): Slot[] {
   const rate = state.arrivalRatePerMs ?? 0;
   const first = planned[0];
   if (!(rate > 0) || first === undefined) return [];
   const tightest = planned.reduce((a, b) => (b.frame.policy.deadlineMs < a.frame.policy.deadlineMs ? b : a), first);
   const lastDue = Math.max(...planned.map((slot) => slot.due));
   const arrivals: Slot[] = [];
-  for (let i = 1; arrivals.length < options.queueCapacity; i++) {
+  // Enough of them to see the queue fill: the room left in it, and at least a horizon's worth.
+  const count = Math.max(horizon, options.queueCapacity - planned.length);
+  for (let i = 1; arrivals.length < count; i++) {
     const arrivalTs = state.now + i / rate;
     if (arrivalTs > lastDue) break;
     const policy = tightest.frame.policy;
@@ -298,9 +303,10 @@ function planWithBatchSize(
   const overloadShed: ShedDecision[] = [];
   const misses = (slot: Slot, finish: number | undefined): boolean => !slot.late && (finish ?? 0) > slot.due;
 
-  // 1. Everyone at exit 1 (least work); the first frame that still misses is hopeless behind the ones ahead.
+  // 1. Everyone at exit 1 (least work); the first frame that still misses, at the median, is hopeless behind the
+  //    ones ahead.
   for (;;) {
-    const { finishes } = simulator.run(slots, batchSize, startTs);
+    const { finishes } = simulator.run(slots, batchSize, startTs, 'median');
     const missing = slots.findIndex((slot, i) => misses(slot, finishes[i]));
     if (missing < 0) break;
     const slot = slots[missing];
@@ -322,9 +328,16 @@ function planWithBatchSize(
   };
   const baselineRun = simulator.run(everyone, batchSize, startTs);
   const watched = everyone.map((slot, i) => (slot.kind === 'planned' ? !slot.late : !failsIn(baselineRun, i)));
+  // An admitted frame that fits at the median but not at the risk quantile is at risk already: raising others must
+  // not make it later still.
+  const latestFinish = everyone.map((slot, i) => Math.max(slot.due, baselineRun.finishes[i] ?? slot.due));
   const breaksSomeone = (): boolean => {
     const run = simulator.run(everyone, batchSize, startTs);
-    for (let i = 0; i < everyone.length; i++) if (watched[i] === true && failsIn(run, i)) return true;
+    for (let i = 0; i < everyone.length; i++) {
+      if (watched[i] !== true) continue;
+      const slot = everyone[i];
+      if (slot?.kind === 'planned' ? (run.finishes[i] ?? 0) > (latestFinish[i] ?? 0) : failsIn(run, i)) return true;
+    }
     return false;
   };
 
@@ -395,6 +408,7 @@ interface SimulatedRun {
 
 class QueueSimulator {
   private readonly stageCost: number[][];
+  private readonly medianStageCost: number[][];
   private readonly exitStage: number[];
   private readonly resultsAtExit: boolean;
   private readonly queueCapacity: number;
@@ -417,12 +431,17 @@ class QueueSimulator {
     this.exitStage = model.exits.map((exit) => exit.stage);
     const lastStage = this.exitStage[this.exitStage.length - 1] ?? 0;
     // Cost table [stage][batchSize], computed once per plan: the simulation runs many times.
-    this.stageCost = [];
-    for (let stage = 0; stage <= lastStage; stage++) {
-      const row: number[] = [0];
-      for (let n = 1; n <= options.maxBatch; n++) row.push(stage === 0 ? 0 : latency.stageMs(stage, n, risk));
-      this.stageCost.push(row);
-    }
+    const table = (q: number): number[][] => {
+      const rows: number[][] = [];
+      for (let stage = 0; stage <= lastStage; stage++) {
+        const row: number[] = [0];
+        for (let n = 1; n <= options.maxBatch; n++) row.push(stage === 0 ? 0 : latency.stageMs(stage, n, q));
+        rows.push(row);
+      }
+      return rows;
+    };
+    this.stageCost = table(risk);
+    this.medianStageCost = table(0.5);
     this.resultsAtExit = options.resultsAt === 'exit';
     this.queueCapacity = options.queueCapacity;
     this.maxBatch = options.maxBatch;
@@ -435,7 +454,8 @@ class QueueSimulator {
    * queueCapacity frames when it arrives (it would be shed as queue-full). The arrays are the simulator's own
    * buffers, reused by the next run (it runs hundreds of times per plan): read them before running again.
    */
-  run(slots: readonly Slot[], batchSize: number, startTs: number): SimulatedRun {
+  run(slots: readonly Slot[], batchSize: number, startTs: number, costs: 'risk' | 'median' = 'risk'): SimulatedRun {
+    const stageCost = costs === 'median' ? this.medianStageCost : this.stageCost;
     const n = slots.length;
     if (this.finishes.length < n) {
       const size = Math.max(n, 2 * this.finishes.length);
@@ -461,7 +481,7 @@ class QueueSimulator {
       for (let stage = 1; stage <= deepest; stage++) {
         let running = 0;
         for (let i = first; i < last; i++) if ((stageOf[i] ?? 0) >= stage) running++;
-        t += this.stageCost[stage]?.[running] ?? 0;
+        t += stageCost[stage]?.[running] ?? 0;
         doneAt[stage] = t;
       }
       for (let i = first; i < last; i++) finishes[i] = this.resultsAtExit ? (doneAt[stageOf[i] ?? 0] ?? t) : t;

@@ -42,12 +42,14 @@ export interface StageEstimate {
   stage: number;
   /** Typical observed / profiled median (1 = as profiled, 2 = twice as slow): exp of the EWMA of its logarithm. */
   scale: number;
-  /** EWMA standard deviation of ln(observed / profiled): 0.1 ≈ ±10%. */
+  /** Standard deviation of ln(observed / profiled), from its EWMA mean absolute deviation: 0.1 ≈ ±10%. */
   spread: number;
   observations: number;
 }
 
 const Z_P95 = 1.6448536269514722;
+/** E|X − μ| = σ·√(2/π) for a normal X. */
+const MAD_TO_SD = Math.sqrt(Math.PI / 2);
 
 interface ProfilePoint {
   batchSize: number;
@@ -58,8 +60,11 @@ interface StageState {
   points: ProfilePoint[];
   /** EWMA of ln(observed / profiled median). */
   logScale: number;
-  /** EWMA variance of that logarithm. */
-  variance: number;
+  /**
+   * EWMA of |deviation| of that logarithm (× √(π/2) it estimates the standard deviation): robust where squared
+   * deviations would let a few stalls on a busy machine inflate the tail for many observations.
+   */
+  meanAbsDeviation: number;
   observations: number;
 }
 
@@ -97,7 +102,7 @@ export class LatencyEstimator implements LatencyModel {
     const logRatio = Math.log(Math.max(ms / baselineMs(state.points, batchSize), 1e-6));
     const diff = Math.min(maxJump, Math.max(-maxJump, logRatio - state.logScale));
     state.logScale += this.alpha * diff;
-    state.variance = (1 - this.alpha) * (state.variance + this.alpha * diff * diff);
+    state.meanAbsDeviation += this.alpha * (Math.abs(diff) - state.meanAbsDeviation);
     state.observations += 1;
   }
 
@@ -105,7 +110,7 @@ export class LatencyEstimator implements LatencyModel {
     const state = this.state(stage);
     // A prediction interval, not a confidence interval: the EWMA mean is itself uncertain (its variance is
     // alpha/(2-alpha) of the spread's), so the next observation scatters a little wider than the spread alone.
-    const predictiveSd = Math.sqrt(state.variance * this.predictiveInflation());
+    const predictiveSd = this.sdOf(state) * Math.sqrt(this.predictiveInflation());
     const factor = Math.exp(state.logScale + normalQuantile(risk) * predictiveSd);
     return baselineMs(state.points, Math.max(1, batchSize)) * factor;
   }
@@ -123,9 +128,13 @@ export class LatencyEstimator implements LatencyModel {
     return this.stages.map((state, i) => ({
       stage: i + 1,
       scale: Math.exp(state.logScale),
-      spread: Math.sqrt(state.variance),
+      spread: this.sdOf(state),
       observations: state.observations,
     }));
+  }
+
+  private sdOf(state: StageState): number {
+    return state.meanAbsDeviation * MAD_TO_SD;
   }
 
   private predictiveInflation(): number {
@@ -182,7 +191,7 @@ function seedStages(profile: readonly StageLatencyProfileEntry[], inflation: num
     stages.push({
       points: cells.map((c) => ({ batchSize: c.batchSize, medianMs: c.medianMs })),
       logScale: 0,
-      variance: (sd * sd) / inflation,
+      meanAbsDeviation: sd / Math.sqrt(inflation) / MAD_TO_SD,
       observations: 0,
     });
   }
