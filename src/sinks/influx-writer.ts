@@ -177,14 +177,17 @@ export class InfluxWriter {
       this.options.logger.warn({ flow: this.options.flow, reason: (error as Error).message }, 'influx sink: point refused before buffering');
       return;
     }
-    if (this.memory.length === 0) this.firstBufferedAt = this.now();
+    const wasEmpty = this.memory.length === 0;
+    if (wasEmpty) this.firstBufferedAt = this.now();
     this.memory.push(point);
     // With a spill store the disk is the buffer: memory goes to disk at the high-water mark, so intake does not stall
     // behind a long outage. Without one, memory holds up to bufferMaxPoints and intake waits above the high-water mark.
     const limit = this.options.spill === undefined ? this.options.settings.bufferMaxPoints : this.highWater - 1;
     if (this.memory.length + this.inflight.length > limit) await this.relieve(limit);
     this.updatePressure();
-    if (this.memory.length >= this.options.settings.batchSize) this.wakeUp();
+    // The first point in an empty buffer starts the flush-interval clock: wake the loop so it arms the timer
+    // (otherwise it sleeps until a full batch arrives, however long that takes).
+    if (wasEmpty || this.memory.length >= this.options.settings.batchSize) this.wakeUp();
   }
 
   /**
