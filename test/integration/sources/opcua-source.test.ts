@@ -110,6 +110,24 @@ describe('opcuaSource against the node-opcua vibration simulator', () => {
     expect(run.rejections.every((r) => r.origin === missing)).toBe(true);
   });
 
+  it('exposes the class now playing, switching recordings every holdSamples', async () => {
+    const cycling = await startOpcuaVibrationServer({
+      recordings: [ramp(0, 50_000), ramp(1, 50_000)],
+      holdSamples: 2_400, // two blocks (200 ms) per class
+      certificateStore: join(dir, 'server-pki'),
+    });
+    try {
+      const run = start({ nodeIds: [VIBRATION_NODE_IDS.trueLabel], window: { by: 'count', samples: 1 } }, cycling.endpoint);
+      await until(() => new Set(run.messages.map((message) => samplesOf(message)[0])).size === 2 && run.messages.length >= 4, 15_000, 'class switches');
+      const labels = run.messages.map((message) => samplesOf(message)[0]);
+      for (let i = 1; i < labels.length; i += 1) expect(labels[i]).not.toBe(labels[i - 1]);
+      expect([0, 1]).toContain(cycling.currentClass().label);
+      expect(cycling.currentClass().className).toBe(`class-${cycling.currentClass().label}`);
+    } finally {
+      await cycling.stop();
+    }
+  });
+
   it('resumes after the server restarts on the same endpoint', async () => {
     const second = await startOpcuaVibrationServer({ recordings, certificateStore: join(dir, 'server-pki') });
     const port = Number(new URL(second.endpoint.replace('opc.tcp', 'http')).port);
