@@ -4,7 +4,8 @@ import type { LatencyModel } from './latency-estimator.ts';
 import type { ModelView } from './model-view.ts';
 
 /**
- * Why admission dropped a frame (FrameResult.reason):
+ * Why admission dropped a frame (FrameResult.reason); "miss" is judged at the median latency, so only the hopeless
+ * are dropped:
  * - `no-slack`: even alone, at exit 1, starting now, it would miss its deadline;
  * - `overload`: it could make it alone, but not behind the frames with earlier deadlines, even with every frame at
  *   exit 1;
@@ -125,8 +126,8 @@ interface Candidate {
  *
  * Frames behind others have less slack: the planner simulates the queue in batches, each starting when the one ahead
  * is predicted to end. Under overload it degrades before it drops: every frame starts at exit 1; only frames that
- * miss even then are shed (or marked late), the first miss first, so the hopeless go rather than making everyone
- * late. Then exits are raised level by level (everyone to exit 2 before anyone to exit 3, earliest deadline first)
+ * miss even then, at the median latency, are shed (or marked late), the first miss first, so the hopeless go rather
+ * than making everyone late. Then exits are raised level by level (everyone to exit 2 before anyone to exit 3, earliest deadline first)
  * as long as no admitted frame would miss. Each candidate batch size is planned this way; the one that sheds fewest,
  * then answers fewest late, then gives the most validated accuracy wins.
  */

@@ -21,6 +21,8 @@ export interface SimulationSettings {
   noise?: number;
   /** Multiplier of the true stage times at virtual time t (a machine turning busy). */
   slowdown?: (t: number) => number;
+  /** Chance that a stage stalls (a GC pause, a busy neighbour), and how many times longer it then takes. */
+  stalls?: { probability: number; factor: number };
   /** Whether the planner gets the measured arrival rate, as the pipeline will give it; default true. */
   knowsArrivalRate?: boolean;
 }
@@ -91,7 +93,8 @@ export function simulate(settings: SimulationSettings): SimulationReport {
     let running = plan.batch.map((_, i) => i);
     for (let stage = 1; stage <= lastStage && running.length > 0; stage++) {
       const base = (STAGE_MS[stage - 1] ?? 0) * batchFactor(running.length);
-      const ms = base * slowdown(t) * Math.exp(noise * gaussian(random));
+      const stalled = settings.stalls !== undefined && random() < settings.stalls.probability;
+      const ms = base * slowdown(t) * Math.exp(noise * gaussian(random)) * (stalled ? (settings.stalls?.factor ?? 1) : 1);
       t += ms;
       estimator.observe({ stage, batchSize: running.length, ms });
       const exit = exitOfStage.get(stage);
