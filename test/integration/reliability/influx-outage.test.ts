@@ -1,0 +1,217 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ResultSink } from '../../../src/pipeline/result-sink.ts';
+import { startInfluxd, type RunningInfluxd } from '../../helpers/influxd.ts';
+import {
+  connectPublisher,
+  duplicates,
+  influxFor,
+  loadFlow,
+  missingIds,
+  publishSteadily,
+  recordingSink,
+  rssMiB,
+  seqId,
+  signalFlowYaml,
+  startTestService,
+  storedIds,
+  tempDir,
+  waitFor,
+  type TestService,
+} from './harness.ts';
+
+// Promises 1 and 2 (docs/reliability.md): InfluxDB stopped under steady MQTT load, through the whole service.
+
+const OUTAGE_MS = Number(process.env.EDGEKE_REL_OUTAGE_MS ?? 20_000);
+const SPILL_OUTAGE_MS = Math.min(OUTAGE_MS, 10_000);
+const RATE = 50;
+const FLUSH_MS = 500;
+
+/** Points still waiting in the flow's InfluxDB sink, read live from its readiness check (`buffer N/M`). */
+async function sinkBuffer(running: TestService, flow: string): Promise<number> {
+  const report = await running.readiness.evaluate();
+  const detail = report.checks.find((check) => check.name === `${flow}:influx`)?.detail ?? '';
+  const match = /buffer (\d+)/.exec(detail);
+  if (match === null) throw new Error(`no sink buffer in readiness detail '${detail}'`);
+  return Number(match[1]);
+}
+
+describe('InfluxDB outage under steady load, through the service', () => {
+  const mqttUrl = inject('mosquittoUrl');
+  const dir = tempDir('influx-outage');
+  let influxd: RunningInfluxd;
+  let publisher: MqttClient;
+  const services: TestService[] = [];
+
+  beforeAll(async () => {
+    influxd = await startInfluxd({ dir: join(dir.path, 'influxd') });
+    publisher = await connectPublisher(mqttUrl, 'rel-outage-publisher');
+  });
+  afterAll(async () => {
+    await Promise.all(services.map((running) => running.stop(2_000)));
+    await publisher?.endAsync();
+    await influxd?.process.stop();
+    dir.remove();
+  });
+
+  it(`promise 1: a ${OUTAGE_MS / 1000} s outage loses nothing, duplicates nothing, drains within two flush intervals`, async () => {
+    const flow = 'rel-outage-1';
+    const running = await startTestService([loadFlow(signalFlowYaml({ name: flow, mqttUrl, topic: 'rel/outage1', influxUrl: influxd.url, database: 'rel_outage1', influx: `flushIntervalMs: ${FLUSH_MS}` }))], {
+      profileCacheDir: join(dir.path, 'profiles'),
+    });
+    services.push(running);
+    await waitFor('source connected', async () => (await running.readiness.evaluate()).ready, 15_000);
+    const rssBefore = rssMiB();
+    const load = publishSteadily(publisher, 'rel/outage1', { prefix: 'o1', ratePerSecond: RATE });
+
+    await waitFor('first frames answered', () => running.results.length >= RATE, 10_000);
+    await influxd.process.stop();
+    const outageStart = Date.now();
+    let maxBuffer = 0;
+    let maxRss = 0;
+    while (Date.now() - outageStart < OUTAGE_MS) {
+      maxBuffer = Math.max(maxBuffer, await sinkBuffer(running, flow));
+      maxRss = Math.max(maxRss, rssMiB());
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const bufferedAtRecovery = await sinkBuffer(running, flow);
+    await influxd.process.start();
+    const recoveredAt = Date.now();
+    // Drained: the outage's backlog is written (what arrives meanwhile keeps flowing at one flush interval).
+    await waitFor('buffer drained', async () => (await sinkBuffer(running, flow)) <= RATE * (FLUSH_MS / 1000) * 2, 10_000, 10);
+    const drainMs = Date.now() - recoveredAt;
+    const published = await load.stop();
+    await waitFor('every frame answered', () => running.results.length >= published, 20_000);
+    const clean = await running.stop(10_000);
+
+    const ids = await storedIds(influxFor(influxd.url, 'rel_outage1'));
+    expect(clean).toBe(true);
+    expect(missingIds(ids, 'o1', published)).toEqual([]);
+    expect(duplicates(ids)).toEqual([]);
+    expect(ids.length).toBe(published);
+    expect(bufferedAtRecovery).toBeGreaterThan(RATE * (OUTAGE_MS / 1000) * 0.8);
+    expect(drainMs).toBeLessThanOrEqual(2 * FLUSH_MS);
+    expect(maxRss - rssBefore).toBeLessThan(200);
+    expect(running.lines.some((line) => line.includes('InfluxDB unavailable'))).toBe(true);
+    console.info(`[reliability] P1 outage ${OUTAGE_MS} ms, frames ${published}, buffered ${bufferedAtRecovery} (max ${maxBuffer}), drain ${drainMs} ms, rss +${(maxRss - rssBefore).toFixed(0)} MiB`);
+  });
+
+  it('promise 2: a long outage spills to disk within its bound, replays oldest first, and past the bound drops the oldest (counted, logged)', async () => {
+    const flow = 'rel-outage-2';
+    const spillDir = join(dir.path, 'spill');
+    const spillMaxBytes = 120_000;
+    const yaml = signalFlowYaml({
+      name: flow,
+      mqttUrl,
+      topic: 'rel/outage2',
+      influxUrl: influxd.url,
+      database: 'rel_outage2',
+      influx: `flushIntervalMs: ${FLUSH_MS}, batchSize: 25, bufferMaxPoints: 100, spillDir: "${spillDir}", spillMaxBytes: ${spillMaxBytes}`,
+    });
+    const handed: string[] = [];
+    const running = await startTestService([loadFlow(yaml)], { profileCacheDir: join(dir.path, 'profiles'), extraSinks: () => [recordingSink(handed)] });
+    services.push(running);
+    await waitFor('source connected', async () => (await running.readiness.evaluate()).ready, 15_000);
+    const load = publishSteadily(publisher, 'rel/outage2', { prefix: 'o2', ratePerSecond: RATE });
+    await waitFor('first frames answered', () => running.results.length >= RATE, 10_000);
+    await influxd.process.stop();
+    const outageStart = Date.now();
+    let maxSpillBytes = 0;
+    while (Date.now() - outageStart < SPILL_OUTAGE_MS) {
+      maxSpillBytes = Math.max(maxSpillBytes, spillBytes(spillDir));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const published = await load.stop();
+    await waitFor('every frame handed to the sinks', () => handed.length >= published, 20_000);
+    const segmentsAtRecovery = spillSegments(spillDir);
+    // Replay order: segments leave the folder oldest first (what remains is always a suffix of what was there).
+    const removalOrderOk: boolean[] = [];
+    let previous = segmentsAtRecovery;
+    await influxd.process.start();
+    await waitFor(
+      'spill replayed',
+      () => {
+        const now = spillSegments(spillDir);
+        removalOrderOk.push(previous.slice(previous.length - now.filter((name) => previous.includes(name)).length).every((name, index) => now[index] === name));
+        previous = now;
+        return now.length === 0;
+      },
+      30_000,
+      10,
+    );
+    const metricsText = await running.metrics.registry.metrics();
+    const clean = await running.stop(10_000);
+
+    const ids = await storedIds(influxFor(influxd.url, 'rel_outage2'));
+    const stored = new Set(ids);
+    const droppedLogged = running.lines
+      .filter((line) => line.includes('spill bound reached'))
+      .reduce((sum, line) => sum + (JSON.parse(line) as { points: number }).points, 0);
+    const lost = handed.filter((id) => !stored.has(id));
+    const lostPositions = lost.map((id) => handed.indexOf(id));
+    expect(clean).toBe(true);
+    expect(segmentsAtRecovery.length).toBeGreaterThan(0);
+    expect(maxSpillBytes).toBeLessThanOrEqual(spillMaxBytes);
+    expect(removalOrderOk.every(Boolean)).toBe(true);
+    expect(duplicates(ids)).toEqual([]);
+    // Every frame is stored or counted as dropped; the dropped ones are one block of the oldest spilled points.
+    expect(droppedLogged).toBeGreaterThan(0);
+    expect(lost.length).toBe(droppedLogged);
+    expect(Math.max(...lostPositions) - Math.min(...lostPositions) + 1).toBe(lost.length);
+    expect(stored.has(handed.at(-1) ?? '')).toBe(true);
+    expect(metricsText).toMatch(new RegExp(`reason="spill-bound"[^\\n]* ${droppedLogged}`));
+    console.info(`[reliability] P2 outage ${SPILL_OUTAGE_MS} ms, frames ${published}, spill max ${maxSpillBytes} B of ${spillMaxBytes}, segments at recovery ${segmentsAtRecovery.length}, dropped oldest ${droppedLogged}`);
+  });
+
+  it('promise 2: a frame whose result was not stored is not acknowledged, and the broker redelivers it after a restart', async () => {
+    const yaml = signalFlowYaml({ name: 'rel-unacked', mqttUrl, topic: 'rel/unacked', influxUrl: influxd.url, database: 'rel_unacked' });
+    // The first instance cannot store every third result (a sink that refuses it): those frames stay unacknowledged.
+    const refusing: ResultSink = {
+      name: 'refusing',
+      write: async (result) => {
+        if (Number(result.id.slice(-6)) % 3 === 0) throw new Error('sink refused the result');
+      },
+      flush: async () => 0,
+      close: async () => undefined,
+    };
+    const first = await startTestService([loadFlow(yaml)], { profileCacheDir: join(dir.path, 'profiles'), extraSinks: () => [refusing] });
+    services.push(first);
+    await waitFor('source connected', async () => (await first.readiness.evaluate()).ready, 15_000);
+    const count = 60;
+    await publishSteadily(publisher, 'rel/unacked', { prefix: 'u', ratePerSecond: 200, count }).done;
+    await waitFor('first instance answered all', () => first.results.length >= count, 15_000);
+    await first.stop(5_000);
+    const notStoredLogs = first.lines.filter((line) => line.includes('result not stored; message left unacknowledged'));
+    expect(notStoredLogs.length).toBe(count / 3);
+
+    const second = await startTestService([loadFlow(yaml)], { profileCacheDir: join(dir.path, 'profiles') });
+    services.push(second);
+    await waitFor('redelivered frames answered', () => second.results.length >= count / 3, 15_000);
+    // Nothing else comes: the acknowledged frames are not redelivered.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await second.stop(5_000);
+    const redelivered = second.results.map((result) => result.id).sort();
+    expect(redelivered).toEqual(
+      Array.from({ length: count }, (_, index) => seqId('u', index)).filter((_, index) => index % 3 === 0),
+    );
+    const ids = await storedIds(influxFor(influxd.url, 'rel_unacked'));
+    expect(missingIds(ids, 'u', count)).toEqual([]);
+    expect(duplicates(ids)).toEqual([]);
+  });
+});
+
+function spillSegments(dir: string): string[] {
+  return readdirSync(dir).filter((name) => name.endsWith('.jsonl')).sort();
+}
+
+function spillBytes(dir: string): number {
+  return readdirSync(dir).reduce((sum, name) => {
+    try {
+      return sum + statSync(join(dir, name)).size;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
