@@ -242,6 +242,13 @@ export function opcuaSource(options: OpcuaSourceOptions, deps: OpcuaSourceDeps):
       }
       if (attempt > 1) log.info({ nodeId, attempt }, 'opcua node monitored after retries');
       item.on('changed', (dataValue: DataValue) => onValue(nodeId, windower, dataValue));
+      // The server may drop the item later (node deleted, subscription not recoverable): monitor it again.
+      item.on('err', (message: string) => {
+        if (closed) return;
+        log.warn({ nodeId, reason: message, retryInMs: nodeRetryMs }, 'opcua monitored item failed; monitoring it again');
+        deps.events?.onRejected?.({ reason: 'node-unavailable', origin: nodeId, count: 1 });
+        later(nodeRetryMs, () => void monitorNode(nodeId, attempt + 1));
+      });
     };
 
     const client = createClient(clientOptions);

@@ -138,6 +138,18 @@ describe('opcuaSource (fake client)', () => {
     expect(messages).toHaveLength(1);
   });
 
+  it('monitors a node again when the server drops its item later', async () => {
+    vi.useFakeTimers();
+    const { fake, rejections, messages } = start({ nodeRetryMs: 500 });
+    await flush();
+    fake.items.get('ns=1;s=A')?.emit('err', 'BadNodeIdUnknown');
+    expect(rejections.map((r) => r.reason)).toEqual(['node-unavailable']);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(fake.monitorCalls).toEqual(['ns=1;s=A', 'ns=1;s=A']);
+    fake.items.get('ns=1;s=A')?.emit('changed', value([1, 2, 3, 4], 10));
+    expect(messages).toHaveLength(1);
+  });
+
   it('drops partial windows on a connection loss and reports the state', async () => {
     vi.useFakeTimers();
     const { fake, messages, states, rejections } = start();
