@@ -4,7 +4,7 @@ import { Observable } from 'rxjs';
 import type { RawMessage } from '../core/frame.ts';
 import { ConfigError } from '../errors.ts';
 import { MqttAckTracker } from './mqtt-ack-tracker.ts';
-import { sourceRefused } from './source-errors.ts';
+import { SourceError, sourceRefused } from './source-errors.ts';
 import {
   connectMqttJs,
   type IncomingPublish,
@@ -124,6 +124,18 @@ export function toTransportOptions(options: MqttSourceOptions): MqttTransportOpt
 
 const NO_ACK = (): void => undefined;
 
+/** The URL for messages and logs: user and password (mqtt://user:pass@host) removed. */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
 /**
  * Messages of one MQTT subscription. Cold: each subscriber opens its own client (connect on subscribe, DISCONNECT on
  * unsubscribe, the persistent session stays at the broker). QoS 1 messages are PUBACKed only when the pipeline calls
@@ -133,8 +145,8 @@ const NO_ACK = (): void => undefined;
  * `events.onRejected` with reason 'oversize'. With MQTT 5 the broker itself drops messages over our maximum packet
  * size (and counts them in its own logs); the local check covers MQTT 3.1.1 brokers.
  *
- * Config errors throw synchronously on call. A broker refusing us for good (bad credentials, not authorised) ends
- * the stream with a SourceError (code EDGEKE_SOURCE_REFUSED, not retryable). Other transport errors never end the
+ * Config errors throw synchronously on call. A broker refusing us for good (bad credentials, not authorised for
+ * the connection or the topic) ends the stream with a SourceError (code EDGEKE_SOURCE_REFUSED, not retryable). Other transport errors never end the
  * stream: the client reconnects and the state goes to `events.onStateChange`.
  */
 export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Observable<RawMessage> {
@@ -143,6 +155,7 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
   const now = deps.now ?? Date.now;
   const filter = subscriptionFilter(options);
   const maxPayloadBytes = transportOptions.maximumPacketSize ?? Number.POSITIVE_INFINITY;
+  const safeUrl = withoutCredentials(options.url);
   const log = deps.logger.child({ flow: options.flow, source: 'mqtt', clientId: options.clientId });
 
   return new Observable<RawMessage>((subscriber) => {
@@ -198,8 +211,13 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
         setState('connected');
         link.transport?.subscribe(filter, options.qos).catch((error: unknown) => {
           if (closed) return;
-          log.error({ filter, err: error }, 'mqtt subscribe failed');
-          deps.events?.onStateChange?.({ state: 'connected', reason: `subscribe failed: ${String(error)}` });
+          if (error instanceof SourceError && !error.retryable) {
+            // Not authorised for the topic, or a filter the broker does not support: config, not a blip.
+            subscriber.error(error);
+            return;
+          }
+          // The connection dropped mid-subscribe: the next CONNACK subscribes again.
+          log.warn({ filter, err: error instanceof Error ? error.message : String(error) }, 'mqtt subscribe failed; retrying on reconnect');
         });
       },
       onPublish: emit,
@@ -214,7 +232,7 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
         }
         // Bad credentials or not authorised: config that retrying will not fix; ends the stream (and the flow).
         subscriber.error(
-          sourceRefused(`MQTT broker ${options.url} refused client ${options.clientId} (reason code ${reasonCode}: credentials, authorisation or client id)`),
+          sourceRefused(`MQTT broker ${safeUrl} refused client ${options.clientId} (reason code ${reasonCode}: credentials, authorisation or client id)`),
         );
       },
       onError: (error) => {

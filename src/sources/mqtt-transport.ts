@@ -1,4 +1,5 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { sourceRefused } from './source-errors.ts';
 
 /**
  * The MQTT client seen by the MQTT source: a small surface so unit tests can pass a fake, and the one place that
@@ -51,6 +52,7 @@ export interface MqttTransportOptions {
 }
 
 export interface MqttTransport {
+  /** Rejects with a non-retryable SourceError when the broker refuses the subscription. */
   subscribe: (filter: string, qos: 0 | 1) => Promise<void>;
   /** Sends the PUBACK on the current connection; false when not connected (the broker then redelivers). */
   puback: (messageId: number) => boolean;
@@ -150,7 +152,8 @@ export const connectMqttJs: MqttTransportFactory = (options, handlers) => {
     subscribe: async (filter, qos) => {
       const granted = await client.subscribeAsync(filter, { qos });
       const refused = granted.find((grant) => grant.qos > 2);
-      if (refused !== undefined) throw new Error(`broker refused the subscription to ${filter} (code ${refused.qos})`);
+      // A SUBACK failure code (e.g. 135 not authorised, 143 bad filter, 158 shared subscriptions unsupported).
+      if (refused !== undefined) throw sourceRefused(`broker refused the subscription to ${filter} (reason code ${refused.qos})`);
     },
     puback: (messageId) => {
       if (!client.connected) return false;

@@ -46,8 +46,12 @@ export class FakeMqttTransport implements MqttTransport {
     this.handlers.onConnectionLost('test');
   }
 
+  /** Set to make the next SUBSCRIBE fail. */
+  subscribeError: Error | undefined;
+
   subscribe = async (filter: string, qos: 0 | 1): Promise<void> => {
     this.subscriptions.push({ filter, qos });
+    if (this.subscribeError !== undefined) throw this.subscribeError;
   };
 
   puback = (messageId: number): boolean => {

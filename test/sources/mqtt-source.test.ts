@@ -2,7 +2,8 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RawMessage } from '../../src/core/frame.ts';
 import { ConfigError } from '../../src/errors.ts';
-import { mqttSource, parseCaptureTs, type MqttSourceOptions } from '../../src/sources/mqtt-source.ts';
+import { mqttSource, parseCaptureTs, withoutCredentials, type MqttSourceOptions } from '../../src/sources/mqtt-source.ts';
+import { sourceRefused } from '../../src/sources/source-errors.ts';
 import type { SourceRejection, SourceStateChange } from '../../src/sources/source-events.ts';
 import { FakeMqttTransport } from './fake-mqtt-transport.ts';
 
@@ -159,6 +160,30 @@ describe('mqttSource', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ code: 'EDGEKE_SOURCE_REFUSED', retryable: false });
     expect(fake.ended).toBe(true);
+  });
+
+  it('ends with the refusal when the broker refuses the subscription, and keeps going on other subscribe errors', async () => {
+    const refusing = new FakeMqttTransport();
+    refusing.subscribeError = sourceRefused('broker refused the subscription to plant/+/camera (reason code 135)');
+    const errors: unknown[] = [];
+    mqttSource(baseOptions, { logger, connect: refusing.factory }).subscribe({ error: (error: unknown) => errors.push(error) });
+    refusing.brokerConnects(false);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(errors).toEqual([refusing.subscribeError]);
+
+    const dropping = new FakeMqttTransport();
+    dropping.subscribeError = new Error('connection closed');
+    const errors2: unknown[] = [];
+    mqttSource(baseOptions, { logger, connect: dropping.factory }).subscribe({ error: (error: unknown) => errors2.push(error) });
+    dropping.brokerConnects(false);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(errors2).toEqual([]);
+  });
+
+  it('never puts broker credentials in its messages', () => {
+    expect(withoutCredentials('mqtt://edgeke:s3cret@broker:1883')).toBe('mqtt://broker:1883');
   });
 
   it('keeps going when the broker is only busy', () => {
