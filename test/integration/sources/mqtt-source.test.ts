@@ -123,6 +123,23 @@ describe('mqttSource against Mosquitto 2 (MQTT 5)', () => {
     for (const message of [...a.messages, ...b.messages]) message.ack();
   });
 
+  it('advertises maxPacketBytes so the broker drops larger messages, and goes on with the next', async () => {
+    const topic = unique('oversize');
+    const states: SourceStateChange[] = [];
+    const source = run(sourceOn(url, { clientId: unique('edgeke'), topic, cleanSession: true, maxPacketBytes: 1_024 }, states));
+    cleanups.push(() => source.subscription.unsubscribe());
+    await until(() => states.some((change) => change.state === 'connected'));
+    await sleep(200);
+    const pub = await publisher();
+    await pub.publishAsync(topic, Buffer.alloc(4_096), { qos: 1 });
+    await pub.publishAsync(topic, 'small', { qos: 1 });
+    await until(() => source.messages.length === 1);
+    await sleep(300);
+    expect(texts(source.messages)).toEqual(['small']);
+    expect(states.filter((change) => change.state === 'reconnecting')).toEqual([]);
+    source.messages[0]?.ack();
+  });
+
   it('reads frame id and capture time from user properties', async () => {
     const topic = unique('props');
     const states: SourceStateChange[] = [];
