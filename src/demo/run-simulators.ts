@@ -23,7 +23,7 @@ export async function runSimulators(options: SimulatorsOptions): Promise<number>
   const cwru = await loadCwruTestSplit('data/cwru-bearing/test');
   const recordings = interleaveByClass(cwru.recordings);
   const holdSamples = cwru.sampleRateHz * 2;
-  const opcua = await startOpcuaVibrationServer({ recordings, holdSamples, port: options.opcuaPort, logger: logger.child({ component: 'opcua-server' }) });
+  const opcua = await startOpcuaVibrationServer({ recordings, holdSamples, port: options.opcuaPort, host: '0.0.0.0', logger: logger.child({ component: 'opcua-server' }) });
   const camera = await startCameraSimulator({
     url: options.mqttUrl,
     topic: 'plant/line1/cam1/camera',

@@ -46,6 +46,8 @@ export class FlowPipeline implements ExecutorFlow {
   private readonly rejectedBySource = new Map<string, number>();
   private readonly toDecode: RawMessage[] = [];
   private decoding = 0;
+  private accepting = true;
+  private leftForRedelivery = 0;
 
   constructor(private readonly options: FlowPipelineOptions) {
     this.name = options.config.name;
@@ -91,24 +93,41 @@ export class FlowPipeline implements ExecutorFlow {
 
   start(): void {
     if (this.subscription !== undefined) return;
+    this.accepting = true;
     this.subscription = this.options.source.subscribe({
       next: (message) => this.receive(message),
       error: (error: unknown) => this.options.logger.error({ err: error }, 'source failed; the flow stopped taking frames'),
     });
   }
 
-  /** Stops intake, then waits (up to `timeoutMs`) until every received message has its result and acknowledgement. */
+  /**
+   * Stops intake, waits (up to `timeoutMs`) until every message already received has its result and its
+   * acknowledgement, then disconnects the source. The connection stays open while draining so the acknowledgements
+   * reach the broker; messages arriving meanwhile are not taken (nor acknowledged): the broker keeps QoS 1 ones for
+   * the next session. Resolves true when everything received was answered.
+   */
   async stop(timeoutMs: number): Promise<boolean> {
+    this.accepting = false;
+    let drained = this.inFlight === 0;
+    if (!drained) {
+      let timer: NodeJS.Timeout | undefined;
+      drained = await Promise.race([
+        new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
     this.subscription?.unsubscribe();
     this.subscription = undefined;
-    if (this.inFlight === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-    ]);
-    clearTimeout(timer);
+    if (this.leftForRedelivery > 0) {
+      this.options.logger.info({ messages: this.leftForRedelivery }, 'messages that arrived while stopping were left to the broker');
+    }
     return drained;
+  }
+
+  /** Messages that arrived after stop() began: not taken, not acknowledged (QoS 1 ones are redelivered). */
+  get notTaken(): number {
+    return this.leftForRedelivery;
   }
 
   /**
@@ -116,6 +135,10 @@ export class FlowPipeline implements ExecutorFlow {
    * flight than the queue, a batch and the decoders can hold.
    */
   private receive(message: RawMessage): void {
+    if (!this.accepting) {
+      this.leftForRedelivery += 1;
+      return;
+    }
     this.inFlight += 1;
     const overfull = this.inFlight > this.config.limits.queueCapacity + this.config.batching.maxBatch + DECODE_CONCURRENCY;
     if (overfull) {

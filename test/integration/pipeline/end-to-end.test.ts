@@ -128,7 +128,7 @@ name: e2e-vibration
 source:
   kind: opcua
   endpoint: "${server.endpoint}"
-  nodeIds: ["ns=1;s=Vibration.DriveEnd"]
+  nodeIds: ["${server.nodeIds.signal}"]
   samplingIntervalMs: 0
   certificateStore: ${join(profileCacheDir, 'pki')}
   window: { by: count, samples: 2048 }
