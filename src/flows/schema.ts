@@ -105,7 +105,7 @@ export const opcuaSourceSchema = z
     endpoint: doc(urlWithScheme(['opc.tcp']), 'Server endpoint URL.', 'opc.tcp://127.0.0.1:4840/edgeke'),
     nodeIds: doc(
       z.array(z.string().superRefine(refineWith(nodeIdProblem))).min(1),
-      'Variables to monitor (scalars or sample blocks); each variable'"'"'s samples are joined, in order, into its own windows (one frame per window).',
+      'Variables to monitor (scalars or sample blocks); the samples of each variable are joined, in order, into its own windows (one frame per window).',
       ['ns=1;s=Bearing.DriveEnd.Acceleration'],
     ),
     samplingIntervalMs: doc(z.number().nonnegative().default(100), 'Requested sampling interval of each monitored item (0 = fastest).', 100),
