@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { findBinary } from './find-binary.ts';
 import { freePort } from './free-port.ts';
@@ -39,6 +40,9 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Running
     [
       `listener ${port} 127.0.0.1`,
       'allow_anonymous true',
+      // Started as root, Mosquitto drops to the `mosquitto` user, which cannot write into a private temp folder:
+      // persistence then fails (sessions and queued messages are lost on restart). Stay the user that started it.
+      `user ${userInfo().username}`,
       'persistence true',
       `persistence_location ${options.dir}/`,
       'autosave_interval 1',
