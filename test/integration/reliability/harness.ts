@@ -74,7 +74,7 @@ export function signalFlowYaml(options: SignalFlowOptions): string {
       : `  influx: { ${mergeEntries(`url: "${options.influxUrl}", database: ${options.database ?? 'edgeke'}, flushIntervalMs: 500, statsIntervalMs: 60000`, options.influx)} }`;
   return `
 name: ${options.name}
-source: { kind: mqtt, url: "${options.mqttUrl}", topic: "${options.topic}", qos: 1, clientId: ${options.name}${options.source === undefined ? '' : `, ${options.source}`} }
+source: { ${mergeEntries(`kind: mqtt, url: "${options.mqttUrl}", topic: "${options.topic}", qos: 1, clientId: ${options.name}`, options.source)} }
 decode: json-values
 model: { path: ${SIGNAL_MODEL} }
 policy: { ${options.policy ?? 'mode: deadline, deadlineMs: 60000, latePolicy: answer-late'} }
@@ -145,12 +145,18 @@ export async function connectPublisher(url: string, clientId: string, extra: mqt
  * reached. Capture times are distinct (1 ms apart at least), so each frame is its own InfluxDB point.
  */
 export function publishSteadily(client: MqttClient, topic: string, options: { prefix: string; ratePerSecond: number; count?: number; baseTs?: number }): {
+  /** Publishes the client reported as failed (each was resent). */
+  failures: string[];
+  /** Ids the broker acknowledged (PUBACK). */
+  acked: Set<string>;
   published: () => number;
   stop: () => Promise<number>;
   done: Promise<number>;
 } {
   let index = 0;
   let running = true;
+  const failures: string[] = [];
+  const acked = new Set<string>();
   const baseTs = options.baseTs ?? Date.now();
   const periodMs = 1000 / options.ratePerSecond;
   const started = Date.now();
@@ -162,12 +168,26 @@ export function publishSteadily(client: MqttClient, topic: string, options: { pr
       if (!running) break;
       const id = seqId(options.prefix, index);
       // QoS 1 publishes queue in the client while the broker is away and go out on reconnect.
-      client.publish(topic, signalPayload(id, baseTs + index, index), { qos: 1 });
+      const payload = signalPayload(id, baseTs + index, index);
+      const send = (attempt: number): void => {
+        client.publish(topic, payload, { qos: 1 }, (error) => {
+          if (error === undefined || error === null) {
+            acked.add(id);
+            return;
+          }
+          failures.push(`${id}: ${error.message}`);
+          // A device resends what the broker did not acknowledge (at-least-once), once it is connected again.
+          if (attempt < 20) setTimeout(() => send(attempt + 1), 250);
+        });
+      };
+      send(0);
       index += 1;
     }
     return index;
   })();
   return {
+    failures,
+    acked,
     published: () => index,
     stop: async () => {
       running = false;
