@@ -47,8 +47,8 @@ RECIPES = {
         name="neu-surface", task="image-classification", load=neu_surface.load,
         student=architectures.neu_student, teacher=architectures.neu_teacher,
         input=_image_input(neu_surface.SIZE, neu_surface.MEAN, neu_surface.STD),
-        teacher_settings=Settings(epochs=8, lr=0.05, batch_size=32, augmentation=Augmentation(hflip=True, vflip=True)),
-        student_settings=Settings(epochs=12, lr=0.05, batch_size=32, augmentation=Augmentation(hflip=True, vflip=True)),
+        teacher_settings=Settings(epochs=14, lr=0.05, batch_size=32, augmentation=Augmentation(hflip=True, vflip=True)),
+        student_settings=Settings(epochs=30, lr=0.05, batch_size=32, augmentation=Augmentation(hflip=True, vflip=True)),
     ),
     "cwru-bearing": Recipe(
         name="cwru-bearing", task="signal-classification", load=cwru_bearing.load,
@@ -58,15 +58,15 @@ RECIPES = {
             "preprocessing": {"kind": "signal", "windowLength": cwru_bearing.WINDOW,
                               "sampleRateHz": cwru_bearing.SAMPLE_RATE_HZ, "normalization": "zscore"},
         },
-        teacher_settings=Settings(epochs=12, lr=0.05, batch_size=64),
+        teacher_settings=Settings(epochs=6, lr=0.05, batch_size=64),
         student_settings=Settings(epochs=20, lr=0.05, batch_size=64),
     ),
     "fashion-mnist": Recipe(
         name="fashion-mnist", task="image-classification", load=fashion_mnist.load,
         student=architectures.fashion_student, teacher=architectures.fashion_teacher,
         input=_image_input(fashion_mnist.SIZE, fashion_mnist.MEAN, fashion_mnist.STD),
-        teacher_settings=Settings(epochs=8, lr=0.1, batch_size=128, augmentation=Augmentation(hflip=True, shift=2)),
-        student_settings=Settings(epochs=8, lr=0.1, batch_size=128, augmentation=Augmentation(hflip=True)),
+        teacher_settings=Settings(epochs=12, lr=0.1, batch_size=128, augmentation=Augmentation(hflip=True, shift=1)),
+        student_settings=Settings(epochs=10, lr=0.1, batch_size=128, augmentation=Augmentation(hflip=True)),
     ),
 }
 
