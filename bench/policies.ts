@@ -18,12 +18,12 @@
  * exit at several latency budgets, and speedup at several accuracy requirements.
  *
  *   node --import tsx bench/policies.ts [--model models/x ...] [--frames 400] [--loads 0.5,1,1.5,2,3]
- *        [--deadline-factor 1.5] [--max-batch 8] [--queue 64] [--threads 1] [--seed 1] [--smoke]
+ *        [--deadline-factor 1.5] [--deadline-floor-ms 10] [--max-batch 8] [--queue auto|N] [--threads 1] [--seed 1] [--smoke]
  * Without shipped models it runs the tiny fixtures on seeded noise (labels = the final exit's answers) as a smoke
  * test and says so in the output (--smoke does the same for the models given).
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { planBatch, type PlannedFrame, type QueuedFrame } from '../src/control/admission.ts';
@@ -45,8 +45,9 @@ const { values } = parseArgs({
     frames: { type: 'string', default: '400' },
     loads: { type: 'string', default: '0.5,1,1.5,2,3' },
     'deadline-factor': { type: 'string', default: '1.5' },
+    'deadline-floor-ms': { type: 'string', default: '10' },
     'max-batch': { type: 'string', default: '8' },
-    queue: { type: 'string', default: '64' },
+    queue: { type: 'string', default: 'auto' },
     threads: { type: 'string', default: '1' },
     seed: { type: 'string', default: '1' },
     out: { type: 'string', default: 'bench/results/policies.json' },
@@ -56,8 +57,10 @@ const { values } = parseArgs({
 const frameCount = Number(values.frames);
 const loads = (values.loads ?? '').split(',').map(Number);
 const deadlineFactor = Number(values['deadline-factor']);
+const deadlineFloorMs = Number(values['deadline-floor-ms']);
 const maxBatch = Number(values['max-batch']);
-const queueCapacity = Number(values.queue);
+/** 'auto': room for three deadlines' worth of frames at final-exit capacity, so deadlines bind before the queue does. */
+const queueSetting = values.queue ?? 'auto';
 const threads = Number(values.threads);
 const seed = Number(values.seed);
 const root = resolve(import.meta.dirname, '..');
@@ -143,21 +146,24 @@ async function readInputs(dir: string, manifest: Manifest, smoke: boolean): Prom
 }
 
 /**
- * Runs every frame to the last exit once (batches of maxBatch). Also measures the runner's per-batch time outside the
- * stages (packing, softmax, vote): the median over batches, part of capacity and of the planner's overhead.
+ * Runs every frame to the last exit once (batches of maxBatch). Also measures a full final-exit batch end to end
+ * (the capacity unit: stages plus the runner's own work) and the part outside the stages (the planner's overhead).
  */
 async function answerEveryExit(
   runner: MultiExitRunner,
   inputs: Float32Array[],
   labels: number[] | undefined,
-): Promise<{ frames: TruthFrame[]; batchOverheadMs: number }> {
+): Promise<{ frames: TruthFrame[]; batchOverheadMs: number; fullBatchMs: number }> {
   const frames: TruthFrame[] = [];
   const overheads: number[] = [];
+  const fullBatches: number[] = [];
   for (let start = 0; start < inputs.length; start += maxBatch) {
     const chunk = inputs.slice(start, start + maxBatch);
     const began = performance.now();
     const { answers, timings } = await runner.runBatch(chunk, { vote: true });
-    overheads.push(performance.now() - began - timings.reduce((sum, timing) => sum + timing.ms, 0));
+    const wall = performance.now() - began;
+    overheads.push(wall - timings.reduce((sum, timing) => sum + timing.ms, 0));
+    if (chunk.length === maxBatch) fullBatches.push(wall);
     answers.forEach((answer, i) => {
       const exitClass = answer.exits.map((e) => e.classIndex);
       frames.push({
@@ -169,7 +175,7 @@ async function answerEveryExit(
       });
     });
   }
-  return { frames, batchOverheadMs: Math.max(0, quantile(overheads, 0.5)) };
+  return { frames, batchOverheadMs: Math.max(0, quantile(overheads, 0.5)), fullBatchMs: quantile(fullBatches, 0.5) };
 }
 
 /** Virtual time that runs at real speed while the model works and jumps over idle time. */
@@ -199,6 +205,7 @@ interface ReplayContext {
   arrivals: number[];
   deadlineMs: number;
   staticExit: number;
+  queueCapacity: number;
 }
 
 async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<Row, 'model' | 'load' | 'deadline_ms'>> {
@@ -238,7 +245,7 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
     while (next < ctx.arrivals.length || queue.length > 0) {
       for (; next < ctx.arrivals.length && (ctx.arrivals[next] ?? Infinity) <= t; next++) {
         arrivalRate.observe(ctx.arrivals[next] ?? t);
-        if (queue.length >= queueCapacity) continue; // refused: queue-full, a miss
+        if (queue.length >= ctx.queueCapacity) continue; // refused: queue-full, a miss
         queue.push({ id: String(next), captureTs: ctx.arrivals[next] ?? t, policy });
       }
       if (queue.length === 0) {
@@ -251,7 +258,7 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
       let answerByVote: (i: number, exit: number, confidence: number) => boolean = () => false;
       if (planned) {
         const now = clock.now();
-        const plan = planBatch(queue, ctx.view, estimator, { now, arrivalRatePerMs: arrivalRate.ratePerMs(now) }, { maxBatch, queueCapacity, batchOverheadMs: overheadMs });
+        const plan = planBatch(queue, ctx.view, estimator, { now, arrivalRatePerMs: arrivalRate.ratePerMs(now) }, { maxBatch, queueCapacity: ctx.queueCapacity, batchOverheadMs: overheadMs });
         queue = plan.waiting;
         batch = plan.batch;
         const continuation = createBatchContinuation(batch, ctx.view, estimator);
@@ -426,12 +433,15 @@ async function main(): Promise<void> {
       const view = modelViewOf(manifest);
       const { profile } = await loadOrMeasureProfile(dir, { maxBatch, threads, repeats: 20, warmup: 3 }, model);
       const { inputs, labels, description } = await readInputs(dir, manifest, smoke);
-      const { frames, batchOverheadMs } = await answerEveryExit(new MultiExitRunner(model), inputs, labels);
+      const { frames, batchOverheadMs, fullBatchMs } = await answerEveryExit(new MultiExitRunner(model), inputs, labels);
       const seeded = new LatencyEstimator(profile.entries);
       const stages = view.exits[view.exits.length - 1]?.stage ?? 1;
-      const finalBatchMs = seeded.stagesMs(1, stages, maxBatch, 0.5) + batchOverheadMs;
+      // Capacity from a measured full final-exit batch, end to end (the profile alone misses the runner's own work).
+      const finalBatchMs = Number.isFinite(fullBatchMs) ? fullBatchMs : seeded.stagesMs(1, stages, maxBatch, 0.5) + batchOverheadMs;
       const capacityPerMs = maxBatch / finalBatchMs;
-      const deadlineMs = deadlineFactor * finalBatchMs;
+      // Small models finish a batch in well under a millisecond: the floor keeps deadlines at what IoT flows ask for.
+      const deadlineMs = Math.max(deadlineFloorMs, deadlineFactor * finalBatchMs);
+      const queueCapacity = queueSetting === 'auto' ? Math.max(64, Math.ceil(3 * deadlineMs * capacityPerMs)) : Number(queueSetting);
       let staticExit = 1;
       view.exits.forEach((e) => {
         if (seeded.stagesMs(1, e.stage, 1, 0.95) <= deadlineMs) staticExit = e.index;
@@ -445,6 +455,8 @@ async function main(): Promise<void> {
         deadline_ms: deadlineMs,
         final_exit_capacity_per_s: capacityPerMs * 1000,
         static_exit: staticExit,
+        full_final_batch_ms: finalBatchMs,
+        queue_capacity: queueCapacity,
         batch_overhead_ms: batchOverheadMs,
         exit_cost_ms_batch1_p50: tables.exitCostMs,
         exit_accuracy: tables.exitAccuracy,
@@ -459,7 +471,7 @@ async function main(): Promise<void> {
         let at = 0;
         for (let i = 0; i < frames.length; i++) arrivals.push((at += -Math.log(1 - random()) / (load * capacityPerMs)));
         for (const policyName of POLICIES) {
-          const result = await replay(policyName, { model, view, profileEntries: profile.entries, frames, batchOverheadMs, arrivals, deadlineMs, staticExit });
+          const result = await replay(policyName, { model, view, profileEntries: profile.entries, frames, batchOverheadMs, arrivals, deadlineMs, staticExit, queueCapacity });
           const row: Row = { model: manifest.name, load, deadline_ms: deadlineMs, ...result };
           rows.push(row);
           console.log(
@@ -476,8 +488,9 @@ async function main(): Promise<void> {
   const result = {
     generatedAt: new Date().toISOString(),
     smoke,
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads },
-    settings: { frames: frameCount, loads, deadlineFactor, maxBatch, queueCapacity, seed, confidenceLevel: CONFIDENCE_LEVEL },
+    // Replays run at real speed: on a shared machine the load average says how much the numbers can be trusted.
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads, loadAverage1m: loadavg()[0] },
+    settings: { frames: frameCount, loads, deadlineFactor, deadlineFloorMs, maxBatch, queue: queueSetting, seed, confidenceLevel: CONFIDENCE_LEVEL },
     models,
     rows,
     tables: { accuracyLossAtBudget, speedupAtAccuracy },

@@ -257,8 +257,9 @@ function expectedArrivals(planned: readonly Slot[], state: PlannerState, options
   const tightest = planned.reduce((a, b) => (b.frame.policy.deadlineMs < a.frame.policy.deadlineMs ? b : a), first);
   const lastDue = Math.max(...planned.map((slot) => slot.due));
   const arrivals: Slot[] = [];
-  // Enough of them to see the queue fill: the room left in it, and at least a horizon's worth.
-  const count = Math.max(horizon, options.queueCapacity - planned.length);
+  // Enough of them to see the queue fill (the room left in it), at least a horizon's worth, at most four (planning
+  // time grows with them; a queue that fills only further ahead is the next plans' business).
+  const count = Math.min(4 * horizon, Math.max(horizon, options.queueCapacity - planned.length));
   for (let i = 1; arrivals.length < count; i++) {
     const arrivalTs = state.now + i / rate;
     if (arrivalTs > lastDue) break;
