@@ -208,8 +208,14 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
       onConnect: (sessionPresent) => {
         lastErrorLogged = undefined;
         tracker.connected(sessionPresent);
-        setState('connected');
-        link.transport?.subscribe(filter, options.qos).catch((error: unknown) => {
+        // Connected means subscribed: on a new session, messages published before the SUBACK never reach us, so
+        // readiness must not say so earlier (a kept session already holds the subscription).
+        if (sessionPresent) setState('connected');
+        const subscribing = link.transport?.subscribe(filter, options.qos);
+        subscribing?.then(() => {
+          if (!closed) setState('connected');
+        }, () => undefined);
+        subscribing?.catch((error: unknown) => {
           if (closed) return;
           if (error instanceof SourceError && !error.retryable) {
             // Not authorised for the topic, or a filter the broker does not support: config, not a blip.

@@ -186,16 +186,19 @@ describe('mqttSource', () => {
     expect(withoutCredentials('mqtt://edgeke:s3cret@broker:1883')).toBe('mqtt://broker:1883');
   });
 
-  it('keeps going when the broker is only busy', () => {
+  it('keeps going when the broker is only busy', async () => {
     const { fake, states } = start();
     fake.brokerRefuses(137, true);
     fake.brokerConnects(false);
+    await new Promise((resolve) => setImmediate(resolve)); // the SUBACK
     expect(states.map((change) => change.state)).toEqual(['connecting', 'reconnecting', 'connected']);
   });
 
-  it('reports connection state', () => {
+  it('reports connection state: connected once subscribed (at once when the broker kept the session)', async () => {
     const { fake, states, subscription } = start();
     fake.brokerConnects(false);
+    expect(states.map((change) => change.state)).toEqual(['connecting']);
+    await new Promise((resolve) => setImmediate(resolve)); // the SUBACK
     fake.connectionLost();
     fake.brokerConnects(true);
     subscription.unsubscribe();
