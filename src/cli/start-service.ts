@@ -34,6 +34,9 @@ export interface RunningService {
 export async function startService(options: StartServiceOptions): Promise<RunningService> {
   const telemetry = await startTelemetry(options.telemetry);
   const { logger } = telemetry;
+  // /readyz is served from here on, and with no checks registered it would say ready: not ready until the flows
+  // have registered theirs (a caller that sends frames on the first 200 would lose them).
+  const starting = telemetry.readiness.register('edgeke:starting', () => ({ ok: false, detail: 'flows starting' }));
   let service: EdgekeService;
   try {
     service = await EdgekeService.start(options.flows, {
@@ -49,6 +52,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     await telemetry.close();
     throw error;
   }
+  starting();
   const watcher = new FlowWatcher({
     paths: options.paths,
     logger: logger.child({ component: 'flow-watcher' }),
