@@ -1,0 +1,118 @@
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { connectPublisher, loadFlow, rssMiB, seqId, signalFlowYaml, startTestService, tempDir, waitFor, type TestService, WINDOW } from './harness.ts';
+
+// Promise 8: overload at 3x the capacity of the service at the final exit, through the real broker.
+
+const OVERLOAD_SECONDS = Number(process.env.EDGEKE_REL_OVERLOAD_S ?? 8);
+const VALUES = Array.from({ length: WINDOW }, (_, index) => (Math.sin(index / 5) * 0.8).toFixed(4)).join(',');
+const payload = (id: string, ts: number): Buffer => Buffer.from(`{"id":"${id}","ts":${ts},"values":[${VALUES}]}`);
+
+/** Publishes `count` frames paced over `seconds` (in slices every 10 ms); resolves with the ids published. */
+async function publishPaced(client: MqttClient, topic: string, prefix: string, ratePerSecond: number, seconds: number): Promise<number> {
+  const count = Math.round(ratePerSecond * seconds);
+  const started = Date.now();
+  let sent = 0;
+  while (sent < count) {
+    const due = Math.min(count, Math.floor(((Date.now() - started) / 1000) * ratePerSecond) + 1);
+    for (; sent < due; sent += 1) client.publish(topic, payload(seqId(prefix, sent), Date.now()), { qos: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return count;
+}
+
+describe('overload, through the service', () => {
+  const mqttUrl = inject('mosquittoUrl');
+  const dir = tempDir('overload');
+  const services: TestService[] = [];
+  let publisher: MqttClient;
+
+  beforeAll(async () => {
+    publisher = await connectPublisher(mqttUrl, 'rel-overload-publisher');
+  });
+  afterAll(async () => {
+    await Promise.all(services.map((running) => running.stop(2_000)));
+    await publisher?.endAsync();
+    dir.remove();
+  });
+
+  it(`promise 8: at 3x the final exit's capacity for ${OVERLOAD_SECONDS} s, queues and memory stay bounded, shedding is counted, every frame has one outcome, admitted frames meet the deadline >= 99%`, async () => {
+    const profileCacheDir = join(dir.path, 'profiles');
+    // Capacity: how fast the service drains a backlog when every frame runs to the final exit (no deadline pressure).
+    const calibration = await startTestService(
+      [loadFlow(signalFlowYaml({ name: 'rel-capacity', mqttUrl, topic: 'rel/capacity', limits: 'queueCapacity: 4096, maxPayloadBytes: 65536' }))],
+      { profileCacheDir },
+    );
+    services.push(calibration);
+    await waitFor('ready', async () => (await calibration.readiness.evaluate()).ready, 15_000);
+    const burst = 2_000;
+    const burstStart = Date.now();
+    for (let index = 0; index < burst; index += 1) publisher.publish('rel/capacity', payload(seqId('cap', index), Date.now()), { qos: 1 });
+    await waitFor('burst answered', () => calibration.results.length >= burst, 60_000);
+    const capacity = (burst / (Date.now() - burstStart)) * 1000;
+    const exits = calibration.results.filter((result) => result.exit === 3).length / burst;
+    await calibration.stop(5_000);
+    expect(exits).toBeGreaterThan(0.95); // the final exit (of 3) answered the calibration
+
+    const flow = 'rel-overload';
+    const queueCapacity = 64;
+    const maxBatch = 8;
+    const running = await startTestService(
+      [
+        loadFlow(
+          signalFlowYaml({
+            name: flow,
+            mqttUrl,
+            topic: 'rel/overload',
+            policy: 'mode: deadline, deadlineMs: 100, latePolicy: shed',
+            batching: `maxBatch: ${maxBatch}, maxWaitMs: 2`,
+            limits: `queueCapacity: ${queueCapacity}, maxPayloadBytes: 65536`,
+          }),
+        ),
+      ],
+      { profileCacheDir, logLevel: 'warn' },
+    );
+    services.push(running);
+    await waitFor('ready', async () => (await running.readiness.evaluate()).ready, 15_000);
+    const rssBefore = rssMiB();
+    let maxPending = 0;
+    let maxRss = 0;
+    const sampler = setInterval(() => {
+      maxPending = Math.max(maxPending, running.service.flow(flow)?.pending ?? 0);
+      maxRss = Math.max(maxRss, rssMiB());
+    }, 20);
+    const rate = Math.round(3 * capacity);
+    let published: number;
+    try {
+      published = await publishPaced(publisher, 'rel/overload', 'ov', rate, OVERLOAD_SECONDS);
+      await waitFor('every frame has an outcome', () => running.results.length >= published, 120_000, 100);
+    } finally {
+      clearInterval(sampler);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300)); // nothing extra arrives
+    await running.stop(5_000);
+
+    const outcomes = new Map<string, number>();
+    for (const result of running.results) outcomes.set(result.outcome, (outcomes.get(result.outcome) ?? 0) + 1);
+    const ids = new Set(running.results.map((result) => result.id));
+    const shed = running.results.filter((result) => result.outcome === 'shed');
+    const admitted = running.results.filter((result) => result.outcome !== 'shed');
+    const met = admitted.filter((result) => result.outcome === 'ok' && result.deadlineMet).length;
+    const attainment = admitted.length === 0 ? 0 : met / admitted.length;
+
+    expect(running.results.length).toBe(published);
+    expect(ids.size).toBe(published);
+    expect(shed.length).toBeGreaterThan(0);
+    expect(shed.every((result) => typeof result.reason === 'string' && result.reason.length > 0)).toBe(true);
+    expect(admitted.length).toBeGreaterThan(0);
+    expect(attainment).toBeGreaterThanOrEqual(0.99);
+    // In flight is bounded by the queue, a batch and the decoders (the broker holds the rest: receive maximum).
+    expect(maxPending).toBeLessThanOrEqual(queueCapacity + maxBatch + 8);
+    expect(maxRss - rssBefore).toBeLessThan(150);
+    const reasons = [...new Set(shed.map((result) => result.reason))].join(', ');
+    console.info(
+      `[reliability] P8 capacity ${capacity.toFixed(0)} fps at the final exit; offered ${rate} fps for ${OVERLOAD_SECONDS} s (${published} frames): ${[...outcomes].map(([key, value]) => `${key} ${value}`).join(', ')} (shed: ${reasons}); admitted attainment ${(attainment * 100).toFixed(2)}%; max in flight ${maxPending}; RSS +${(maxRss - rssBefore).toFixed(0)} MiB`,
+    );
+  });
+});
