@@ -62,10 +62,14 @@ export const createInfluxClient: InfluxClientFactory = (connection, database) =>
         await influx.createDatabase(target.database);
         const policies = await influx.showRetentionPolicies(target.database);
         if (!policies.some((policy) => policy.name === target.retentionPolicy.name)) {
+          // Made the default only where nobody chose one (autogen still is), so plain `FROM "inference"` queries
+          // (Grafana's, anyone's) read our points, while an operator's own default policy is left alone.
+          const untouched = policies.every((policy) => !policy.default || policy.name === 'autogen');
           await influx.createRetentionPolicy(target.retentionPolicy.name, {
             database: target.database,
             duration: target.retentionPolicy.duration,
             replication: 1,
+            isDefault: untouched,
           });
         }
       } catch (error) {
