@@ -172,7 +172,9 @@ export function planBatch(
     return probeWhenIdle({ startTs, batch: [], shed, waiting: [], predictedBatchEndTs: startTs }, queue, model, latency, options);
   }
   for (const slot of beyond) slot.kind = 'reserved';
-  const reserved = [...beyond, ...expectedArrivals(planned, state, options, horizon)];
+  // Planning time grows with the reserved frames too: at most four horizons of them (the queue first), the rest of a
+  // long queue is the next plans' business.
+  const reserved = [...beyond, ...expectedArrivals(planned, state, options, horizon)].slice(0, 4 * horizon);
 
   const simulator = new QueueSimulator(model, latency, options, planned);
   let best: Candidate | undefined;
@@ -305,6 +307,19 @@ function planWithBatchSize(
   const overloadShed: ShedDecision[] = [];
   const misses = (slot: Slot, finish: number | undefined): boolean => !slot.late && (finish ?? 0) > slot.due;
 
+  // Light load: when every frame at its preferred exit already fits (and so do the expected arrivals, within the
+  // work budget), that is the plan: one simulation instead of one per raise below.
+  if (slots.every((slot) => !slot.late)) {
+    for (const slot of slots) slot.cap = slot.preferred;
+    const everyone = [...slots, ...reserved];
+    const run = simulator.run(everyone, batchSize, startTs);
+    const fits = everyone.every((slot, i) => !misses(slot, run.finishes[i]) && run.overflows[i] !== 1);
+    if (fits && withinWorkBudget(slots, batchSize, simulator, load)) {
+      return { batchSize, slots, finishes: Array.from(run.finishes.subarray(0, slots.length)), overloadShed };
+    }
+    for (const slot of slots) slot.cap = 1;
+  }
+
   // 1. Everyone at exit 1 (least work); the first frame that still misses, at the median, is hopeless behind the
   //    ones ahead.
   for (;;) {
@@ -364,19 +379,56 @@ function planWithBatchSize(
     batchWorkMs[b] = (batchWorkMs[b] ?? 0) + perFrameMs(slot.cap);
   });
   const batchBudgetMs = (b: number): number => budgetPerFrameMs * Math.min(batchSize, slots.length - b * batchSize);
+  // Per level, the frames that may go one exit deeper (earliest deadline first, within their batch's budget) are
+  // raised as a prefix: raising more frames only ever makes finishes later, so the longest prefix that keeps
+  // everyone on time is found by bisection, in a handful of simulations instead of one per frame.
   for (let level = 2; level <= model.exits.length; level++) {
-    for (const [i, slot] of slots.entries()) {
-      if (slot.late || slot.preferred < level || slot.cap !== level - 1) continue;
+    const extraMs = perFrameMs(level) - perFrameMs(level - 1);
+    const candidates: { slot: Slot; batch: number }[] = [];
+    const reservedWork = [...batchWorkMs];
+    slots.forEach((slot, i) => {
+      if (slot.late || slot.preferred < level || slot.cap !== level - 1) return;
       const b = Math.floor(i / batchSize);
-      const extraMs = perFrameMs(level) - perFrameMs(level - 1);
-      if ((batchWorkMs[b] ?? 0) + extraMs > batchBudgetMs(b)) continue;
-      slot.cap = level;
-      if (breaksSomeone()) slot.cap = level - 1;
-      else batchWorkMs[b] = (batchWorkMs[b] ?? 0) + extraMs;
+      if ((reservedWork[b] ?? 0) + extraMs > batchBudgetMs(b)) return;
+      reservedWork[b] = (reservedWork[b] ?? 0) + extraMs;
+      candidates.push({ slot, batch: b });
+    });
+    if (candidates.length === 0) break;
+    const raiseFirst = (count: number): void => candidates.forEach((c, k) => (c.slot.cap = k < count ? level : level - 1));
+    let fits = 0;
+    let breaks = candidates.length + 1;
+    raiseFirst(candidates.length);
+    if (!breaksSomeone()) fits = candidates.length;
+    else breaks = candidates.length;
+    while (breaks - fits > 1) {
+      const mid = (fits + breaks) >> 1;
+      raiseFirst(mid);
+      if (breaksSomeone()) breaks = mid;
+      else fits = mid;
     }
+    raiseFirst(fits);
+    for (const c of candidates.slice(0, fits)) batchWorkMs[c.batch] = (batchWorkMs[c.batch] ?? 0) + extraMs;
+    if (fits === 0) break;
   }
   const finishes = Array.from(simulator.run(slots, batchSize, startTs).finishes.subarray(0, slots.length));
   return { batchSize, slots, finishes, overloadShed };
+}
+
+/** Whether each batch's mean median work per frame is sustainable at the arrival rate (see the raise pass). */
+function withinWorkBudget(
+  slots: readonly Slot[],
+  batchSize: number,
+  simulator: QueueSimulator,
+  load: { arrivalRatePerMs: number; targetUtilization: number },
+): boolean {
+  if (!(load.arrivalRatePerMs > 0)) return true;
+  const budgetPerFrameMs = load.targetUtilization / load.arrivalRatePerMs;
+  for (let first = 0; first < slots.length; first += batchSize) {
+    const batch = slots.slice(first, first + batchSize);
+    const work = batch.reduce((sum, slot) => sum + simulator.medianExitMs(slot.cap, simulator.maxBatch) / simulator.maxBatch, 0);
+    if (work > budgetPerFrameMs * batch.length + 1e-9) return false;
+  }
+  return true;
 }
 
 function isBetter(candidate: Candidate, incumbent: Candidate, model: ModelView): boolean {
