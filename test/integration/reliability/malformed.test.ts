@@ -1,11 +1,12 @@
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   connectPublisher,
   influxFor,
   loadFlow,
-  rssMiB,
   signalFlowYaml,
   signalPayload,
   startTestService,
@@ -18,6 +19,9 @@ import {
 // InfluxDB. Every bad payload carries a marker that must never reach the logs.
 
 const MARKER = 'PAYLOAD-MARKER-7f3a';
+// A forced GC, so that memory left after it is memory still held.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 const MAX_PAYLOAD = 64 * 1024;
 const MAX_PACKET = 128 * 1024;
 
@@ -130,7 +134,7 @@ limits: { maxPayloadBytes: ${MAX_PAYLOAD} }
     await waitFor('ready', async () => (await running.readiness.evaluate()).ready, 15_000);
     const overLimit = Buffer.alloc(MAX_PACKET - 1024, 0x7b); // '{{{{…': would be bad JSON if it were ever parsed
     const overPacket = Buffer.alloc(MAX_PACKET + 1024, 0x7b);
-    const rounds = 300;
+    const rounds = 720;
     const ts = Date.now();
     const runRound = async (round: number): Promise<void> => {
       await publisher.publishAsync('rel/malformed', overLimit, { qos: 1, properties: { userProperties: { id: `big-${round}` } } });
@@ -138,14 +142,17 @@ limits: { maxPayloadBytes: ${MAX_PAYLOAD} }
       await publisher.publishAsync('rel/malformed', signalPayload(`after-${round}`, ts + round), { qos: 1 });
     };
     const answered = (): number => running.results.filter((result) => result.id.startsWith('after-')).length;
-    // Warm-up (allocator and pools grow), then two equal phases: a retained payload would grow RSS by ~18 MiB each.
-    const rss: number[] = [];
-    for (const [from, to] of [[0, 20], [20, 160], [160, rounds]] as const) {
+    // Warm-up (allocator and pools grow), then two equal phases of 340 rounds: a retained payload would grow RSS by
+    // ~42 MiB a phase. Measured after a forced GC; external buffers are reported (they are freed lazily).
+    const memory: { rss: number; buffers: number }[] = [];
+    for (const [from, to] of [[0, 40], [40, 380], [380, rounds]] as const) {
       for (let round = from; round < to; round += 1) await runRound(round);
       await waitFor('rounds answered', () => answered() >= to, 30_000);
-      rss.push(rssMiB());
+      gc();
+      const usage = process.memoryUsage();
+      memory.push({ rss: usage.rss / 2 ** 20, buffers: (usage.external + usage.arrayBuffers) / 2 ** 20 });
     }
-    const [, rssMiddle = 0, rssAfter = 0] = rss;
+    const [, middle = { rss: 0, buffers: 0 }, last = { rss: 0, buffers: 0 }] = memory;
     await running.stop(5_000);
 
     const big = running.results.filter((result) => result.id.startsWith('big-'));
@@ -153,9 +160,12 @@ limits: { maxPayloadBytes: ${MAX_PAYLOAD} }
     expect(big.every((result) => result.outcome === 'error' && result.reason === 'payload-too-large')).toBe(true);
     // Over the MQTT 5 maximum packet size we announced: the broker never sends them.
     expect(running.results.filter((result) => result.id.startsWith('huge-'))).toEqual([]);
-    expect(running.results.filter((result) => result.id.startsWith('after-') && result.outcome !== 'ok').map((result) => `${result.id}:${result.outcome}:${result.reason ?? ''}`)).toEqual([]);
-    // The last 140 rounds moved 18 MiB of oversized payloads into the process; it kept none of them.
-    expect(rssAfter - rssMiddle).toBeLessThan(8);
-    console.info(`[reliability] P7 ${rounds} payloads over maxPayloadBytes rejected (payload-too-large), ${rounds} over maxPacketBytes never delivered; RSS ${rss.map((value) => value.toFixed(0)).join(' -> ')} MiB (warm-up, phase 1, phase 2)`);
+    // The good frames behind them are answered (a burst may shed some as queue-full: counted, never lost).
+    const after = running.results.filter((result) => result.id.startsWith('after-'));
+    expect(new Set(after.map((result) => result.id)).size).toBe(rounds);
+    expect(after.filter((result) => !(result.outcome === 'ok' || (result.outcome === 'shed' && result.reason === 'queue-full')))).toEqual([]);
+    // The last 340 rounds moved 42 MiB of oversized payloads into the process; it kept none of them.
+    expect(last.rss - middle.rss).toBeLessThan(24);
+    console.info(`[reliability] P7 ${rounds} payloads over maxPayloadBytes rejected (payload-too-large), ${rounds} over maxPacketBytes never delivered; good frames ok ${after.filter((result) => result.outcome === 'ok').length}/${rounds}; RSS ${memory.map((value) => value.rss.toFixed(0)).join(' -> ')} MiB, buffers ${memory.map((value) => value.buffers.toFixed(1)).join(' -> ')} MiB (warm-up, phase 1, phase 2)`);
   });
 });
