@@ -18,7 +18,7 @@ def neu_student(classes: int) -> MultiExitNet:
               classifier(2, 96, classes, pre=(max_pool(2), conv_bn_relu(2, 64, 96)))),
         Stage(s(max_pool(2), conv_bn_relu(2, 64, 128), conv_bn_relu(2, 128, 128)),             # 12x12
               classifier(2, 128, classes)),
-    ], "neu-student: 6 conv-bn-relu in 3 stages (16-24 | 64-64 | 128-128), exit heads pool+conv+GAP+linear")
+    ], "neu-student: 6 conv-bn-relu in 3 stages (16-24 / 64-64 / 128-128), exit heads pool+conv+GAP+linear")
 
 
 def neu_teacher(classes: int) -> MultiExitNet:
@@ -41,7 +41,7 @@ def cwru_student(classes: int) -> MultiExitNet:
         Stage(s(conv_bn_relu(1, 32, 64), max_pool(1), conv_bn_relu(1, 64, 64), max_pool(1),     # 16
                 conv_bn_relu(1, 64, 64)),
               classifier(1, 64, classes)),
-    ], "cwru-student: wide-kernel 1-D CNN, 5 conv-bn-relu in 3 stages (16 | 32 | 64-64-64), exit heads GAP+linear")
+    ], "cwru-student: wide-kernel 1-D CNN, 5 conv-bn-relu in 3 stages (16 / 32 / 64-64-64), exit heads GAP+linear")
 
 
 def cwru_teacher(classes: int) -> MultiExitNet:
@@ -68,7 +68,7 @@ def fashion_student(classes: int) -> MultiExitNet:
               spatial_head(48, 64, 7, classes)),
         Stage(s(conv_bn_relu(2, 48, 96)),                                                        # 7x7
               spatial_head(96, 128, 7, classes)),
-    ], "fashion-student: 4 conv-bn-relu in 3 stages (16-24 | 48 | 96); exit 1 conv+GAP+linear, exits 2-3 "
+    ], "fashion-student: 4 conv-bn-relu in 3 stages (16-24 / 48 / 96); exit 1 conv+GAP+linear, exits 2-3 "
        "7x7 conv+linear")
 
 
