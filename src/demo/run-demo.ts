@@ -122,21 +122,24 @@ export async function runDemo(options: DemoOptions): Promise<FlowSummary[]> {
     });
     write(`demo: broker ${broker.url}, OPC UA ${opcua.endpoint}, camera ${options.cameraRate} fr/s (${options.load}); Ctrl-C to stop\n`);
 
-    let last = Date.now();
+    const startedAt = Date.now();
+    let last = startedAt;
     const progress =
       options.progressMs > 0
         ? setInterval(() => {
             const now = Date.now();
-            for (const line of summary.liveLines((now - last) / 1000)) write(`${line}\n`);
+            write(`-- ${Math.round((now - startedAt) / 1000)} s --\n`);
+            for (const line of summary.liveLines((now - last) / 1000)) write(`  ${line}\n`);
             last = now;
           }, options.progressMs)
         : undefined;
     if (options.durationS !== undefined) setTimeout(() => running.stop(), options.durationS * 1000).unref();
     // The simulators stop first, so the service drains and answers everything they sent.
     const exitCode = await running.untilStopped(10_000, async () => {
+      clearInterval(progress);
+      write('stopping: simulators stop, the service answers what they sent and flushes its sinks\n');
       await Promise.all([camera.stop(), vibration.stop()]);
     });
-    clearInterval(progress);
     if (exitCode !== 0) logger.warn('the demo service did not drain cleanly');
     return summary.summary();
   } finally {

@@ -211,6 +211,11 @@ export const mqttResultsSinkSchema = z
     topic: doc(z.string().superRefine(refineWith(topicNameProblem)), 'Topic the JSON results are published to (no wildcards).', 'plant/line1/camera/results'),
     qos: doc(z.literal([0, 1]).default(1), 'Publish QoS.', 1),
     url: doc(urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']).optional(), "Broker URL; default: the MQTT source's broker (required for OPC UA flows).", 'mqtt://127.0.0.1:1883'),
+    protocolVersion: doc(
+      z.literal([5, 4]).optional(),
+      "MQTT protocol version of the results connection; default: the MQTT source's, else 5 (4 for MQTT 3.1.1 brokers such as the embedded one).",
+      5,
+    ),
   })
   .strict();
 

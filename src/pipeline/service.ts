@@ -170,7 +170,8 @@ export class EdgekeService {
 
       let connected = false;
       const source = sourceForFlow(config, manifest, {
-        logger: log,
+        // The source adds its own flow and component bindings.
+        logger: this.logger,
         ...(this.options.mqttConnect === undefined ? {} : { mqttConnect: this.options.mqttConnect }),
         events: {
           onStateChange: (change) => {

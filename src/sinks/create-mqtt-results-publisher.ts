@@ -27,7 +27,7 @@ export function resultsClientOptions(flow: FlowConfig): ResultsMqttOptions {
   return {
     url,
     clientId: `${source?.clientId ?? `edgeke-${flow.name}`}-results`,
-    protocolVersion: source?.protocolVersion ?? 5,
+    protocolVersion: sink.protocolVersion ?? source?.protocolVersion ?? 5,
     keepaliveSeconds: source?.keepaliveSeconds ?? 30,
     username: sameBroker ? source.username : undefined,
     password: sameBroker ? source.password : undefined,

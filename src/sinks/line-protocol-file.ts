@@ -34,7 +34,7 @@ export function lineProtocol(point: InfluxPoint): string {
 
 /**
  * An InfluxClient that appends to a file `influx -import -path=FILE -precision=ns` can load later: the demo's
- * telemetry when no InfluxDB is reachable. The header names the database and retention policy.
+ * telemetry when no InfluxDB is reachable. The header creates the database and makes the retention policy its default.
  */
 export function lineProtocolFileClient(file: string): InfluxClient {
   let header: Promise<void> | undefined;
@@ -42,7 +42,7 @@ export function lineProtocolFileClient(file: string): InfluxClient {
     ensureTarget(target) {
       header ??= (async () => {
         await mkdir(dirname(file), { recursive: true });
-        const ddl = `# DDL\nCREATE DATABASE ${target.database}\nCREATE RETENTION POLICY ${target.retentionPolicy.name} ON ${target.database} DURATION ${target.retentionPolicy.duration} REPLICATION 1\n`;
+        const ddl = `# DDL\nCREATE DATABASE ${target.database}\nCREATE RETENTION POLICY ${target.retentionPolicy.name} ON ${target.database} DURATION ${target.retentionPolicy.duration} REPLICATION 1 DEFAULT\n`;
         await writeFile(file, `${ddl}# DML\n# CONTEXT-DATABASE: ${target.database}\n# CONTEXT-RETENTION-POLICY: ${target.retentionPolicy.name}\n`);
       })();
       return header;
