@@ -1,14 +1,19 @@
 import json
 
+import pytest
+
 from training.onnx_reference import ALLOWED_OPS
 from training.train import main
 
-from .conftest import needs_shared_datasets
+from .conftest import needs_fashion_mnist, needs_shared_datasets
 
 
-@needs_shared_datasets
-def test_smoke_training_writes_a_loadable_model_folder(tmp_path):
-    main(["cwru-bearing", "--smoke", "--out", str(tmp_path)])
+@pytest.mark.parametrize("name", [
+    pytest.param("cwru-bearing", marks=needs_shared_datasets),
+    pytest.param("fashion-mnist", marks=needs_fashion_mnist),
+])
+def test_smoke_training_writes_a_loadable_model_folder(tmp_path, name):
+    main([name, "--smoke", "--out", str(tmp_path)])
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["format"] == "edgeke-multi-exit/1"
     assert len(manifest["stages"]) == len(manifest["exits"]) >= 3
