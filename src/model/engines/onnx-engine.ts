@@ -23,6 +23,8 @@ interface LoadedStage {
   inputName: string;
   /** Whether the stage has a `features` output (every stage but the last). */
   hasFeatures: boolean;
+  /** The input's dimensions after the batch dimension. */
+  inputDims: readonly number[];
 }
 
 function ortVersion(): string {
@@ -89,8 +91,7 @@ export class OnnxEngine implements InferenceEngine {
       if (batchSize < 1 || input.length !== batchSize * this.inputValues) {
         throw new ModelInputError(`stage 1 expects ${batchSize} x ${this.inputValues} values, got ${input.length}`);
       }
-      const shape = stage.spec.inputs[0]?.shape ?? [];
-      tensor = new ort.Tensor('float32', input, [batchSize, ...shape.slice(1)]);
+      tensor = new ort.Tensor('float32', input, [batchSize, ...stage.inputDims]);
     } else {
       tensor = this.own(input).tensor;
       if (tensor.dims[0] !== batchSize) throw new ModelInputError(`features hold ${tensor.dims[0]} rows, batch size is ${batchSize}`);
@@ -98,7 +99,8 @@ export class OnnxEngine implements InferenceEngine {
     const outputs = await stage.session.run({ [stage.inputName]: tensor });
     const logits = outputs.logits;
     if (logits === undefined) throw new ModelFileError(stage.file, 'returned no "logits" output');
-    const result: StageResult = { logits: Float32Array.from(logits.data as Float32Array) };
+    // ONNX Runtime hands out a fresh buffer per run: the logits can be kept without a copy.
+    const result: StageResult = { logits: logits.data as Float32Array };
     if (stage.hasFeatures) {
       const features = outputs.features;
       if (features === undefined) throw new ModelFileError(stage.file, 'returned no "features" output');
@@ -142,5 +144,6 @@ function checkNames(spec: StageSpec, file: string, session: ort.InferenceSession
       throw new ModelFileError(file, `has outputs [${session.outputNames.join(', ')}], manifest.json lists "${output.name}"`);
     }
   }
-  return { spec, file, session, inputName, hasFeatures: spec.outputs.some((o) => o.name === 'features') };
+  const inputDims = (spec.inputs[0]?.shape ?? []).slice(1);
+  return { spec, file, session, inputName, hasFeatures: spec.outputs.some((o) => o.name === 'features'), inputDims };
 }
