@@ -135,7 +135,8 @@ export class ModelExecutor {
       const queued: QueuedFrame[] = this.queue.map((job) => ({ id: job.key, captureTs: job.frame.captureTs, policy: job.flow.policy() }));
       const plan = planBatch(queued, this.options.model, this.options.estimator, { now, arrivalRatePerMs: this.arrivals.ratePerMs(now) }, {
         maxBatch: Math.max(...this.queue.map((job) => job.flow.maxBatch())),
-        queueCapacity: this.queue.length,
+        // The flows' capacities together: the planner reserves room within it for frames about to arrive.
+        queueCapacity: this.totalCapacity(),
       });
       const taken = new Set([...plan.batch.map((p) => p.id), ...plan.shed.map((s) => s.id)]);
       this.removeFromQueue(taken);
@@ -147,6 +148,13 @@ export class ModelExecutor {
       const jobs = plan.batch.map((planned) => byKey.get(planned.id) as Job);
       await this.runBatch(plan.batch, jobs);
     }
+  }
+
+  private totalCapacity(): number {
+    const flows = new Set(this.queue.map((job) => job.flow));
+    let total = 0;
+    for (const flow of flows) total += flow.queueCapacity();
+    return Math.max(total, this.queue.length);
   }
 
   private removeFromQueue(keys: ReadonlySet<string>): void {

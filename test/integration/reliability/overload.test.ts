@@ -114,5 +114,5 @@ describe('overload, through the service', () => {
     console.info(
       `[reliability] P8 capacity ${capacity.toFixed(0)} fps at the final exit; offered ${rate} fps for ${OVERLOAD_SECONDS} s (${published} frames): ${[...outcomes].map(([key, value]) => `${key} ${value}`).join(', ')} (shed: ${reasons}); admitted attainment ${(attainment * 100).toFixed(2)}%; max in flight ${maxPending}; RSS +${(maxRss - rssBefore).toFixed(0)} MiB`,
     );
-  });
+  }, OVERLOAD_SECONDS * 3000 + 120_000);
 });
