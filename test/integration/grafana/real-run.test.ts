@@ -1,0 +1,73 @@
+import mqtt from 'mqtt';
+import pino from 'pino';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { parseFlowText, type LoadedFlow } from '../../../src/flows/load.ts';
+import { readManifest } from '../../../src/model/manifest.ts';
+import { EdgekeService } from '../../../src/pipeline/service.ts';
+import { startCameraSimulator } from '../../../src/simulators/camera-simulator.ts';
+import { DASHBOARD_FILES, loadDashboard, nonEmptySeries, provisionedDatasource, runDashboardQueries } from './dashboard-check.ts';
+
+// The dashboards over telemetry from a real run: the service answers replayed NEU camera frames with the shipped
+// model and writes to a real InfluxDB; mid-run the deadline is tightened (a config change, frames shed) and a broken
+// frame arrives (an error). Then every panel, annotation and variable query must return data.
+
+const DATABASE = 'edgeke_grafana_real_run';
+
+function flow(deadlineMs: number): LoadedFlow {
+  const yaml = `
+name: real-camera
+source: { kind: mqtt, url: "${inject('mosquittoUrl')}", topic: "real/+/camera", qos: 1, clientId: grafana-real-run }
+decode: image
+model: { path: models/neu-surface }
+policy: { mode: deadline, deadlineMs: ${deadlineMs}, latePolicy: shed }
+batching: { maxBatch: 8, maxWaitMs: 2 }
+sinks:
+  influx: { url: "${inject('influxUrl')}", database: ${DATABASE}, flushIntervalMs: 200, statsIntervalMs: 1000 }
+`;
+  const { flow: loaded, issues } = parseFlowText(yaml, 'real-camera.yaml', {});
+  if (loaded === undefined) throw new Error(issues.map((issue) => issue.message).join('; '));
+  return loaded;
+}
+
+describe('dashboards over a real run', () => {
+  it.each(DASHBOARD_FILES)('%s: every query returns data', async (file) => {
+    const startMs = Date.now() - 1_000;
+    if (file === DASHBOARD_FILES[0]) await runOnce();
+    const datasource = provisionedDatasource();
+    const context = { range: { fromMs: startMs - 60_000, toMs: Date.now() + 1_000 }, maxDataPoints: 1_000, minInterval: datasource.minInterval };
+    const runs = await runDashboardQueries({ influxUrl: inject('influxUrl'), database: DATABASE, dashboard: loadDashboard(file), context, variableValues: { flow: ['real-camera'] } });
+    expect(runs.length).toBeGreaterThan(10);
+    const failing = runs.filter((run) => run.error !== undefined || nonEmptySeries(run.series).length === 0);
+    expect(failing.map((run) => `${run.kind} ${run.where}: ${run.error ?? 'no data'}`)).toEqual([]);
+  });
+});
+
+let ran = false;
+async function runOnce(): Promise<void> {
+  if (ran) return;
+  ran = true;
+  const profileCacheDir = join(mkdtempSync(join(tmpdir(), 'edgeke-grafana-run-')), 'profiles');
+  const logger = pino({ level: 'silent' });
+  const service = await EdgekeService.start([flow(60_000)], { logger, profileCacheDir, profileRepeats: 3 });
+  const classes = (await readManifest('models/neu-surface')).classes;
+  const publish = async (count: number): Promise<void> => {
+    const camera = await startCameraSimulator({ url: inject('mosquittoUrl'), topic: 'real/cam1/camera', imagesFolder: 'data/neu-surface/test', classes, ratePerSecond: 60, format: 'json', protocolVersion: 5, limit: count });
+    await camera.finished;
+    await camera.stop();
+  };
+  try {
+    await publish(180);
+    // A tighter deadline from the next frame: a new config version, and frames that cannot make it are shed.
+    await service.apply([flow(1)]);
+    await publish(60);
+    const broken = await mqtt.connectAsync(inject('mosquittoUrl'), { protocolVersion: 5, clientId: 'grafana-real-run-broken' });
+    await broken.publishAsync('real/cam1/camera', '{"id": "broken", "image": "bm90IGFuIGltYWdl"}', { qos: 1 });
+    await broken.endAsync();
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+  } finally {
+    await service.stop(10_000);
+  }
+}
