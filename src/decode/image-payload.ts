@@ -6,7 +6,6 @@ import { looksLikeJsonObject, payloadBytes } from './payload-bytes.ts';
 
 const JPEG_MAGIC = Buffer.from([0xff, 0xd8, 0xff]);
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const DATA_URL_PREFIX = /^data:image\/[a-z+.-]+;base64,/i;
 
 export type ImageFormat = 'jpeg' | 'png';
@@ -43,6 +42,11 @@ function base64Image(value: unknown): Buffer {
   if (value === undefined || value === null) throw new DecodeError('missing-field', 'expected an "image" field (base64 JPEG or PNG)');
   if (typeof value !== 'string') throw new DecodeError('bad-field-type', '"image" must be a base64 string');
   const text = value.replace(DATA_URL_PREFIX, '');
-  if (text.length % 4 !== 0 || !BASE64.test(text)) throw new DecodeError('bad-base64', '"image" is not valid base64');
-  return Buffer.from(text, 'base64');
+  if (text.length % 4 !== 0) throw new DecodeError('bad-base64', '"image" is not valid base64');
+  // Node's decoder skips characters outside the alphabet and stops at misplaced padding, so strict validity is the
+  // decoded length (checked natively: a regular expression over every image was a measurable share of intake).
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length !== (text.length / 4) * 3 - padding) throw new DecodeError('bad-base64', '"image" is not valid base64');
+  return bytes;
 }

@@ -36,6 +36,7 @@ export async function decodeImage(bytes: Buffer | Uint8Array, preprocessing: Ima
 
 /** Interleaved 8-bit pixels with `from` channels (1-4, alpha last) -> interleaved with `to` (1 or 3) channels. */
 function toChannels(data: Uint8Array, count: number, from: number, to: 1 | 3): Uint8Array {
+  if (from === to) return data; // already gray (or RGB): nothing to convert
   const out = new Uint8Array(count * to);
   const gray = from <= 2; // gray or gray + alpha
   for (let i = 0; i < count; i++) {
