@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import pino from 'pino';
 import { createLogger, logLevelFromEnv } from '../../telemetry/logger.ts';
 import { runDemo } from '../../demo/run-demo.ts';
@@ -45,6 +46,8 @@ export const demoCommand: Command = {
     if (load !== 'steady' && load !== 'bursts') throw new UsageError('--load must be steady or bursts');
     const cameraRate = positiveNumber(values['camera-rate'], 'camera-rate', 20);
     const json = values.json === true;
+    // stdout carries only the summary: libraries that print on their own (node-opcua's warnings) go to stderr.
+    if (json) console.log = (...args: unknown[]) => void process.stderr.write(`${format(...args)}\n`);
     // Logs go to stderr: stdout carries the live lines or the JSON summary.
     const logger = createLogger({ level: json ? 'warn' : logLevelFromEnv(), destination: pino.destination({ dest: 2, sync: true }) });
     if (values['simulators-only'] === true) {

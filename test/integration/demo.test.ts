@@ -1,0 +1,25 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+// The quick start's main job: `edgeke demo` on embedded defaults, real data, real models; its --json summary.
+describe('edgeke demo', () => {
+  it('runs every example flow on the simulated devices and reports a JSON summary', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['bin/edgeke.js', 'demo', '--duration', '10', '--json', '--load', 'steady'], {
+      timeout: 90_000,
+      env: { ...process.env, INFLUX_URL: '' },
+    });
+    const summary = JSON.parse(stdout) as {
+      flows: { name: string; frames: number; outcomes: Record<string, number>; attainment: number; accuracy: number | null }[];
+    };
+    expect(summary.flows.map((flow) => flow.name).sort()).toEqual(['cwru-mqtt-json', 'cwru-opcua', 'neu-camera']);
+    for (const flow of summary.flows) {
+      expect(flow.frames, flow.name).toBeGreaterThan(20);
+      const outcomes = flow.outcomes as Record<'ok' | 'late' | 'shed' | 'error', number>;
+      expect(outcomes.ok + outcomes.late + outcomes.shed + outcomes.error, flow.name).toBe(flow.frames);
+      expect(outcomes.error, flow.name).toBe(0);
+      expect(flow.attainment, flow.name).toBeGreaterThan(0.9);
+      expect(flow.accuracy, flow.name).toBeGreaterThan(0.95);
+    }
+  }, 120_000);
+});
