@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import type { ImagePreprocessingSpec } from './input-spec.ts';
 
 /**
  * JPEG/PNG bytes -> model input, exactly as the manifest's image preprocessing says (docs/model-format.md):
@@ -7,16 +8,8 @@ import sharp from 'sharp';
  * std[c]. Output is planar (CHW), row-major, Float32Array of channels * height * width.
  */
 
-export interface ImagePreprocessing {
-  width: number;
-  height: number;
-  channels: 1 | 3;
-  resize: 'bilinear' | 'nearest';
-  fit: 'fill';
-  scale: number;
-  mean: readonly number[];
-  std: readonly number[];
-}
+/** The manifest's image preprocessing (docs/model-format.md); the `kind` tag is not needed here. */
+export type ImagePreprocessing = Omit<ImagePreprocessingSpec, 'kind'>;
 
 /** Throws (sharp's error) when the bytes are not a decodable image. */
 export async function decodeImage(bytes: Buffer | Uint8Array, preprocessing: ImagePreprocessing): Promise<Float32Array> {
