@@ -164,4 +164,33 @@ ${extra}`;
       });
     }
   });
+
+  it('shutdown with results that cannot be stored: an expired drain deadline, or a second signal, exits 1', async () => {
+    // InfluxDB is unreachable (a port nobody listens on), so the sink cannot flush what the flow answered.
+    const deadInflux = `http://127.0.0.1:${await freePort()}`;
+    const cases = [
+      { name: 'rel-deadline', drainMs: '1500', signals: 1, within: 8_000 },
+      { name: 'rel-second-signal', drainMs: '60000', signals: 2, within: 8_000 },
+    ];
+    for (const testCase of cases) {
+      const file = join(dir.path, `${testCase.name}.yaml`);
+      writeFileSync(file, signalFlowYaml({ name: testCase.name, mqttUrl, topic: `rel/${testCase.name}`, influxUrl: deadInflux, database: 'unreachable' }));
+      const child = runEdgeke([file, '--no-watch', '--drain-timeout-ms', testCase.drainMs], { EDGEKE_HTTP_PORT: '0' });
+      children.push(child);
+      await waitFor(`${testCase.name} started`, () => child.output().includes('flow started'), 60_000, 100);
+      const load = publishSteadily(publisher, `rel/${testCase.name}`, { prefix: testCase.name, ratePerSecond: 50, count: 20 });
+      await waitFor('frames published', () => load.published() >= 20, 10_000, 50);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const signalledAt = Date.now();
+      child.process.kill('SIGTERM');
+      if (testCase.signals === 2) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        child.process.kill('SIGTERM');
+      }
+      const code = await exitWithin(child, testCase.within);
+      expect(code, `${testCase.name}: ${child.output().slice(-2000)}`).toBe(1);
+      expect(Date.now() - signalledAt).toBeLessThan(testCase.within);
+      expect(child.output()).toMatch(testCase.signals === 2 ? /second signal/ : /shutdown deadline passed/);
+    }
+  }, 120_000);
 });
