@@ -24,7 +24,7 @@ import {
 
 // Promises 1 and 2 (docs/reliability.md): InfluxDB stopped under steady MQTT load, through the whole service.
 
-const OUTAGE_MS = Number(process.env.EDGEKE_REL_OUTAGE_MS ?? 20_000);
+const OUTAGE_MS = Number(process.env.EDGEKE_REL_OUTAGE_MS ?? 60_000);
 const SPILL_OUTAGE_MS = Math.min(OUTAGE_MS, 10_000);
 const RATE = 50;
 const FLUSH_MS = 500;
