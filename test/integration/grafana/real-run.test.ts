@@ -33,7 +33,7 @@ sinks:
 }
 
 describe('dashboards over a real run', () => {
-  it.each(DASHBOARD_FILES)('%s: every query returns data', async (file) => {
+  it.each(DASHBOARD_FILES)('%s: every query returns data', { timeout: 120_000 }, async (file) => {
     const startMs = Date.now() - 1_000;
     if (file === DASHBOARD_FILES[0]) await runOnce();
     const datasource = provisionedDatasource();
@@ -59,14 +59,16 @@ async function runOnce(): Promise<void> {
     await camera.stop();
   };
   try {
-    await publish(180);
+    // Over 5 s on each side of the change: the annotation compares config versions in 5 s buckets (Grafana's
+    // minimum interval for this datasource), so each version must own at least one whole bucket.
+    await publish(360);
     // A tighter deadline from the next frame: a new config version, and frames that cannot make it are shed.
     await service.apply([flow(1)]);
     await publish(60);
     const broken = await mqtt.connectAsync(inject('mosquittoUrl'), { protocolVersion: 5, clientId: 'grafana-real-run-broken' });
     await broken.publishAsync('real/cam1/camera', '{"id": "broken", "image": "bm90IGFuIGltYWdl"}', { qos: 1 });
     await broken.endAsync();
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await new Promise((resolve) => setTimeout(resolve, 6_500));
   } finally {
     await service.stop(10_000);
   }

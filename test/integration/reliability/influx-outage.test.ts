@@ -166,7 +166,17 @@ describe('InfluxDB outage under steady load, through the service', () => {
   });
 
   it('promise 2: a frame whose result was not stored is not acknowledged, and the broker redelivers it after a restart', async () => {
-    const yaml = signalFlowYaml({ name: 'rel-unacked', mqttUrl, topic: 'rel/unacked', influxUrl: influxd.url, database: 'rel_unacked' });
+    // Exit 1 always (the shallowest exit meets any target this low): a redelivered frame gets the same answer, so
+    // its point lands in the same series and overwrites the first one. (A frame answered at another exit the second
+    // time is a second point: exit and outcome are tags; see docs/reliability.md, limits.)
+    const yaml = signalFlowYaml({
+      name: 'rel-unacked',
+      mqttUrl,
+      topic: 'rel/unacked',
+      influxUrl: influxd.url,
+      database: 'rel_unacked',
+      policy: 'mode: accuracy, accuracyTarget: 0.01, deadlineMs: 60000, latePolicy: answer-late',
+    });
     // The first instance cannot store every third result (a sink that refuses it): those frames stay unacknowledged.
     const refusing: ResultSink = {
       name: 'refusing',
