@@ -113,7 +113,7 @@ limits: { queueCapacity: 512 }
     expect(stats[0]?.frames).toBe(359);
   });
 
-  it('CWRU vibration over OPC UA: windows joined from sample blocks, answered and stored, final-exit accuracy', async () => {
+  it('CWRU vibration over OPC UA: windows joined from sample blocks, stored, published on the results topic, final-exit accuracy', async () => {
     const database = 'e2e_vibration';
     const manifest = manifestOf('models/cwru-bearing');
     const cwru = await loadCwruTestSplit('data/cwru-bearing/test');
@@ -137,14 +137,31 @@ model: { path: models/cwru-bearing }
 policy: { mode: deadline, deadlineMs: 60000, latePolicy: answer-late }
 sinks:
   influx: { url: "${influxUrl}", database: ${database}, flushIntervalMs: 200 }
+  mqttResults: { url: "${mosquittoUrl}", topic: e2e/vibration/results }
 `,
         {},
       );
-      const results: { captureTs: number; classIndex?: number }[] = [];
-      service = await EdgekeService.start([flow], { logger, profileCacheDir, profileRepeats: 5, onResult: (result) => results.push(result) });
+      const reader = await mqtt.connectAsync(mosquittoUrl, { protocolVersion: 5, clientId: 'e2e-vibration-results-reader' });
+      const messages: { id: string; class: string }[] = [];
+      reader.on('message', (_topic, payload) => messages.push(JSON.parse(payload.toString()) as { id: string; class: string }));
+      await reader.subscribeAsync('e2e/vibration/results', { qos: 1 });
+      const results: { id: string; captureTs: number; classIndex?: number; className?: string }[] = [];
+      service = await EdgekeService.start([flow], {
+        logger,
+        profileCacheDir,
+        profileRepeats: 5,
+        onResult: (result) => results.push(result),
+        mqttResultsSink: async (config, classes, log) => createMqttResultSink(config, classes, log),
+      });
       await waitFor(() => results.length >= 120, 120_000);
       await service.stop(10_000);
       service = undefined;
+      await waitFor(() => messages.length >= results.length, 10_000);
+      await reader.endAsync();
+      // One results-topic message per frame, with the class the service answered.
+      const answered = new Map(results.map((result) => [result.id, result.className]));
+      expect(new Set(messages.map((message) => message.id)).size).toBe(results.length);
+      for (const message of messages) expect(message.class).toBe(answered.get(message.id));
 
       const influx = new InfluxDB({ host: '127.0.0.1', port: influxPort, database });
       const rows = await influx.query<{ count: number }>('SELECT count("e2e_ms") AS "count" FROM "inference"');
