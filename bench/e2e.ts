@@ -20,6 +20,7 @@ import { InfluxDB } from 'influx';
 import pino from 'pino';
 import type { FrameResult } from '../src/core/frame.ts';
 import { parseFlowText } from '../src/flows/load.ts';
+import { percentile } from '../src/sinks/flow-stats.ts';
 import { loadModel } from '../src/model/load-model.ts';
 import { inputSize } from '../src/model/manifest.ts';
 import { MultiExitRunner } from '../src/model/multi-exit-runner.ts';
@@ -83,9 +84,6 @@ interface LoadRow {
   rssMb: number;
 }
 
-function percentile(sorted: readonly number[], q: number): number {
-  return sorted.length === 0 ? NaN : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number);
-}
 
 async function runLoad(
   services: { mqttUrl: string; influxUrl: string },
@@ -146,8 +144,8 @@ limits: { queueCapacity: 64 }
     attainment: results.filter((r) => r.outcome === 'ok').length / Math.max(results.length, 1),
     accuracy: labelled.filter((r) => r.label === r.classIndex).length / Math.max(labelled.length, 1),
     shedRate: results.filter((r) => r.outcome === 'shed').length / Math.max(results.length, 1),
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
+    p50Ms: sorted.length === 0 ? NaN : percentile(sorted, 0.5),
+    p99Ms: sorted.length === 0 ? NaN : percentile(sorted, 0.99),
     pointsInInflux: count[0]?.count ?? 0,
     rssMb: rssPeak / 2 ** 20,
   };

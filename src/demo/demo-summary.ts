@@ -1,4 +1,5 @@
 import type { FrameResult, Outcome } from '../core/frame.ts';
+import { percentile } from '../sinks/flow-stats.ts';
 
 export interface FlowSummary {
   name: string;
@@ -62,8 +63,8 @@ export class DemoSummary {
         accuracy: tally.labelled === 0 ? null : tally.correct / tally.labelled,
         labelled: tally.labelled,
         exits: Object.fromEntries([...tally.exits.entries()].sort(([a], [b]) => a - b).map(([exit, count]) => [String(exit), count])),
-        p50Ms: nearestRank(sorted, 0.5),
-        p99Ms: nearestRank(sorted, 0.99),
+        p50Ms: sorted.length === 0 ? null : percentile(sorted, 0.5),
+        p99Ms: sorted.length === 0 ? null : percentile(sorted, 0.99),
         deadlineMs: tally.deadlineMs,
       };
     });
@@ -96,9 +97,4 @@ export class DemoSummary {
     }
     return tally;
   }
-}
-
-function nearestRank(sorted: readonly number[], quantile: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(quantile * sorted.length) - 1))] ?? null;
 }

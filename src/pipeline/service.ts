@@ -7,7 +7,6 @@ import type { FlowConfig } from '../flows/schema.ts';
 import { createInfluxWriter } from '../sinks/create-influx-writer.ts';
 import type { InfluxClientFactory } from '../sinks/influx-client.ts';
 import type { MqttTransportFactory } from '../sources/mqtt-transport.ts';
-import type { SourceRejection } from '../sources/source-events.ts';
 import type { EdgekeMetrics } from '../telemetry/metrics.ts';
 import type { Readiness } from '../telemetry/readiness.ts';
 import { FlowPipeline } from './flow-pipeline.ts';
@@ -264,5 +263,3 @@ function onlyLiveSettingsDiffer(a: FlowConfig, b: FlowConfig): boolean {
   const frozen = (config: FlowConfig): string => JSON.stringify({ ...config, policy: null, batching: null, limits: null });
   return frozen(a) === frozen(b);
 }
-
-export type { SourceRejection };

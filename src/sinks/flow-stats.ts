@@ -96,7 +96,7 @@ export class FlowStatsAggregator {
 }
 
 /** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: Float64Array, quantile: number): number {
+export function percentile(sorted: ArrayLike<number>, quantile: number): number {
   const rank = Math.max(1, Math.ceil(quantile * sorted.length));
   return sorted[rank - 1] as number;
 }
