@@ -4,17 +4,12 @@ import type { FrameResult } from '../core/frame.ts';
 import { startEmbeddedBroker } from '../broker/embedded-broker.ts';
 import { checkFlows } from '../flows/load.ts';
 import { formatFlowIssue } from '../flows/errors.ts';
-import { readManifest } from '../model/manifest.ts';
 import { lineProtocolFileClient } from '../sinks/line-protocol-file.ts';
-import { startCameraSimulator } from '../simulators/camera-simulator.ts';
-import { interleaveByClass, loadCwruTestSplit } from '../simulators/cwru-recordings.ts';
-import type { LoadProfile } from '../simulators/load-profile.ts';
-import { startOpcuaVibrationServer } from '../simulators/opcua-vibration-server.ts';
-import { startVibrationMqttSimulator } from '../simulators/vibration-mqtt-simulator.ts';
 import { startService } from '../cli/start-service.ts';
 import { ConfigError } from '../errors.ts';
 import { ClassTimeline } from './class-timeline.ts';
 import { DemoSummary, type FlowSummary, type LabelLookup } from './demo-summary.ts';
+import { loadVibrationPlaylist, startMqttDevices, startVibrationServer } from './device-simulators.ts';
 
 export interface DemoOptions {
   flowsDir: string;
@@ -31,8 +26,6 @@ export interface DemoOptions {
   logger: Logger;
 }
 
-const CAMERA_TOPIC = 'plant/line1/cam1/camera';
-const VIBRATION_TOPIC = 'plant/line1/bearing/vibration';
 const OPCUA_WINDOW_MS = (2048 / 12_000) * 1_000;
 
 async function influxReachable(url: string): Promise<boolean> {
@@ -52,11 +45,8 @@ async function influxReachable(url: string): Promise<boolean> {
 export async function runDemo(options: DemoOptions): Promise<FlowSummary[]> {
   const { logger, write } = options;
   const broker = await startEmbeddedBroker({ port: 0, logger: logger.child({ component: 'broker' }) });
-  const cwru = await loadCwruTestSplit('data/cwru-bearing/test');
-  const recordings = interleaveByClass(cwru.recordings);
-  // Each fault plays for two seconds, so the live accuracy covers every class within a short demo.
-  const holdSamples = cwru.sampleRateHz * 2;
-  const opcua = await startOpcuaVibrationServer({ recordings, holdSamples, logger: logger.child({ component: 'opcua-server' }), certificateStore: join('.cache', 'demo-opcua-server-pki') });
+  const playlist = await loadVibrationPlaylist();
+  const opcua = await startVibrationServer(playlist, { certificateStore: join('.cache', 'demo-opcua-server-pki'), logger });
   const timeline = new ClassTimeline();
   const timelineTimer = setInterval(() => timeline.note(Date.now(), opcua.currentClass().label), 10);
 
@@ -95,30 +85,13 @@ export async function runDemo(options: DemoOptions): Promise<FlowSummary[]> {
       onResult: (result) => summary.record(result),
     });
 
-    const neuClasses = (await readManifest('models/neu-surface')).classes;
-    const profile: LoadProfile = options.load === 'bursts' ? { kind: 'bursts', factor: 4, burstMs: 2_000, everyMs: 10_000 } : { kind: 'steady' };
-    const camera = await startCameraSimulator({
-      url: broker.url,
-      topic: CAMERA_TOPIC,
-      imagesFolder: 'data/neu-surface/test',
-      classes: neuClasses,
-      ratePerSecond: options.cameraRate,
-      profile,
-      format: 'json',
+    const devices = await startMqttDevices(playlist, {
+      mqttUrl: broker.url,
       protocolVersion: 4,
-      clientId: 'edgeke-demo-camera',
-      logger: logger.child({ component: 'camera-simulator' }),
-    });
-    const vibration = await startVibrationMqttSimulator({
-      url: broker.url,
-      topic: VIBRATION_TOPIC,
-      recordings,
-      windowLength: 2048,
-      holdSamples,
-      format: 'json',
-      protocolVersion: 4,
-      clientId: 'edgeke-demo-vibration',
-      logger: logger.child({ component: 'vibration-simulator' }),
+      cameraRate: options.cameraRate,
+      load: options.load,
+      clientIdPrefix: 'edgeke-demo',
+      logger,
     });
     write(`demo: broker ${broker.url}, OPC UA ${opcua.endpoint}, camera ${options.cameraRate} fr/s (${options.load}); Ctrl-C to stop\n`);
 
@@ -138,7 +111,7 @@ export async function runDemo(options: DemoOptions): Promise<FlowSummary[]> {
     const exitCode = await running.untilStopped(10_000, async () => {
       clearInterval(progress);
       write('stopping: simulators stop, the service answers what they sent and flushes its sinks\n');
-      await Promise.all([camera.stop(), vibration.stop()]);
+      await devices.stop();
     });
     if (exitCode !== 0) logger.warn('the demo service did not drain cleanly');
     return summary.summary();
