@@ -38,6 +38,7 @@ import { inputSize, type Manifest } from '../src/model/manifest.ts';
 import { MultiExitRunner, type ExitDecider } from '../src/model/multi-exit-runner.ts';
 import { loadOrMeasureProfile } from '../src/model/profiler.ts';
 import { modelViewOf } from '../src/pipeline/model-view.ts';
+import { seededRandom } from '../test/helpers/seeded-random.ts';
 
 const { values } = parseArgs({
   options: {
@@ -90,17 +91,6 @@ interface Row {
   p50_ms: number;
   p99_ms: number;
   mean_exit: number;
-}
-
-function seededRandom(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function quantile(values: readonly number[], p: number): number {

@@ -1,6 +1,9 @@
 import type { StageLatencyProfileEntry } from '../../src/model/profile-types.ts';
 import type { ExitPolicy } from '../../src/control/exit-policy.ts';
 import type { ModelView } from '../../src/control/model-view.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
+
+export { seededRandom };
 
 /** Per-stage median at batch 1 (ms); cumulative exits cost 2, 5, 9, 15 ms. */
 export const STAGE_MS = [2, 3, 4, 6] as const;
@@ -42,18 +45,6 @@ export function policy(overrides: Partial<ExitPolicy> = {}): ExitPolicy {
     latePolicy: 'shed',
     riskQuantile: 0.5,
     ...overrides,
-  };
-}
-
-/** Deterministic PRNG (mulberry32) so virtual-time tests are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -1,5 +1,8 @@
 import type { RawMessage, RawPayload } from '../../src/core/frame.ts';
 import type { InputSpec } from '../../src/decode/input-spec.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
+
+export { seededRandom };
 
 export const SIGNAL_INPUT: InputSpec = { shape: [1, 8], preprocessing: { kind: 'signal', windowLength: 8, sampleRateHz: 12_000, normalization: 'zscore' } };
 export const IMAGE_INPUT: InputSpec = {
@@ -20,18 +23,6 @@ export function float32Bytes(values: number[]): Buffer {
   const bytes = Buffer.alloc(values.length * 4);
   values.forEach((value, index) => bytes.writeFloatLE(value, index * 4));
   return bytes;
-}
-
-/** Deterministic PRNG (mulberry32) for the fuzz test. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 export const PNG_HEADER = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

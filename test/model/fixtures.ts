@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 /** The tiny fixture models written by test/fixtures/tiny-model/make.py. */
 export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/tiny-model/', import.meta.url));
@@ -20,14 +21,7 @@ export function readReference(modelDir: string): Reference {
 
 /** Deterministic pseudo-random inputs (mulberry32 + Box-Muller), so tests need no seed library. */
 export function randomInputs(count: number, size: number, seed = 1): Float32Array[] {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = seededRandom(seed);
   return Array.from({ length: count }, () => {
     const row = new Float32Array(size);
     for (let i = 0; i < size; i++) row[i] = Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());

@@ -1,5 +1,6 @@
 import type { FrameResult } from '../../../src/core/frame.ts';
 import type { TelemetryPoint } from './influx-loader.ts';
+import { seededRandom as random } from '../../helpers/seeded-random.ts';
 
 /**
  * Synthetic but realistic runs of several flows: the FrameResults a pipeline would produce (all four outcomes,
@@ -111,18 +112,6 @@ export const DEFAULT_FLOWS: SyntheticFlow[] = [
     deviceClock: false,
   },
 ];
-
-/** mulberry32: small, fast, good enough for test data. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** FNV-1a of the frame id: the sub-millisecond part of the point's timestamp (docs/telemetry.md). */
 function idHash(id: string): number {
