@@ -19,7 +19,6 @@ import { parseArgs } from 'node:util';
 import { InfluxDB } from 'influx';
 import pino from 'pino';
 import type { FrameResult } from '../src/core/frame.ts';
-import { parseFlowText } from '../src/flows/load.ts';
 import { percentile } from '../src/sinks/flow-stats.ts';
 import { loadModel } from '../src/model/load-model.ts';
 import { inputSize } from '../src/model/manifest.ts';
@@ -27,6 +26,7 @@ import { MultiExitRunner } from '../src/model/multi-exit-runner.ts';
 import { EdgekeService } from '../src/pipeline/service.ts';
 import { startCameraSimulator } from '../src/simulators/camera-simulator.ts';
 import { loadLabelledImages } from '../src/simulators/neu-images.ts';
+import { loadFlow } from '../test/helpers/flow-from-yaml.ts';
 import { startInfluxd } from '../test/helpers/influxd.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
 
@@ -93,7 +93,7 @@ async function runLoad(
   classes: string[],
 ): Promise<LoadRow> {
   const database = `bench_${label.replace(/\W/g, '_')}`;
-  const { flow, issues } = parseFlowText(
+  const flow = loadFlow(
     `
 name: bench-${label.replace(/\W/g, '-')}
 source: { kind: mqtt, url: "${services.mqttUrl}", topic: "bench/${label}/camera", qos: 1, clientId: bench-${label.replace(/\W/g, '-')} }
@@ -105,10 +105,9 @@ sinks:
   influx: { url: "${services.influxUrl}", database: ${database}, flushIntervalMs: 250, batchSize: 1000 }
 limits: { queueCapacity: 64 }
 `,
-    'bench.yaml',
     {},
+    'bench.yaml',
   );
-  if (flow === undefined) throw new Error(issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
   const results: FrameResult[] = [];
   const service = await EdgekeService.start([flow], { logger, profileCacheDir: join(root, '.cache', 'profiles'), onResult: (r) => results.push(r) });
   let rssPeak = 0;

@@ -4,7 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { parseFlowText, type LoadedFlow } from '../../../src/flows/load.ts';
+import type { LoadedFlow } from '../../../src/flows/load.ts';
+import { loadFlow } from '../../helpers/flow-from-yaml.ts';
 import { readManifest } from '../../../src/model/manifest.ts';
 import { EdgekeService } from '../../../src/pipeline/service.ts';
 import { startCameraSimulator } from '../../../src/simulators/camera-simulator.ts';
@@ -27,9 +28,7 @@ batching: { maxBatch: 8, maxWaitMs: 2 }
 sinks:
   influx: { url: "${inject('influxUrl')}", database: ${DATABASE}, flushIntervalMs: 200, statsIntervalMs: 1000 }
 `;
-  const { flow: loaded, issues } = parseFlowText(yaml, 'real-camera.yaml', {});
-  if (loaded === undefined) throw new Error(issues.map((issue) => issue.message).join('; '));
-  return loaded;
+  return loadFlow(yaml, {}, 'real-camera.yaml');
 }
 
 describe('dashboards over a real run', () => {

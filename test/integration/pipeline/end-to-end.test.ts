@@ -5,13 +5,14 @@ import { InfluxDB } from 'influx';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { parseFlowText, type LoadedFlow } from '../../../src/flows/load.ts';
 import { createMqttResultSink } from '../../../src/pipeline/mqtt-result-sink.ts';
 import { EdgekeService } from '../../../src/pipeline/service.ts';
 import { startCameraSimulator } from '../../../src/simulators/camera-simulator.ts';
 import { interleaveByClass, loadCwruTestSplit } from '../../../src/simulators/cwru-recordings.ts';
 import { startOpcuaVibrationServer } from '../../../src/simulators/opcua-vibration-server.ts';
 import { ClassTimeline } from '../../../src/demo/class-timeline.ts';
+import { loadFlow } from '../../helpers/flow-from-yaml.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 // Frames published over MQTT and OPC UA end as InfluxDB points and results-topic messages, with the shipped models,
 // every frame accounted for exactly once, and (with loose deadlines) the final exit's accuracy.
@@ -24,21 +25,6 @@ interface Manifest {
   exits: { testAccuracy: number }[];
 }
 const manifestOf = (dir: string): Manifest => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-
-function flowFrom(yaml: string, env: Record<string, string>): LoadedFlow {
-  const { flow, issues } = parseFlowText(yaml, 'test.yaml', env);
-  if (flow === undefined) throw new Error(issues.map((issue) => `${issue.path}: ${issue.message}`).join('\n'));
-  return flow;
-}
-
-async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error('timed out waiting');
-}
 
 describe('end to end with the shipped models', () => {
   const influxUrl = inject('influxUrl');
@@ -53,7 +39,7 @@ describe('end to end with the shipped models', () => {
   it('NEU camera frames over MQTT: one point and one result message per frame, final-exit accuracy', async () => {
     const database = 'e2e_camera';
     const manifest = manifestOf('models/neu-surface');
-    const flow = flowFrom(
+    const flow = loadFlow(
       `
 name: e2e-camera
 source: { kind: mqtt, url: "${mosquittoUrl}", topic: "e2e/+/camera", qos: 1, clientId: e2e-camera }
@@ -97,7 +83,7 @@ limits: { queueCapacity: 512 }
       const rows = await influx.query<{ count: number }>('SELECT count("e2e_ms") AS "count" FROM "inference"').catch(() => []);
       return rows[0]?.count ?? 0;
     };
-    await waitFor(async () => (await countPoints()) >= 359 && received.length >= 359, 120_000);
+    await waitFor('every frame stored and published', async () => (await countPoints()) >= 359 && received.length >= 359, 120_000, 200);
     await service.stop(10_000);
     service = undefined;
     await results.endAsync();
@@ -122,7 +108,7 @@ limits: { queueCapacity: 512 }
     const timeline = new ClassTimeline();
     const timer = setInterval(() => timeline.note(Date.now(), server.currentClass().label), 5);
     try {
-      const flow = flowFrom(
+      const flow = loadFlow(
         `
 name: e2e-vibration
 source:
@@ -153,10 +139,10 @@ sinks:
         onResult: (result) => results.push(result),
         mqttResultsSink: async (config, classes, log) => createMqttResultSink(config, classes, log),
       });
-      await waitFor(() => results.length >= 120, 120_000);
+      await waitFor('120 windows answered', () => results.length >= 120, 120_000, 200);
       await service.stop(10_000);
       service = undefined;
-      await waitFor(() => messages.length >= results.length, 10_000);
+      await waitFor('a results message per window', () => messages.length >= results.length, 10_000, 200);
       await reader.endAsync();
       // One results-topic message per frame, with the class the service answered.
       const answered = new Map(results.map((result) => [result.id, result.className]));

@@ -9,6 +9,7 @@ import type { FlowIssue } from '../../../src/flows/errors.ts';
 import { loadFlows } from '../../../src/flows/load.ts';
 import { FlowWatcher } from '../../../src/pipeline/flow-watcher.ts';
 import { EdgekeService } from '../../../src/pipeline/service.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 // Live tuning: edits to flow files apply without restarting the service, bad edits are rejected and the flow keeps
 // its last good config, new files start flows and deleted files stop them.
@@ -32,14 +33,6 @@ batching: { maxBatch: 4, maxWaitMs: 1 }
 function save(file: string, text: string): void {
   writeFileSync(`${file}.tmp`, text);
   renameSync(`${file}.tmp`, file);
-}
-
-async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('hot reload of flow files', () => {
@@ -84,39 +77,39 @@ describe('hot reload of flow files', () => {
 
     try {
       const first = await send('reload/line');
-      await until(() => resultOf(first) !== undefined);
+      await waitFor("the first frame's result", () => resultOf(first) !== undefined, 15_000);
       expect(resultOf(first)).toMatchObject({ deadlineMs: 5000, configVersion: 1 });
 
       // A new deadline: same flow, version 2, from the next frame.
       save(lineFile, flowYaml('line', 'reload/line', 2500));
-      await until(() => applied.length === 1);
+      await waitFor('the new deadline applied', () => applied.length === 1, 15_000);
       expect(service.flow('line')?.version).toBe(2);
       const second = await send('reload/line');
-      await until(() => resultOf(second) !== undefined);
+      await waitFor("the second frame's result", () => resultOf(second) !== undefined, 15_000);
       expect(resultOf(second)).toMatchObject({ deadlineMs: 2500, configVersion: 2 });
 
       // A bad edit: rejected with the file and path named; the flow keeps its last good config and keeps answering.
       save(lineFile, flowYaml('line', 'reload/line', '"soon"'));
-      await until(() => rejected.length === 1);
+      await waitFor('the bad edit rejected', () => rejected.length === 1, 15_000);
       expect(rejected[0]?.[0]).toMatchObject({ file: lineFile, path: 'policy.deadlineMs' });
       const third = await send('reload/line');
-      await until(() => resultOf(third) !== undefined);
+      await waitFor("the third frame's result", () => resultOf(third) !== undefined, 15_000);
       expect(resultOf(third)).toMatchObject({ deadlineMs: 2500, configVersion: 2 });
 
       // Fix the file, add a second flow: both run.
       save(lineFile, flowYaml('line', 'reload/line', 2500));
       save(join(flowsDir, 'second.yaml'), flowYaml('second', 'reload/second', 4000));
-      await until(() => service?.flowNames.includes('second') === true);
+      await waitFor('the added flow started', () => service?.flowNames.includes('second') === true, 15_000);
       const fourth = await send('reload/second');
-      await until(() => resultOf(fourth) !== undefined);
+      await waitFor("the added flow's result", () => resultOf(fourth) !== undefined, 15_000);
       expect(resultOf(fourth)).toMatchObject({ flow: 'second', deadlineMs: 4000, configVersion: 1 });
 
       // Delete it: drained and stopped; the first flow goes on.
       rmSync(join(flowsDir, 'second.yaml'));
-      await until(() => service?.flowNames.includes('second') === false);
+      await waitFor('the deleted flow stopped', () => service?.flowNames.includes('second') === false, 15_000);
       expect(service.flowNames).toEqual(['line']);
       const fifth = await send('reload/line');
-      await until(() => resultOf(fifth) !== undefined);
+      await waitFor("the fifth frame's result", () => resultOf(fifth) !== undefined, 15_000);
     } finally {
       await publisher.endAsync();
     }

@@ -6,11 +6,15 @@ import { InfluxDB } from 'influx';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino, { type Logger } from 'pino';
 import type { FrameResult } from '../../../src/core/frame.ts';
-import { parseFlowText, type LoadedFlow } from '../../../src/flows/load.ts';
+import type { LoadedFlow } from '../../../src/flows/load.ts';
 import type { ResultSink } from '../../../src/pipeline/result-sink.ts';
 import { EdgekeService, type ServiceOptions } from '../../../src/pipeline/service.ts';
 import { EdgekeMetrics } from '../../../src/telemetry/metrics.ts';
 import { Readiness } from '../../../src/telemetry/readiness.ts';
+import { loadFlow } from '../../helpers/flow-from-yaml.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
+
+export { loadFlow, waitFor };
 
 /**
  * Shared pieces of the reliability suite (docs/reliability.md): a service on the tiny signal fixture model (fast and
@@ -36,12 +40,6 @@ export function capturedLogger(level = 'info'): { logger: Logger; lines: string[
     },
   });
   return { logger: pino({ level }, stream), lines };
-}
-
-export function loadFlow(yaml: string, env: Record<string, string> = {}): LoadedFlow {
-  const { flow, issues } = parseFlowText(yaml, 'reliability.yaml', env);
-  if (flow === undefined) throw new Error(issues.map((issue) => `${issue.path}: ${issue.message}`).join('\n'));
-  return flow;
 }
 
 export interface SignalFlowOptions {
@@ -195,16 +193,6 @@ export function publishSteadily(client: MqttClient, topic: string, options: { pr
     },
     done,
   };
-}
-
-/** Polls `check` (every 50 ms) until it holds, or throws naming `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
 }
 
 export function influxFor(url: string, database: string, auth: { username?: string; password?: string } = {}): InfluxDB {
