@@ -7,6 +7,7 @@ import type { SourceRejection } from '../sources/source-events.ts';
 import type { FlowConfig } from '../flows/schema.ts';
 import type { ExecutorFlow, ModelExecutor } from './model-executor.ts';
 import type { ResultSink } from './result-sink.ts';
+import { unansweredResult } from './unanswered-result.ts';
 
 export interface FlowPipelineOptions {
   config: FlowConfig;
@@ -204,26 +205,24 @@ export class FlowPipeline implements ExecutorFlow {
 
   private settleUndecoded(message: RawMessage, outcome: 'shed' | 'error', reason: string): void {
     const now = this.now();
-    const captureTs = message.captureTs ?? message.receivedTs;
-    void this.finish(
+    const result = unansweredResult(
       {
         flow: this.name,
         id: message.id ?? `${this.name}-rejected-${++this.sequence}`,
-        captureTs,
+        captureTs: message.captureTs ?? message.receivedTs,
         captureTsSource: message.captureTs === undefined ? 'receive' : 'device',
+        receivedTs: message.receivedTs,
         model: this.options.model.name,
         engine: this.options.model.engine,
-        outcome,
-        reason,
-        queueMs: Math.max(0, now - message.receivedTs),
-        inferMs: 0,
-        e2eMs: now - captureTs,
         deadlineMs: this.config.policy.deadlineMs,
-        deadlineMet: false,
         configVersion: this.version,
       },
-      message.ack,
+      outcome,
+      reason,
+      now,
+      now,
     );
+    void this.finish(result, message.ack);
   }
 
   /** Writes the result to every sink; acknowledges the message only when all of them hold it. */

@@ -8,11 +8,11 @@ import {
   type ModelView,
   type PlannedFrame,
   type QueuedFrame,
-  type ShedReason,
 } from '../control/index.ts';
 import type { Frame, FrameResult } from '../core/frame.ts';
 import type { FrameAnswer, MultiExitRunner } from '../model/multi-exit-runner.ts';
 import { ArrivalRateEstimator } from '../control/arrival-rate.ts';
+import { unansweredResult } from './unanswered-result.ts';
 
 /** What the executor needs of a flow: its live settings and where its results go. */
 export interface ExecutorFlow {
@@ -80,7 +80,7 @@ export class ModelExecutor {
     this.arrivals.observe(now);
     const queued = this.queuedPerFlow.get(flow.name) ?? 0;
     if (queued >= flow.queueCapacity()) {
-      flow.deliver(this.shedResult(flow, frame, 'queue-full', now), frame);
+      flow.deliver(this.unanswered(flow, frame, 'shed', 'queue-full', now), frame);
       return;
     }
     this.queuedPerFlow.set(flow.name, queued + 1);
@@ -142,7 +142,7 @@ export class ModelExecutor {
       this.removeFromQueue(taken);
       for (const shed of plan.shed) {
         const job = byKey.get(shed.id);
-        if (job !== undefined) job.flow.deliver(this.shedResult(job.flow, job.frame, shed.reason, now), job.frame);
+        if (job !== undefined) job.flow.deliver(this.unanswered(job.flow, job.frame, 'shed', shed.reason, now), job.frame);
       }
       if (plan.batch.length === 0) continue;
       const jobs = plan.batch.map((planned) => byKey.get(planned.id) as Job);
@@ -180,7 +180,8 @@ export class ModelExecutor {
     } catch (error) {
       // One failed batch is an `error` outcome for its frames, never the end of the stream.
       this.options.logger.error({ err: error, batch: jobs.length }, 'inference failed');
-      for (const job of jobs) job.flow.deliver(this.errorResult(job.flow, job.frame, 'inference-failed', startTs), job.frame);
+      const failedTs = this.now();
+      for (const job of jobs) job.flow.deliver(this.unanswered(job.flow, job.frame, 'error', 'inference-failed', startTs, failedTs), job.frame);
       return;
     }
     const finishTs = this.now();
@@ -200,43 +201,11 @@ export class ModelExecutor {
     finishTs: number,
   ): FrameResult {
     const { frame, flow } = job;
-    const lastExit = this.options.model.exits.length;
-    // The runner stops every frame at the last exit without asking: ask the controller there whether to vote.
-    const answerBy =
-      stopAnswer ??
-      (answer.exit === lastExit
-        ? (() => {
-            const decision = decideAfterExit(this.options.model, this.options.estimator, planned, lastExit, answer.output.confidence, finishTs, 1);
-            return decision.action === 'stop' ? decision.answer : 'exit';
-          })()
-        : 'exit');
+    const answerBy = stopAnswer ?? (answer.exit === this.options.model.exits.length ? this.lastExitAnswer(planned, answer.output.confidence, finishTs) : 'exit');
     const chosen = answerBy === 'vote' && answer.vote !== undefined ? answer.vote : answer.output;
     const e2eMs = finishTs - frame.captureTs;
     const deadlineMs = planned.policy.deadlineMs;
     const met = e2eMs <= deadlineMs;
-    return {
-      ...this.baseResult(flow, frame, deadlineMs),
-      outcome: met && !planned.late ? 'ok' : 'late',
-      ...(planned.late ? { reason: 'no-slack' } : {}),
-      exit: answer.exit,
-      classIndex: chosen.classIndex,
-      confidence: chosen.confidence,
-      queueMs: Math.max(0, startTs - frame.receivedTs),
-      inferMs: answer.inferMs,
-      e2eMs,
-      deadlineMet: met,
-    };
-  }
-
-  private shedResult(flow: ExecutorFlow, frame: Frame, reason: ShedReason, now: number): FrameResult {
-    return { ...this.baseResult(flow, frame, flow.policy().deadlineMs), outcome: 'shed', reason, queueMs: Math.max(0, now - frame.receivedTs), e2eMs: now - frame.captureTs };
-  }
-
-  private errorResult(flow: ExecutorFlow, frame: Frame, reason: string, now: number): FrameResult {
-    return { ...this.baseResult(flow, frame, flow.policy().deadlineMs), outcome: 'error', reason, queueMs: Math.max(0, now - frame.receivedTs), e2eMs: this.now() - frame.captureTs };
-  }
-
-  private baseResult(flow: ExecutorFlow, frame: Frame, deadlineMs: number): FrameResult {
     return {
       flow: flow.name,
       id: frame.id,
@@ -244,15 +213,44 @@ export class ModelExecutor {
       captureTsSource: frame.captureTsSource,
       model: this.options.runner.manifest.name,
       engine: this.options.engine,
-      outcome: 'error',
+      outcome: met && !planned.late ? 'ok' : 'late',
+      ...(planned.late ? { reason: 'no-slack' } : {}),
+      exit: answer.exit,
+      classIndex: chosen.classIndex,
+      confidence: chosen.confidence,
       ...(frame.label === undefined ? {} : { label: frame.label }),
-      queueMs: 0,
-      inferMs: 0,
-      e2eMs: 0,
+      queueMs: Math.max(0, startTs - frame.receivedTs),
+      inferMs: answer.inferMs,
+      e2eMs,
       deadlineMs,
-      deadlineMet: false,
+      deadlineMet: met,
       configVersion: flow.configVersion(),
     };
+  }
+
+  /** The runner stops every frame at the last exit without asking: ask the controller there whether to vote. */
+  private lastExitAnswer(planned: PlannedFrame, confidence: number, nowMs: number): 'exit' | 'vote' {
+    const { model, estimator } = this.options;
+    const decision = decideAfterExit(model, estimator, planned, model.exits.length, confidence, nowMs, 1);
+    return decision.action === 'stop' ? decision.answer : 'exit';
+  }
+
+  /** What a frame of `flow` that the model did not answer becomes. */
+  private unanswered(flow: ExecutorFlow, frame: Frame, outcome: 'shed' | 'error', reason: string, leftQueueTs: number, endTs = leftQueueTs): FrameResult {
+    return unansweredResult(
+      {
+        ...frame,
+        flow: flow.name,
+        model: this.options.runner.manifest.name,
+        engine: this.options.engine,
+        deadlineMs: flow.policy().deadlineMs,
+        configVersion: flow.configVersion(),
+      },
+      outcome,
+      reason,
+      leftQueueTs,
+      endTs,
+    );
   }
 
   private notifyIdle(): void {
