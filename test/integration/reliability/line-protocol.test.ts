@@ -2,23 +2,14 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectPublisher, influxFor, loadFlow, signalFlowYaml, signalPayload, startTestService, tempDir, waitFor, type TestService } from './harness.ts';
+import { LINE_PROTOCOL_HOSTILE } from '../../helpers/hostile-strings.ts';
 
 // Promise 11, end to end: the writer's escaping is tested against InfluxDB in test/integration/sinks/
 // influx-escaping.test.ts; here the hostile strings come from the device (the frame id is the one string a device
 // controls that reaches line protocol) through MQTT, the decoder and the pipeline, all in one write batch.
 
 const HOSTILE = [
-  'comma,here',
-  'space here',
-  'equals=sign',
-  'double "quotes"',
-  "single 'quotes'",
-  'back\\slash',
-  'trailing backslash\\',
-  'new\nline',
-  'carriage\r\nreturn',
-  'tab\there',
-  'ünïcödé ☃ 漢字 🚀',
+  ...LINE_PROTOCOL_HOSTILE,
   'inference,flow=x id="injected" 1',
   'a\\"b\\\\',
 ];

@@ -4,23 +4,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { FrameResult } from '../../../src/core/frame.ts';
 import { createInfluxWriter } from '../../../src/sinks/create-influx-writer.ts';
 import type { InfluxWriter } from '../../../src/sinks/influx-writer.ts';
+import { LINE_PROTOCOL_HOSTILE } from '../../helpers/hostile-strings.ts';
 
 const DATABASE = 'edgeke_escaping';
 /** Inside the 1-day retention policy (InfluxDB drops points older than it). */
 const BASE_TS = Math.floor(Date.now() / 1000) * 1000 - 60_000;
 const NASTY = [
   'plain',
-  'comma,here',
-  'space here',
-  'equals=sign',
-  'double "quotes"',
-  "single 'quotes'",
-  'back\\slash',
-  'trailing backslash\\',
-  'new\nline',
-  'carriage\r\nreturn',
-  'tab\there',
-  'ünïcödé ☃ 漢字 🚀',
+  ...LINE_PROTOCOL_HOSTILE,
   '#hash and $dollar',
   '{"json": [1, 2]}',
 ];
