@@ -1,6 +1,4 @@
-import type { Logger } from 'pino';
-import type { LoadProfile } from './load-profile.ts';
-import { startMqttReplayPublisher, type ReplayFrame, type RunningReplayPublisher } from './mqtt-replay-publisher.ts';
+import { startMqttReplayPublisher, type ReplayFrame, type ReplayTransportOptions, type RunningReplayPublisher } from './mqtt-replay-publisher.ts';
 import { loadLabelledImages, type LabelledImage } from './neu-images.ts';
 
 /**
@@ -9,25 +7,16 @@ import { loadLabelledImages, type LabelledImage } from './neu-images.ts';
  */
 export type CameraPayloadFormat = 'json' | 'binary';
 
-export interface CameraSimulatorOptions {
-  url: string;
-  topic: string;
+export interface CameraSimulatorOptions extends ReplayTransportOptions {
   /** Folder of `<class>/*.jpg`, e.g. data/neu-surface/test; or pass `images` directly. */
   imagesFolder?: string;
   images?: LabelledImage[];
   /** Class names in the model manifest's order: the label sent is the index in this list. */
   classes: string[];
   ratePerSecond: number;
-  profile?: LoadProfile;
   format?: CameraPayloadFormat;
-  protocolVersion?: 4 | 5;
-  qos?: 0 | 1;
-  clientId?: string;
   /** Frame ids are `<idPrefix>-<seq>` (default 'cam'). */
   idPrefix?: string;
-  limit?: number;
-  now?: () => number;
-  logger?: Logger;
 }
 
 export interface CameraEnvelope {
@@ -70,18 +59,7 @@ export async function startCameraSimulator(options: CameraSimulatorOptions): Pro
     throw new RangeError('binary camera frames carry id and ts as MQTT 5 user properties: use format json with MQTT 3.1.1');
   }
   return startMqttReplayPublisher(
-    {
-      url: options.url,
-      topic: options.topic,
-      ratePerSecond: options.ratePerSecond,
-      profile: options.profile,
-      qos: options.qos,
-      protocolVersion: options.protocolVersion,
-      clientId: options.clientId,
-      limit: options.limit,
-      now: options.now,
-      logger: options.logger,
-    },
+    options,
     (seq, now) => cameraFrame(images, seq, now, format, options.idPrefix),
   );
 }

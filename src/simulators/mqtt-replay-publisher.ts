@@ -28,6 +28,9 @@ export interface MqttReplayPublisherOptions {
   logger?: Logger;
 }
 
+/** Broker, topic, pacing and client settings a simulator passes through to its replay publisher. */
+export type ReplayTransportOptions = Omit<MqttReplayPublisherOptions, 'ratePerSecond'>;
+
 export interface ReplayPublisherStats {
   published: number;
   failed: number;

@@ -1,15 +1,11 @@
-import type { Logger } from 'pino';
 import type { VibrationRecording } from './cwru-recordings.ts';
-import type { LoadProfile } from './load-profile.ts';
-import { startMqttReplayPublisher, type ReplayFrame, type RunningReplayPublisher } from './mqtt-replay-publisher.ts';
+import { startMqttReplayPublisher, type ReplayFrame, type ReplayTransportOptions, type RunningReplayPublisher } from './mqtt-replay-publisher.ts';
 import { VibrationPlayer } from './vibration-player.ts';
 
 /** `json` = `{"id","ts","values":[...],"label"}`; `binary` = raw little-endian float32 + MQTT 5 user properties. */
 export type VibrationPayloadFormat = 'json' | 'binary';
 
-export interface VibrationMqttSimulatorOptions {
-  url: string;
-  topic: string;
+export interface VibrationMqttSimulatorOptions extends ReplayTransportOptions {
   /** Played in order, cycling (see loadCwruTestSplit and interleaveByClass). */
   recordings: VibrationRecording[];
   /** Samples per published window (the model's input length, e.g. 2048). */
@@ -19,15 +15,8 @@ export interface VibrationMqttSimulatorOptions {
   /** Windows per second; default real time (sampleRateHz / windowLength). */
   ratePerSecond?: number;
   sampleRateHz?: number;
-  profile?: LoadProfile;
   format?: VibrationPayloadFormat;
-  protocolVersion?: 4 | 5;
-  qos?: 0 | 1;
-  clientId?: string;
   idPrefix?: string;
-  limit?: number;
-  now?: () => number;
-  logger?: Logger;
 }
 
 export interface VibrationEnvelope {
@@ -57,18 +46,7 @@ export async function startVibrationMqttSimulator(options: VibrationMqttSimulato
   }
   const ratePerSecond = options.ratePerSecond ?? (options.sampleRateHz ?? 12_000) / options.windowLength;
   return startMqttReplayPublisher(
-    {
-      url: options.url,
-      topic: options.topic,
-      ratePerSecond,
-      profile: options.profile,
-      qos: options.qos,
-      protocolVersion: options.protocolVersion,
-      clientId: options.clientId,
-      limit: options.limit,
-      now: options.now,
-      logger: options.logger,
-    },
+    { ...options, ratePerSecond },
     (seq, now) => {
       const block = player.nextBlock();
       return vibrationFrame(block.values, block.label, `${options.idPrefix ?? 'vib'}-${seq}`, now, format);
