@@ -1,16 +1,6 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-
-function captureIo(): { io: { stdout: PassThrough; stderr: PassThrough }; out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  return { io: { stdout, stderr }, out: () => out, err: () => err };
-}
+import { captureIo } from '../helpers/capture-io.ts';
 
 describe('edgeke command line', () => {
   it('lists every subcommand in its help', async () => {

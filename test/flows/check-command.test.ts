@@ -1,19 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
+import { captureIo } from '../helpers/capture-io.ts';
 
 async function runCheck(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await main(['check', ...args], { stdout, stderr });
-  return { code, out, err };
+  const { io, out, err } = captureIo();
+  const code = await main(['check', ...args], io);
+  return { code, out: out(), err: err() };
 }
 
 describe('edgeke check', () => {
