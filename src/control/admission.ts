@@ -1,7 +1,8 @@
+import type { ConfidencePassRates } from './confidence-pass-rates.ts';
 import { ControlError } from './control-error.ts';
 import { deadlineTs, exitCostMs, preferredExit, type ExitPolicy } from './exit-policy.ts';
 import type { LatencyModel } from './latency-estimator.ts';
-import type { ModelView } from './model-view.ts';
+import type { ConfidenceLevel, ModelView } from './model-view.ts';
 
 /**
  * Why admission dropped a frame (FrameResult.reason); "miss" is judged at the median latency, so only the hopeless
@@ -59,6 +60,11 @@ export interface PlannedFrame {
   deadlineTs: number;
   /** Deepest exit the frame may run to; confidence may stop it earlier, the live deadline check too. */
   capExit: number;
+  /**
+   * Whether a confident exit stops it: per its policy's confidenceStop, and with confidenceStopWhen 'busy' only when
+   * the queue could not run every frame to its preferred exit on time without early stops.
+   */
+  stopWhenConfident: boolean;
   /** Cannot make its deadline even at exit 1 and its flow answers late: runs exit 1 only, outcome `late`. */
   late: boolean;
   /**
@@ -92,6 +98,12 @@ export interface PlannerState {
    * arrivals need (which would overflow the queue later). 0 or absent: plan for the queue alone.
    */
   arrivalRatePerMs?: number;
+  /**
+   * Learned share of frames each exit's confidence stop takes off the later stages (ConfidencePassRateEstimator).
+   * With it, a frame allowed to stop when confident is planned at its expected work, not at its cap's. Absent: no
+   * frame is expected to stop early.
+   */
+  confidence?: ConfidencePassRates;
 }
 
 /** Admission at arrival: a frame that finds the queue full is shed at once (the planner also enforces capacity). */
@@ -105,6 +117,7 @@ interface Slot {
   preferred: number;
   cap: number;
   late: boolean;
+  stopWhenConfident: boolean;
   /**
    * planned: its exit is chosen now. reserved: a queued frame beyond the horizon or an expected arrival, held at
    * exit 1; raising a planned frame must not make it miss.
@@ -161,7 +174,16 @@ export function planBatch(
       shed.push({ id: frame.id, reason: 'queue-full' });
       continue;
     }
-    const slot: Slot = { frame, due, preferred: preferredExit(model, frame.policy), cap: 1, late: hopeless, kind: 'planned', readyTs: -Infinity };
+    const slot: Slot = {
+      frame,
+      due,
+      preferred: preferredExit(model, frame.policy),
+      cap: 1,
+      late: hopeless,
+      stopWhenConfident: stopsWhenConfident(frame.policy, false),
+      kind: 'planned',
+      readyTs: -Infinity,
+    };
     alive.push(slot);
   }
 
@@ -176,7 +198,7 @@ export function planBatch(
   // long queue is the next plans' business.
   const reserved = [...beyond, ...expectedArrivals(planned, state, options, horizon)].slice(0, 4 * horizon);
 
-  const simulator = new QueueSimulator(model, latency, options, planned);
+  const simulator = new QueueSimulator(model, latency, options, planned, state.confidence);
   let best: Candidate | undefined;
   for (const batchSize of candidateBatchSizes(options, planned.length)) {
     const candidate = planWithBatchSize(planned, reserved, batchSize, startTs, model, simulator, {
@@ -200,6 +222,7 @@ export function planBatch(
       policy: slot.frame.policy,
       deadlineTs: slot.due,
       capExit: slot.cap,
+      stopWhenConfident: slot.stopWhenConfident,
       late: slot.late,
       probe: false,
       predictedFinishTs: best.finishes[i] ?? startTs,
@@ -241,7 +264,7 @@ function probeWhenIdle(
   return {
     ...plan,
     batch: [
-      { id: frame.id, captureTs: frame.captureTs, policy: frame.policy, deadlineTs: due, capExit: 1, late: false, probe: true, predictedFinishTs: finish },
+      { id: frame.id, captureTs: frame.captureTs, policy: frame.policy, deadlineTs: due, capExit: 1, stopWhenConfident: false, late: false, probe: true, predictedFinishTs: finish },
     ],
     shed: plan.shed.filter((decision) => decision.id !== frame.id),
     predictedBatchEndTs: finish,
@@ -272,11 +295,17 @@ function expectedArrivals(planned: readonly Slot[], state: PlannerState, options
       preferred: 1,
       cap: 1,
       late: false,
+      stopWhenConfident: false,
       kind: 'reserved',
       readyTs: arrivalTs,
     });
   }
   return arrivals;
+}
+
+/** Whether a frame of this policy stops at a confident exit, when the machine is busy or not. */
+function stopsWhenConfident(policy: ExitPolicy, busy: boolean): boolean {
+  return policy.confidenceStop !== 'none' && (busy || policy.confidenceStopWhen === 'always');
 }
 
 function candidateBatchSizes(options: PlannerOptions, frames: number): number[] {
@@ -308,7 +337,8 @@ function planWithBatchSize(
   const misses = (slot: Slot, finish: number | undefined): boolean => !slot.late && (finish ?? 0) > slot.due;
 
   // Light load: when every frame at its preferred exit already fits (and so do the expected arrivals, within the
-  // work budget), that is the plan: one simulation instead of one per raise below.
+  // work budget), that is the plan: one simulation instead of one per raise below. Confidence stops with
+  // confidenceStopWhen 'busy' stay off: nothing needs the time they would save.
   if (slots.every((slot) => !slot.late)) {
     for (const slot of slots) slot.cap = slot.preferred;
     const everyone = [...slots, ...reserved];
@@ -319,6 +349,8 @@ function planWithBatchSize(
     }
     for (const slot of slots) slot.cap = 1;
   }
+  // Busy: every frame whose policy has a confidence stop may now stop early, and is planned at its expected work.
+  for (const slot of slots) slot.stopWhenConfident = stopsWhenConfident(slot.frame.policy, true);
 
   // 1. Everyone at exit 1 (least work); the first frame that still misses, at the median, is hopeless behind the
   //    ones ahead.
@@ -363,35 +395,27 @@ function planWithBatchSize(
   // Sustained load is served in full batches: judge the long-run work at maxBatch, whatever this batch's size.
   // The budget holds per batch, not over the plan: only the first batch runs before the next plan, so a plan-wide
   // budget would be spent on the head of the queue again and again.
-  const perFrameCache = new Map<number, number>();
-  const perFrameMs = (cap: number): number => {
-    let ms = perFrameCache.get(cap);
-    if (ms === undefined) {
-      ms = simulator.medianExitMs(cap, simulator.maxBatch) / simulator.maxBatch;
-      perFrameCache.set(cap, ms);
-    }
-    return ms;
-  };
+  const perFrameMs = (slot: Slot, cap = slot.cap): number => simulator.workPerFrameMs(slot, cap);
   const budgetPerFrameMs = load.arrivalRatePerMs > 0 ? load.targetUtilization / load.arrivalRatePerMs : Infinity;
   const batchWorkMs: number[] = [];
   slots.forEach((slot, i) => {
     const b = Math.floor(i / batchSize);
-    batchWorkMs[b] = (batchWorkMs[b] ?? 0) + perFrameMs(slot.cap);
+    batchWorkMs[b] = (batchWorkMs[b] ?? 0) + perFrameMs(slot);
   });
   const batchBudgetMs = (b: number): number => budgetPerFrameMs * Math.min(batchSize, slots.length - b * batchSize);
   // Per level, the frames that may go one exit deeper (earliest deadline first, within their batch's budget) are
   // raised as a prefix: raising more frames only ever makes finishes later, so the longest prefix that keeps
   // everyone on time is found by bisection, in a handful of simulations instead of one per frame.
   for (let level = 2; level <= model.exits.length; level++) {
-    const extraMs = perFrameMs(level) - perFrameMs(level - 1);
-    const candidates: { slot: Slot; batch: number }[] = [];
+    const candidates: { slot: Slot; batch: number; extraMs: number }[] = [];
     const reservedWork = [...batchWorkMs];
     slots.forEach((slot, i) => {
       if (slot.late || slot.preferred < level || slot.cap !== level - 1) return;
       const b = Math.floor(i / batchSize);
+      const extraMs = perFrameMs(slot, level) - perFrameMs(slot, level - 1);
       if ((reservedWork[b] ?? 0) + extraMs > batchBudgetMs(b)) return;
       reservedWork[b] = (reservedWork[b] ?? 0) + extraMs;
-      candidates.push({ slot, batch: b });
+      candidates.push({ slot, batch: b, extraMs });
     });
     if (candidates.length === 0) break;
     const raiseFirst = (count: number): void => candidates.forEach((c, k) => (c.slot.cap = k < count ? level : level - 1));
@@ -407,7 +431,7 @@ function planWithBatchSize(
       else fits = mid;
     }
     raiseFirst(fits);
-    for (const c of candidates.slice(0, fits)) batchWorkMs[c.batch] = (batchWorkMs[c.batch] ?? 0) + extraMs;
+    for (const c of candidates.slice(0, fits)) batchWorkMs[c.batch] = (batchWorkMs[c.batch] ?? 0) + c.extraMs;
     if (fits === 0) break;
   }
   const finishes = Array.from(simulator.run(slots, batchSize, startTs).finishes.subarray(0, slots.length));
@@ -425,7 +449,7 @@ function withinWorkBudget(
   const budgetPerFrameMs = load.targetUtilization / load.arrivalRatePerMs;
   for (let first = 0; first < slots.length; first += batchSize) {
     const batch = slots.slice(first, first + batchSize);
-    const work = batch.reduce((sum, slot) => sum + simulator.medianExitMs(slot.cap, simulator.maxBatch) / simulator.maxBatch, 0);
+    const work = batch.reduce((sum, slot) => sum + simulator.workPerFrameMs(slot, slot.cap), 0);
     if (work > budgetPerFrameMs * batch.length + 1e-9) return false;
   }
   return true;
@@ -451,7 +475,9 @@ function isBetter(candidate: Candidate, incumbent: Candidate, model: ModelView):
 
 /**
  * Predicts when each frame of an ordered queue is answered when run in consecutive batches. Within a batch the stages
- * run once for all frames still going, so stage s costs its price at the number of frames whose exit is at or after s.
+ * run once for all frames still going, so stage s costs its price at the number of frames expected to run it: every
+ * frame up to its cap, less, for frames that stop when confident, the share the learned pass rates take off earlier
+ * (rounded up: a stage that probably runs for 1.2 frames is priced at 2).
  */
 interface SimulatedRun {
   finishes: Float64Array;
@@ -460,30 +486,40 @@ interface SimulatedRun {
   firstBatchEnd: number;
 }
 
+const CONFIDENCE_LEVELS: readonly ConfidenceLevel[] = ['0.90', '0.95', '0.99'];
+
 class QueueSimulator {
   private readonly stageCost: number[][];
   private readonly medianStageCost: number[][];
   private readonly exitStage: number[];
+  private readonly lastStage: number;
   private readonly resultsAtExit: boolean;
   private readonly queueCapacity: number;
   readonly maxBatch: number;
   private readonly batchOverheadMs: number;
+  /** P(the frame runs stage s) by (cap, confidence stop level), see reachKey; filled on first use. */
+  private readonly reachTable: (Float64Array | undefined)[] = [];
+  private readonly workTable: (number | undefined)[] = [];
   private finishes = new Float64Array(0);
   private starts = new Float64Array(0);
   private overflows = new Uint8Array(0);
   private stageOf = new Int32Array(0);
+  private reachOf: Float64Array[] = [];
   private readonly doneAt: Float64Array;
+  private readonly expectedRunning: Float64Array;
 
   constructor(
     model: ModelView,
-    private readonly latency: LatencyModel,
+    latency: LatencyModel,
     options: PlannerOptions,
     slots: readonly Slot[],
+    private readonly confidence: ConfidencePassRates | undefined,
   ) {
     // One planning risk for the shared timeline: the most careful of the flows in the queue.
     const risk = Math.max(...slots.map((slot) => slot.frame.policy.riskQuantile));
     this.exitStage = model.exits.map((exit) => exit.stage);
     const lastStage = this.exitStage[this.exitStage.length - 1] ?? 0;
+    this.lastStage = lastStage;
     // Cost table [stage][batchSize], computed once per plan: the simulation runs many times.
     const table = (q: number): number[][] => {
       const rows: number[][] = [];
@@ -501,6 +537,51 @@ class QueueSimulator {
     this.maxBatch = options.maxBatch;
     this.batchOverheadMs = Math.max(0, options.batchOverheadMs ?? 0);
     this.doneAt = new Float64Array(lastStage + 1);
+    this.expectedRunning = new Float64Array(lastStage + 1);
+  }
+
+  /** 0: no confidence stop; 1..3: stop at that level. */
+  private reachKey(slot: Slot, cap: number): number {
+    const level = slot.stopWhenConfident ? CONFIDENCE_LEVELS.indexOf(slot.frame.policy.confidenceStop as ConfidenceLevel) + 1 : 0;
+    return cap * (CONFIDENCE_LEVELS.length + 1) + level;
+  }
+
+  /** reach[s]: probability that a frame with this cap and stop level runs stage s (index 0 unused). */
+  private reach(slot: Slot, cap: number): Float64Array {
+    const key = this.reachKey(slot, cap);
+    let reach = this.reachTable[key];
+    if (reach !== undefined) return reach;
+    reach = new Float64Array(this.lastStage + 1);
+    const capStage = this.exitStage[cap - 1] ?? 0;
+    const level = slot.stopWhenConfident ? (slot.frame.policy.confidenceStop as ConfidenceLevel) : undefined;
+    let goingOn = 1;
+    let exit = 0; // exits passed so far (0-based index of the next exit)
+    for (let stage = 1; stage <= capStage; stage++) {
+      reach[stage] = goingOn;
+      if (stage === this.exitStage[exit]) {
+        if (level !== undefined && this.confidence !== undefined) {
+          const rate = this.confidence.passRate(exit + 1, level);
+          goingOn *= 1 - Math.min(1, Math.max(0, Number.isFinite(rate) ? rate : 0));
+        }
+        exit++;
+      }
+    }
+    this.reachTable[key] = reach;
+    return reach;
+  }
+
+  /** Expected median work per frame at cap in a full batch (long-run work is about typical, not tail, cost). */
+  workPerFrameMs(slot: Slot, cap: number): number {
+    const key = this.reachKey(slot, cap);
+    let work = this.workTable[key];
+    if (work !== undefined) return work;
+    const reach = this.reach(slot, cap);
+    work = 0;
+    for (let stage = 1; stage <= this.lastStage; stage++) {
+      work += (reach[stage] ?? 0) * ((this.medianStageCost[stage]?.[this.maxBatch] ?? 0) / this.maxBatch);
+    }
+    this.workTable[key] = work;
+    return work;
   }
 
   /**
@@ -518,24 +599,33 @@ class QueueSimulator {
       this.overflows = new Uint8Array(size);
       this.stageOf = new Int32Array(size);
     }
-    const { finishes, starts, overflows, stageOf, doneAt } = this;
-    for (let i = 0; i < n; i++) stageOf[i] = this.exitStage[(slots[i]?.cap ?? 1) - 1] ?? 0;
+    const { finishes, starts, overflows, stageOf, doneAt, expectedRunning } = this;
+    const reachOf = this.reachOf;
+    reachOf.length = n;
+    for (let i = 0; i < n; i++) {
+      const slot = slots[i] as Slot;
+      stageOf[i] = this.exitStage[slot.cap - 1] ?? 0;
+      reachOf[i] = this.reach(slot, slot.cap);
+    }
     let t = startTs;
     let firstBatchEnd = startTs;
     for (let first = 0; first < n; first += batchSize) {
       const last = Math.min(n, first + batchSize);
       let deepest = 0;
+      expectedRunning.fill(0);
       for (let i = first; i < last; i++) {
-        deepest = Math.max(deepest, stageOf[i] ?? 0);
+        const stages = stageOf[i] ?? 0;
+        deepest = Math.max(deepest, stages);
         t = Math.max(t, slots[i]?.readyTs ?? t);
+        const reach = reachOf[i] as Float64Array;
+        for (let stage = 1; stage <= stages; stage++) expectedRunning[stage] = (expectedRunning[stage] ?? 0) + (reach[stage] ?? 0);
       }
       for (let i = first; i < last; i++) starts[i] = t;
       t += this.batchOverheadMs;
       doneAt[0] = t;
       for (let stage = 1; stage <= deepest; stage++) {
-        let running = 0;
-        for (let i = first; i < last; i++) if ((stageOf[i] ?? 0) >= stage) running++;
-        t += stageCost[stage]?.[running] ?? 0;
+        const running = Math.ceil((expectedRunning[stage] ?? 0) - 1e-9);
+        t += running > 0 ? (stageCost[stage]?.[running] ?? 0) : 0;
         doneAt[stage] = t;
       }
       for (let i = first; i < last; i++) finishes[i] = this.resultsAtExit ? (doneAt[stageOf[i] ?? 0] ?? t) : t;
@@ -553,10 +643,4 @@ class QueueSimulator {
     }
     return { finishes, overflows, firstBatchEnd };
   }
-
-  /** Median time from the input to an exit for a whole batch (long-run work is about typical, not tail, cost). */
-  medianExitMs(exitIndex: number, batchSize: number): number {
-    return this.latency.stagesMs(1, this.exitStage[exitIndex - 1] ?? 0, batchSize, 0.5);
-  }
-
 }

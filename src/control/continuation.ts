@@ -25,7 +25,7 @@ export type ExitDecision =
 export function decideAfterExit(
   model: ModelView,
   latency: LatencyModel,
-  frame: Pick<PlannedFrame, 'policy' | 'deadlineTs' | 'capExit'>,
+  frame: Pick<PlannedFrame, 'policy' | 'deadlineTs' | 'capExit' | 'stopWhenConfident'>,
   exitIndex: number,
   confidence: number,
   nowMs: number,
@@ -40,7 +40,7 @@ export function decideAfterExit(
       answer: !confident && answersByVote(model, policy, exitIndex) ? 'vote' : 'exit',
     };
   }
-  if (confident) return { action: 'stop', reason: 'confident', answer: 'exit' };
+  if (confident && frame.stopWhenConfident) return { action: 'stop', reason: 'confident', answer: 'exit' };
   if (exitIndex >= frame.capExit) return { action: 'stop', reason: 'cap', answer: 'exit' };
   const nextFinish = nowMs + nextExitCostMs(model, latency, exitIndex, runningBatchSize, policy.riskQuantile);
   if (nextFinish > frame.deadlineTs) return { action: 'stop', reason: 'deadline', answer: 'exit' };

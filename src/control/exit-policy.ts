@@ -13,6 +13,11 @@ export interface ExitPolicy {
   accuracyTarget: number;
   /** Stop at the first exit whose confidence passes the threshold calibrated for this level. */
   confidenceStop: 'none' | ConfidenceLevel;
+  /**
+   * busy: only while the queue could not otherwise run every frame to its preferred exit on time (an idle machine
+   * answers from the preferred exit: most accurate). always: every frame (least work, e.g. to save power).
+   */
+  confidenceStopWhen: 'busy' | 'always';
   /** Answer with the manifest's weighted vote when a frame reaches the last exit unconfident and the vote beats it. */
   vote: boolean;
   /** When even exit 1 cannot make the deadline: drop the frame, or answer from exit 1 and mark it late. */

@@ -16,6 +16,9 @@ export {
 } from './exit-policy.ts';
 export type { ExitPolicy, SingleFrameChoice } from './exit-policy.ts';
 export { ArrivalRateEstimator } from './arrival-rate.ts';
+export { BatchOverheadEstimator } from './batch-overhead.ts';
+export { ConfidencePassRateEstimator } from './confidence-pass-rates.ts';
+export type { ConfidencePassRates } from './confidence-pass-rates.ts';
 export { admitToQueue, planBatch } from './admission.ts';
 export type { BatchPlan, PlannedFrame, PlannerOptions, PlannerState, QueuedFrame, ShedDecision, ShedReason } from './admission.ts';
 export { createBatchContinuation, decideAfterExit } from './continuation.ts';

@@ -163,6 +163,11 @@ export const policySchema = z
       "Stop at an exit once its confidence passes the threshold calibrated for this accuracy ('none' = never stop early).",
       '0.95',
     ),
+    confidenceStopWhen: doc(
+      z.enum(['busy', 'always']).default('busy'),
+      'busy: stop early only while the load would otherwise push frames to shallower exits or past their deadlines (an idle machine answers from the preferred exit, its most accurate). always: stop early on every frame (least work).',
+      'busy',
+    ),
     vote: doc(z.boolean().default(false), 'Answer with the weighted vote of all exits run so far (when the model ships vote weights).', false),
     latePolicy: doc(
       z.enum(['shed', 'answer-late']).default('shed'),

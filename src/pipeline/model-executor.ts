@@ -12,6 +12,8 @@ import {
 import type { Frame, FrameResult } from '../core/frame.ts';
 import type { FrameAnswer, MultiExitRunner } from '../model/multi-exit-runner.ts';
 import { ArrivalRateEstimator } from '../control/arrival-rate.ts';
+import { BatchOverheadEstimator } from '../control/batch-overhead.ts';
+import { ConfidencePassRateEstimator } from '../control/confidence-pass-rates.ts';
 import { unansweredResult } from './unanswered-result.ts';
 
 /** What the executor needs of a flow: its live settings and where its results go. */
@@ -55,6 +57,8 @@ export class ModelExecutor {
   private readonly queue: Job[] = [];
   private readonly queuedPerFlow = new Map<string, number>();
   private readonly arrivals = new ArrivalRateEstimator();
+  private readonly passRates: ConfidencePassRateEstimator;
+  private readonly batchOverhead = new BatchOverheadEstimator();
   private readonly now: () => number;
   private running = false;
   private batchTimer: NodeJS.Timeout | undefined;
@@ -63,6 +67,7 @@ export class ModelExecutor {
 
   constructor(private readonly options: ModelExecutorOptions) {
     this.now = options.now ?? epochNow;
+    this.passRates = new ConfidencePassRateEstimator(options.model);
     options.runner.onStageTiming((timing) => options.estimator.observe(timing));
   }
 
@@ -133,10 +138,12 @@ export class ModelExecutor {
       const now = this.now();
       const byKey = new Map(this.queue.map((job) => [job.key, job]));
       const queued: QueuedFrame[] = this.queue.map((job) => ({ id: job.key, captureTs: job.frame.captureTs, policy: job.flow.policy() }));
-      const plan = planBatch(queued, this.options.model, this.options.estimator, { now, arrivalRatePerMs: this.arrivals.ratePerMs(now) }, {
+      const state = { now, arrivalRatePerMs: this.arrivals.ratePerMs(now), confidence: this.passRates };
+      const plan = planBatch(queued, this.options.model, this.options.estimator, state, {
         maxBatch: Math.max(...this.queue.map((job) => job.flow.maxBatch())),
         // The flows' capacities together: the planner reserves room within it for frames about to arrive.
         queueCapacity: this.totalCapacity(),
+        batchOverheadMs: this.batchOverhead.ms,
       });
       const taken = new Set([...plan.batch.map((p) => p.id), ...plan.shed.map((s) => s.id)]);
       this.removeFromQueue(taken);
@@ -170,13 +177,20 @@ export class ModelExecutor {
     const { runner, model, estimator } = this.options;
     const startTs = this.now();
     const continuation = createBatchContinuation(batch, model, estimator);
+    // Each frame's confidence at every exit it ran teaches the planner how many frames a confidence stop takes off.
+    const confidences: number[][] = batch.map(() => []);
     let answers: FrameAnswer[];
     try {
-      const run = await runner.runBatch(
-        jobs.map((job) => job.frame.tensor),
-        { decide: (frameIndex, exitIndex, confidence, nowMs) => continuation.decide(frameIndex, exitIndex, confidence, nowMs), vote: batch.some((p) => p.policy.vote) },
-      );
+      const run = await runner.runBatch(jobs.map((job) => job.frame.tensor), {
+        decide: (frameIndex, exitIndex, confidence, nowMs) => {
+          confidences[frameIndex]?.push(confidence);
+          return continuation.decide(frameIndex, exitIndex, confidence, nowMs);
+        },
+        vote: batch.some((p) => p.policy.vote),
+      });
       answers = run.answers;
+      for (const seen of confidences) this.passRates.observe(seen);
+      this.batchOverhead.observe(this.now() - startTs, run.timings.reduce((sum, timing) => sum + timing.ms, 0));
     } catch (error) {
       // One failed batch is an `error` outcome for its frames, never the end of the stream.
       this.options.logger.error({ err: error, batch: jobs.length }, 'inference failed');

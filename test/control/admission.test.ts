@@ -169,6 +169,42 @@ describe('planBatch', () => {
     expect(plan.predictedBatchEndTs).toBe(NOW + 15);
   });
 
+  describe('confidence stops', () => {
+    const confident = { confidenceStop: '0.95' as const, confidenceStopWhen: 'busy' as const };
+
+    it.each([
+      { name: "'busy', idle machine: off, the frame runs to its preferred exit", count: 1, over: confident, expected: false },
+      { name: "'busy', a queue that cannot all reach exit 4: on", count: 12, over: confident, expected: true },
+      { name: "'always', idle machine: on", count: 1, over: { ...confident, confidenceStopWhen: 'always' as const }, expected: true },
+      { name: "'none': never", count: 12, over: { confidenceStop: 'none' as const }, expected: false },
+    ])('$name', ({ count, over, expected }) => {
+      const plan = planBatch(frames(count, over), MODEL, latency, { now: NOW }, options);
+      expect(plan.batch.length).toBeGreaterThan(0);
+      expect(plan.batch.every((f) => f.stopWhenConfident === expected)).toBe(true);
+    });
+
+    it('plans frames that may stop early at their expected work, so a busy queue runs deeper', () => {
+      const queue = frames(8, confident);
+      const depth = (plan: BatchPlan): number => plan.batch.reduce((sum, f) => sum + f.capExit, 0);
+      const blind = planBatch(queue, MODEL, latency, { now: NOW }, options);
+      // Nine frames in ten pass exit 1's threshold: the later stages run for about one frame per batch.
+      const rates = { passRate: (exit: number) => (exit === 1 ? 0.9 : 0) };
+      const informed = planBatch(queue, MODEL, latency, { now: NOW, confidence: rates }, options);
+      expect(blind.shed).toEqual([]);
+      expect(informed.shed).toEqual([]);
+      expect(depth(informed)).toBeGreaterThan(depth(blind));
+      expect(informed.batch.every((f) => f.predictedFinishTs <= f.deadlineTs)).toBe(true);
+    });
+
+    it('plans frames without a confidence stop at their full cap, whatever the pass rates', () => {
+      const queue = frames(8);
+      const rates = { passRate: () => 0.9 };
+      const informed = planBatch(queue, MODEL, latency, { now: NOW, confidence: rates }, options);
+      const blind = planBatch(queue, MODEL, latency, { now: NOW }, options);
+      expect(informed.batch.map((f) => f.capExit)).toEqual(blind.batch.map((f) => f.capExit));
+    });
+  });
+
   it('rejects impossible options', () => {
     expect(() => planBatch([], MODEL, latency, { now: NOW }, { maxBatch: 0, queueCapacity: 1 })).toThrow(
       expect.objectContaining({ code: 'EDGEKE_CONTROL_OPTIONS' }),

@@ -8,8 +8,8 @@ import { MODEL, policy, profile } from './fixtures.ts';
 const latency = new LatencyEstimator(profile(1.1));
 const NOW = 5_000;
 
-function frame(over: Partial<ExitPolicy> = {}, capExit = 4, deadlineTs = NOW + 100): PlannedFrame {
-  return { id: 'f', captureTs: NOW, policy: policy(over), deadlineTs, capExit, late: false, probe: false, predictedFinishTs: NOW };
+function frame(over: Partial<ExitPolicy> = {}, capExit = 4, deadlineTs = NOW + 100, stopWhenConfident = true): PlannedFrame {
+  return { id: 'f', captureTs: NOW, policy: policy(over), deadlineTs, capExit, stopWhenConfident, late: false, probe: false, predictedFinishTs: NOW };
 }
 
 describe('decideAfterExit', () => {
@@ -22,6 +22,13 @@ describe('decideAfterExit', () => {
       exit: 2,
       conf: 0.95,
       expected: { action: 'stop', reason: 'confident', answer: 'exit' },
+    },
+    {
+      name: 'passes, but the planner left confidence stops off (idle machine) → continue',
+      f: frame({ confidenceStop: '0.95' }, 4, NOW + 100, false),
+      exit: 2,
+      conf: 0.95,
+      expected: { action: 'continue' },
     },
     {
       name: 'below the threshold → continue',

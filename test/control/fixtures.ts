@@ -41,6 +41,7 @@ export function policy(overrides: Partial<ExitPolicy> = {}): ExitPolicy {
     deadlineMs: 20,
     accuracyTarget: 0.9,
     confidenceStop: 'none',
+    confidenceStopWhen: 'always',
     vote: false,
     latePolicy: 'shed',
     riskQuantile: 0.5,
