@@ -23,6 +23,8 @@ export { loadFlow, waitFor };
  */
 
 export const SIGNAL_MODEL = 'test/fixtures/tiny-model/signal';
+/** Same input as SIGNAL_MODEL; its last stage costs ~170 MFLOPs, its early exits almost nothing (overload tests). */
+export const HEAVY_FINAL_MODEL = 'test/fixtures/tiny-model/heavy-final';
 export const WINDOW = 256;
 
 export function tempDir(prefix: string): { path: string; remove: () => void } {
@@ -55,6 +57,8 @@ export interface SignalFlowOptions {
   policy?: string;
   batching?: string;
   limits?: string;
+  /** Model folder; default SIGNAL_MODEL. */
+  model?: string;
 }
 
 /** `a: 1, b: 2` with `b: 3, c: 4` gives `a: 1, b: 3, c: 4` (entries must not contain ', '). */
@@ -74,7 +78,7 @@ export function signalFlowYaml(options: SignalFlowOptions): string {
 name: ${options.name}
 source: { ${mergeEntries(`kind: mqtt, url: "${options.mqttUrl}", topic: "${options.topic}", qos: 1, clientId: ${options.name}`, options.source)} }
 decode: json-values
-model: { path: ${SIGNAL_MODEL} }
+model: { path: ${options.model ?? SIGNAL_MODEL} }
 policy: { ${options.policy ?? 'mode: deadline, deadlineMs: 60000, latePolicy: answer-late'} }
 batching: { ${options.batching ?? 'maxBatch: 8, maxWaitMs: 5'} }
 sinks:

@@ -1,11 +1,25 @@
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { connectPublisher, loadFlow, rssMiB, seqId, signalFlowYaml, startTestService, tempDir, waitFor, type TestService, WINDOW } from './harness.ts';
+import {
+  connectPublisher,
+  HEAVY_FINAL_MODEL,
+  loadFlow,
+  rssMiB,
+  seqId,
+  signalFlowYaml,
+  startTestService,
+  tempDir,
+  waitFor,
+  type TestService,
+  WINDOW,
+} from './harness.ts';
 
-// Promise 8: overload at 3x the capacity of the service at the final exit, through the real broker.
+// Promise 8: overload at 3x the capacity of the service at the final exit, through the real broker, for the issue's
+// two minutes. The model's last stage is heavy and its early exits cheap, so the model, not MQTT or JSON decoding,
+// is what 3x overloads: the controller has to move frames to early exits and shed the hopeless.
 
-const OVERLOAD_SECONDS = Number(process.env.EDGEKE_REL_OVERLOAD_S ?? 8);
+const OVERLOAD_SECONDS = Number(process.env.EDGEKE_REL_OVERLOAD_S ?? 120);
 const VALUES = Array.from({ length: WINDOW }, (_, index) => (Math.sin(index / 5) * 0.8).toFixed(4)).join(',');
 const payload = (id: string, ts: number): Buffer => Buffer.from(`{"id":"${id}","ts":${ts},"values":[${VALUES}]}`);
 
@@ -41,12 +55,16 @@ describe('overload, through the service', () => {
     const profileCacheDir = join(dir.path, 'profiles');
     // Capacity: how fast the service drains a backlog when every frame runs to the final exit (no deadline pressure).
     const calibration = await startTestService(
-      [loadFlow(signalFlowYaml({ name: 'rel-capacity', mqttUrl, topic: 'rel/capacity', limits: 'queueCapacity: 4096, maxPayloadBytes: 65536' }))],
+      [
+        loadFlow(
+          signalFlowYaml({ name: 'rel-capacity', mqttUrl, topic: 'rel/capacity', model: HEAVY_FINAL_MODEL, limits: 'queueCapacity: 4096, maxPayloadBytes: 65536' }),
+        ),
+      ],
       { profileCacheDir },
     );
     services.push(calibration);
     await waitFor('ready', async () => (await calibration.readiness.evaluate()).ready, 15_000);
-    const burst = 2_000;
+    const burst = 1_000;
     const burstStart = Date.now();
     for (let index = 0; index < burst; index += 1) publisher.publish('rel/capacity', payload(seqId('cap', index), Date.now()), { qos: 1 });
     await waitFor('burst answered', () => calibration.results.length >= burst, 60_000);
@@ -65,6 +83,7 @@ describe('overload, through the service', () => {
             name: flow,
             mqttUrl,
             topic: 'rel/overload',
+            model: HEAVY_FINAL_MODEL,
             policy: 'mode: deadline, deadlineMs: 100, latePolicy: shed',
             batching: `maxBatch: ${maxBatch}, maxWaitMs: 2`,
             limits: `queueCapacity: ${queueCapacity}, maxPayloadBytes: 65536`,
@@ -91,6 +110,7 @@ describe('overload, through the service', () => {
       clearInterval(sampler);
     }
     await new Promise((resolve) => setTimeout(resolve, 300)); // nothing extra arrives
+    const metricsText = await running.metrics.registry.metrics();
     await running.stop(5_000);
 
     const outcomes = new Map<string, number>();
@@ -103,16 +123,23 @@ describe('overload, through the service', () => {
 
     expect(running.results.length).toBe(published);
     expect(ids.size).toBe(published);
-    expect(shed.length).toBeGreaterThan(0);
+    // Shedding counted: every shed frame has a reason, and the metric counts each one.
     expect(shed.every((result) => typeof result.reason === 'string' && result.reason.length > 0)).toBe(true);
+    const shedCounted = [...metricsText.matchAll(new RegExp(`^edgeke_frames_total\\{[^}]*flow="${flow}"[^}]*outcome="shed"[^}]*\\} (\\d+)$`, 'gm'))]
+      .reduce((sum, match) => sum + Number(match[1]), 0);
+    expect(shedCounted).toBe(shed.length);
     expect(admitted.length).toBeGreaterThan(0);
     expect(attainment).toBeGreaterThanOrEqual(0.99);
+    // Degraded before dropped: at 3x the final exit's capacity most admitted frames were answered earlier.
+    const atFinal = admitted.filter((result) => result.exit === 3).length;
+    expect(atFinal / admitted.length).toBeLessThan(0.5);
     // In flight is bounded by the queue, a batch and the decoders (the broker holds the rest: receive maximum).
     expect(maxPending).toBeLessThanOrEqual(queueCapacity + maxBatch + 8);
     expect(maxRss - rssBefore).toBeLessThan(150);
-    const reasons = [...new Set(shed.map((result) => result.reason))].join(', ');
+    const reasons = [...new Set(shed.map((result) => result.reason))].join(', ') || 'none';
+    const byExit = [1, 2, 3].map((exit) => `exit ${exit} ${admitted.filter((result) => result.exit === exit).length}`).join(', ');
     console.info(
-      `[reliability] P8 capacity ${capacity.toFixed(0)} fps at the final exit; offered ${rate} fps for ${OVERLOAD_SECONDS} s (${published} frames): ${[...outcomes].map(([key, value]) => `${key} ${value}`).join(', ')} (shed: ${reasons}); admitted attainment ${(attainment * 100).toFixed(2)}%; max in flight ${maxPending}; RSS +${(maxRss - rssBefore).toFixed(0)} MiB`,
+      `[reliability] P8 capacity ${capacity.toFixed(0)} fps at the final exit; offered ${rate} fps for ${OVERLOAD_SECONDS} s (${published} frames): ${[...outcomes].map(([key, value]) => `${key} ${value}`).join(', ')} (shed: ${reasons}; answered at ${byExit}); admitted attainment ${(attainment * 100).toFixed(2)}%; max in flight ${maxPending}; RSS +${(maxRss - rssBefore).toFixed(0)} MiB`,
     );
-  }, OVERLOAD_SECONDS * 3000 + 120_000);
+  }, OVERLOAD_SECONDS * 1000 + 240_000);
 });
