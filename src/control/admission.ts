@@ -403,22 +403,25 @@ function planWithBatchSize(
     batchWorkMs[b] = (batchWorkMs[b] ?? 0) + perFrameMs(slot);
   });
   const batchBudgetMs = (b: number): number => budgetPerFrameMs * Math.min(batchSize, slots.length - b * batchSize);
-  // Per level, the frames that may go one exit deeper (earliest deadline first, within their batch's budget) are
-  // raised as a prefix: raising more frames only ever makes finishes later, so the longest prefix that keeps
-  // everyone on time is found by bisection, in a handful of simulations instead of one per frame.
-  for (let level = 2; level <= model.exits.length; level++) {
+  // One raise step over the frames it applies to (earliest deadline first, within their batch's budget): they are
+  // raised as a prefix. Raising more frames only ever makes finishes later, so the longest prefix that keeps
+  // everyone on time is found by bisection, in a handful of simulations instead of one per frame. Returns how many.
+  const raisePrefix = (eligible: (slot: Slot) => boolean, set: (slot: Slot, raised: boolean) => void): number => {
     const candidates: { slot: Slot; batch: number; extraMs: number }[] = [];
     const reservedWork = [...batchWorkMs];
     slots.forEach((slot, i) => {
-      if (slot.late || slot.preferred < level || slot.cap !== level - 1) return;
+      if (slot.late || !eligible(slot)) return;
       const b = Math.floor(i / batchSize);
-      const extraMs = perFrameMs(slot, level) - perFrameMs(slot, level - 1);
-      if ((reservedWork[b] ?? 0) + extraMs > batchBudgetMs(b)) return;
-      reservedWork[b] = (reservedWork[b] ?? 0) + extraMs;
-      candidates.push({ slot, batch: b, extraMs });
+      set(slot, true);
+      const extraMs = perFrameMs(slot);
+      set(slot, false);
+      const added = extraMs - perFrameMs(slot);
+      if ((reservedWork[b] ?? 0) + added > batchBudgetMs(b)) return;
+      reservedWork[b] = (reservedWork[b] ?? 0) + added;
+      candidates.push({ slot, batch: b, extraMs: added });
     });
-    if (candidates.length === 0) break;
-    const raiseFirst = (count: number): void => candidates.forEach((c, k) => (c.slot.cap = k < count ? level : level - 1));
+    if (candidates.length === 0) return 0;
+    const raiseFirst = (count: number): void => candidates.forEach((c, k) => set(c.slot, k < count));
     let fits = 0;
     let breaks = candidates.length + 1;
     raiseFirst(candidates.length);
@@ -432,7 +435,23 @@ function planWithBatchSize(
     }
     raiseFirst(fits);
     for (const c of candidates.slice(0, fits)) batchWorkMs[c.batch] = (batchWorkMs[c.batch] ?? 0) + c.extraMs;
-    if (fits === 0) break;
+    return fits;
+  };
+  // Level by level, one exit deeper.
+  for (let level = 2; level <= model.exits.length; level++) {
+    const raised = raisePrefix(
+      (slot) => slot.preferred >= level && slot.cap === level - 1,
+      (slot, up) => (slot.cap = up ? level : level - 1),
+    );
+    if (raised === 0) break;
+  }
+  // Then, once every frame may reach its preferred exit, confidence stops ('busy' policies) go off again for as many
+  // frames as still fit: an early stop loses a little accuracy, so it is the last economy given back.
+  if (slots.every((slot) => slot.late || slot.cap >= slot.preferred)) {
+    raisePrefix(
+      (slot) => slot.cap === slot.preferred && slot.stopWhenConfident && slot.frame.policy.confidenceStopWhen === 'busy',
+      (slot, up) => (slot.stopWhenConfident = !up),
+    );
   }
   const finishes = Array.from(simulator.run(slots, batchSize, startTs).finishes.subarray(0, slots.length));
   return { batchSize, slots, finishes, overloadShed };

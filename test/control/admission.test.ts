@@ -196,6 +196,15 @@ describe('planBatch', () => {
       expect(informed.batch.every((f) => f.predictedFinishTs <= f.deadlineTs)).toBe(true);
     });
 
+    it('gives confidence stops back, earliest deadline first, for as many frames as time allows', () => {
+      // Four frames, 30 ms: all four reach exit 4 when confident ones may stop at exit 1, not all without stops.
+      const queue = frames(4, { ...confident, deadlineMs: 30 });
+      const rates = { passRate: (exit: number) => (exit === 1 ? 0.9 : 0) };
+      const plan = planBatch(queue, MODEL, latency, { now: NOW, confidence: rates }, options);
+      expect(plan.batch.map((f) => f.capExit)).toEqual([4, 4, 4, 4]);
+      expect(plan.batch.map((f) => f.stopWhenConfident)).toEqual([false, false, true, true]);
+    });
+
     it('plans frames without a confidence stop at their full cap, whatever the pass rates', () => {
       const queue = frames(8);
       const rates = { passRate: () => 0.9 };
