@@ -17,8 +17,10 @@
  * Also the EdgeKE paper's tables (unloaded, from the per-exit answers and the profile): accuracy loss vs the final
  * exit at several latency budgets, and speedup at several accuracy requirements.
  *
- *   node --import tsx bench/policies.ts [--model models/x ...] [--frames 400] [--loads 0.5,1,1.5,2,3]
- *        [--deadline-factor 1.5] [--deadline-floor-ms 10] [--max-batch 8] [--queue auto|N] [--threads 1] [--seed 1] [--smoke]
+ *   node --expose-gc --import tsx bench/policies.ts [--model models/x ...] [--frames 400] [--loads 0.5,1,1.5,2,3]
+ *        [--deadline-factor 1.5] [--deadline-floor-ms 10] [--max-batch 8] [--queue auto|N] [--threads 1] [--seed 1]
+ *        [--min-duration-ms 2000] [--smoke]
+ * Each load's stream cycles through the test frames until it lasts --min-duration-ms at that load.
  * Without shipped models it runs the tiny fixtures on seeded noise (labels = the final exit's answers) as a smoke
  * test and says so in the output (--smoke does the same for the models given).
  */
@@ -28,6 +30,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { planBatch, type PlannedFrame, type QueuedFrame } from '../src/control/admission.ts';
 import { ArrivalRateEstimator } from '../src/control/arrival-rate.ts';
+import { BatchOverheadEstimator } from '../src/control/batch-overhead.ts';
+import { PlanErrorEstimator } from '../src/control/plan-error.ts';
+import { ConfidencePassRateEstimator } from '../src/control/confidence-pass-rates.ts';
 import { createBatchContinuation, decideAfterExit } from '../src/control/continuation.ts';
 import { passesConfidence, type ExitPolicy } from '../src/control/exit-policy.ts';
 import { LatencyEstimator } from '../src/control/latency-estimator.ts';
@@ -51,6 +56,7 @@ const { values } = parseArgs({
     queue: { type: 'string', default: 'auto' },
     threads: { type: 'string', default: '1' },
     seed: { type: 'string', default: '1' },
+    'min-duration-ms': { type: 'string', default: '2000' },
     out: { type: 'string', default: 'bench/results/policies.json' },
     smoke: { type: 'boolean', default: false },
   },
@@ -64,6 +70,7 @@ const maxBatch = Number(values['max-batch']);
 const queueSetting = values.queue ?? 'auto';
 const threads = Number(values.threads);
 const seed = Number(values.seed);
+const minDurationMs = Number(values['min-duration-ms']);
 const root = resolve(import.meta.dirname, '..');
 
 const POLICIES = ['ours', 'always-final', 'always-exit-1', 'edgeke-static', 'confidence-only', 'oracle'] as const;
@@ -199,19 +206,26 @@ interface ReplayContext {
 }
 
 async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<Row, 'model' | 'load' | 'deadline_ms'>> {
+  // The previous replay's garbage (one outcome per frame) would otherwise be collected during this one: a pause of
+  // tens of milliseconds against deadlines of ten. Available when run with --expose-gc (edgeke bench does).
+  (globalThis as { gc?: () => void }).gc?.();
   const clock = new VirtualClock();
   const runner = new MultiExitRunner(ctx.model, { now: () => clock.now() });
   const estimator = new LatencyEstimator(ctx.profileEntries);
   const unsubscribe = runner.onStageTiming((timing) => estimator.observe(timing));
   const arrivalRate = new ArrivalRateEstimator();
-  // Batch time the stage timings do not cover (packing, softmax, callbacks, planning), learned like the pipeline would.
-  let overheadMs = ctx.batchOverheadMs;
+  const passRates = new ConfidencePassRateEstimator(ctx.view);
+  const planError = new PlanErrorEstimator();
+  let predictedEndTs = NaN;
+  // Batch time the stage timings do not cover (packing, softmax, callbacks, planning), learned like the pipeline does.
+  const overhead = new BatchOverheadEstimator(ctx.batchOverheadMs);
   const lastExit = ctx.view.exits.length;
   const policy: ExitPolicy = {
     mode: 'deadline',
     deadlineMs: ctx.deadlineMs,
     accuracyTarget: 1,
     confidenceStop: CONFIDENCE_LEVEL,
+    confidenceStopWhen: 'busy',
     vote: true,
     latePolicy: 'shed',
     riskQuantile: 0.95,
@@ -248,9 +262,16 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
       let answerByVote: (i: number, exit: number, confidence: number) => boolean = () => false;
       if (planned) {
         const now = clock.now();
-        const plan = planBatch(queue, ctx.view, estimator, { now, arrivalRatePerMs: arrivalRate.ratePerMs(now) }, { maxBatch, queueCapacity: ctx.queueCapacity, batchOverheadMs: overheadMs });
+        const plan = planBatch(
+          queue,
+          ctx.view,
+          estimator,
+          { now, arrivalRatePerMs: arrivalRate.ratePerMs(now), confidence: passRates },
+          { maxBatch, queueCapacity: ctx.queueCapacity, batchOverheadMs: overhead.ms, finishMarginMs: planError.marginMs },
+        );
         queue = plan.waiting;
         batch = plan.batch;
+        predictedEndTs = plan.predictedBatchEndTs;
         const continuation = createBatchContinuation(batch, ctx.view, estimator);
         decide =
           policyName === 'oracle'
@@ -271,7 +292,7 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
         }
       } else {
         const taken = queue.splice(0, maxBatch);
-        batch = taken.map((q) => ({ ...q, deadlineTs: q.captureTs + ctx.deadlineMs, capExit: lastExit, late: false, probe: false, predictedFinishTs: t }));
+        batch = taken.map((q) => ({ ...q, deadlineTs: q.captureTs + ctx.deadlineMs, capExit: lastExit, stopWhenConfident: false, late: false, probe: false, predictedFinishTs: t }));
         decide = baselineDecider(policyName, ctx);
       }
       if (batch.length === 0) {
@@ -279,15 +300,24 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
         continue;
       }
       const batchStart = t;
+      // The confidences each frame saw, exit by exit, teach the planner how many frames a confidence stop takes off.
+      const seen: number[][] = batch.map(() => []);
       const run = await runner.runBatch(
         batch.map((f) => ctx.frames[Number(f.id)]?.input as Float32Array),
-        { decide, vote: true },
+        {
+          decide: (i, exit, confidence, nowMs, output) => {
+            seen[i]?.push(confidence);
+            return decide(i, exit, confidence, nowMs, output);
+          },
+          vote: true,
+        },
       );
+      if (planned) {
+        for (const confidences of seen) passRates.observe(confidences);
+        planError.observe(predictedEndTs, t);
+      }
       t = clock.stop();
-      const stageMs = run.timings.reduce((sum, timing) => sum + timing.ms, 0);
-      // Stalls (GC, a busy neighbour) count at most 4x the current estimate, as in the latency model.
-      const observedOverhead = Math.min(Math.max(0, t - batchStart - stageMs), 4 * Math.max(overheadMs, 0.05));
-      overheadMs += 0.2 * (observedOverhead - overheadMs);
+      overhead.observe(t - batchStart, run.timings.reduce((sum, timing) => sum + timing.ms, 0));
       run.answers.forEach((answer, i) => {
         const index = Number(batch[i]?.id);
         const truth = ctx.frames[index];
@@ -455,13 +485,27 @@ async function main(): Promise<void> {
         `\n${manifest.name}: ${description}; deadline ${deadlineMs.toFixed(1)} ms, final-exit capacity ${(capacityPerMs * 1000).toFixed(0)}/s, batch overhead ${batchOverheadMs.toFixed(2)} ms, static exit ${staticExit}`,
       );
       console.log('load  policy            accuracy  attainment  shed   p50 ms   p99 ms  mean exit');
-      for (const load of loads) {
+      const poissonArrivals = (load: number, count: number): number[] => {
         const random = seededRandom(seed * 1000 + Math.round(load * 100));
         const arrivals: number[] = [];
         let at = 0;
-        for (let i = 0; i < frames.length; i++) arrivals.push((at += -Math.log(1 - random()) / (load * capacityPerMs)));
+        for (let i = 0; i < count; i++) arrivals.push((at += -Math.log(1 - random()) / (load * capacityPerMs)));
+        return arrivals;
+      };
+      // Warm-up, not measured: a service runs for days, so the JIT compiling the planner or a runner path on its
+      // first calls is not what a replay of a few hundred milliseconds should measure.
+      const warmUp = Math.min(frames.length, 200);
+      for (const policyName of POLICIES) {
+        await replay(policyName, { model, view, profileEntries: profile.entries, frames: frames.slice(0, warmUp), batchOverheadMs, arrivals: poissonArrivals(1, warmUp), deadlineMs, staticExit, queueCapacity });
+      }
+      for (const load of loads) {
+        // The stream lasts at least minDurationMs (the test frames cycle): a small model answers a few hundred frames
+        // in a few deadlines, and one GC pause would then decide a whole row.
+        const count = Math.max(frames.length, Math.ceil(load * capacityPerMs * minDurationMs));
+        const stream = Array.from({ length: count }, (_, i) => frames[i % frames.length] as TruthFrame);
+        const arrivals = poissonArrivals(load, count);
         for (const policyName of POLICIES) {
-          const result = await replay(policyName, { model, view, profileEntries: profile.entries, frames, batchOverheadMs, arrivals, deadlineMs, staticExit, queueCapacity });
+          const result = await replay(policyName, { model, view, profileEntries: profile.entries, frames: stream, batchOverheadMs, arrivals, deadlineMs, staticExit, queueCapacity });
           const row: Row = { model: manifest.name, load, deadline_ms: deadlineMs, ...result };
           rows.push(row);
           console.log(
@@ -480,7 +524,7 @@ async function main(): Promise<void> {
     smoke,
     // Replays run at real speed: on a shared machine the load average says how much the numbers can be trusted.
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads, loadAverage1m: loadavg()[0] },
-    settings: { frames: frameCount, loads, deadlineFactor, deadlineFloorMs, maxBatch, queue: queueSetting, seed, confidenceLevel: CONFIDENCE_LEVEL },
+    settings: { frames: frameCount, minDurationMs, loads, deadlineFactor, deadlineFloorMs, maxBatch, queue: queueSetting, seed, confidenceLevel: CONFIDENCE_LEVEL },
     models,
     rows,
     tables: { accuracyLossAtBudget, speedupAtAccuracy },

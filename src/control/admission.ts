@@ -47,8 +47,15 @@ export interface PlannerOptions {
    */
   batchOverheadMs?: number;
   /**
+   * Part of every deadline kept in reserve when choosing exits: how much later than predicted batches end
+   * (PlanErrorEstimator), beyond what the latency model's risk quantile covers. Shedding ignores it (a frame is
+   * dropped only when it cannot make its deadline at all). Default 0.
+   */
+  finishMarginMs?: number;
+  /**
    * Exits are raised only while arrival rate × mean per-frame cost stays at or below this: deadlines bound a few
-   * hundred milliseconds ahead, this keeps the queue from creeping up over minutes. Default 0.9.
+   * hundred milliseconds ahead, this keeps the queue from creeping up over minutes, and leaves room for bursts of
+   * random arrivals. Default 0.8.
    */
   targetUtilization?: number;
 }
@@ -199,11 +206,19 @@ export function planBatch(
   const reserved = [...beyond, ...expectedArrivals(planned, state, options, horizon)].slice(0, 4 * horizon);
 
   const simulator = new QueueSimulator(model, latency, options, planned, state.confidence);
+  // The work budget serves the arrivals and also drains a backlog (frames beyond two batches, more than batching
+  // itself keeps waiting) within the tightest deadline: a queue that is long already gets less work per frame until
+  // it is short again. Planning for the arrivals alone would hold a backlog at a steady length, its frames at the
+  // edge of their deadlines, for as long as the load lasts.
+  const tightestMs = Math.min(...alive.map((slot) => slot.frame.policy.deadlineMs));
+  const backlog = Math.max(0, alive.length - 2 * options.maxBatch);
+  const backlogRatePerMs = (state.arrivalRatePerMs ?? 0) > 0 ? backlog / Math.max(tightestMs, 1e-3) : 0;
   let best: Candidate | undefined;
   for (const batchSize of candidateBatchSizes(options, planned.length)) {
     const candidate = planWithBatchSize(planned, reserved, batchSize, startTs, model, simulator, {
-      arrivalRatePerMs: state.arrivalRatePerMs ?? 0,
-      targetUtilization: options.targetUtilization ?? 0.9,
+      arrivalRatePerMs: (state.arrivalRatePerMs ?? 0) + backlogRatePerMs,
+      targetUtilization: options.targetUtilization ?? 0.8,
+      finishMarginMs: options.finishMarginMs ?? 0,
     });
     if (best === undefined || isBetter(candidate, best, model)) best = candidate;
     // Largest size first: when it already runs every frame on time at its preferred exit, no smaller size can win;
@@ -330,11 +345,14 @@ function planWithBatchSize(
   startTs: number,
   model: ModelView,
   simulator: QueueSimulator,
-  load: { arrivalRatePerMs: number; targetUtilization: number },
+  load: { arrivalRatePerMs: number; targetUtilization: number; finishMarginMs: number },
 ): Candidate {
   const slots = planned.map((slot) => ({ ...slot, cap: 1 }));
   const overloadShed: ShedDecision[] = [];
-  const misses = (slot: Slot, finish: number | undefined): boolean => !slot.late && (finish ?? 0) > slot.due;
+  const margin = Math.max(0, load.finishMarginMs);
+  // Hopeless: misses even at the median with nothing in reserve. Choosing exits keeps the margin in reserve.
+  const hopeless = (slot: Slot, finish: number | undefined): boolean => !slot.late && (finish ?? 0) > slot.due;
+  const misses = (slot: Slot, finish: number | undefined): boolean => !slot.late && (finish ?? 0) + margin > slot.due;
 
   // Light load: when every frame at its preferred exit already fits (and so do the expected arrivals, within the
   // work budget), that is the plan: one simulation instead of one per raise below. Confidence stops with
@@ -356,7 +374,7 @@ function planWithBatchSize(
   //    ones ahead.
   for (;;) {
     const { finishes } = simulator.run(slots, batchSize, startTs, 'median');
-    const missing = slots.findIndex((slot, i) => misses(slot, finishes[i]));
+    const missing = slots.findIndex((slot, i) => hopeless(slot, finishes[i]));
     if (missing < 0) break;
     const slot = slots[missing];
     if (slot === undefined) break;
@@ -379,7 +397,7 @@ function planWithBatchSize(
   const watched = everyone.map((slot, i) => (slot.kind === 'planned' ? !slot.late : !failsIn(baselineRun, i)));
   // An admitted frame that fits at the median but not at the risk quantile is at risk already: raising others must
   // not make it later still.
-  const latestFinish = everyone.map((slot, i) => Math.max(slot.due, baselineRun.finishes[i] ?? slot.due));
+  const latestFinish = everyone.map((slot, i) => Math.max(slot.due - margin, baselineRun.finishes[i] ?? slot.due));
   const breaksSomeone = (): boolean => {
     const run = simulator.run(everyone, batchSize, startTs);
     for (let i = 0; i < everyone.length; i++) {
@@ -589,13 +607,16 @@ class QueueSimulator {
     return reach;
   }
 
-  /** Expected median work per frame at cap in a full batch (long-run work is about typical, not tail, cost). */
+  /**
+   * Expected median work per frame at cap in a full batch (long-run work is about typical, not tail, cost),
+   * including its share of the per-batch overhead: for a small model that overhead is a good part of the work.
+   */
   workPerFrameMs(slot: Slot, cap: number): number {
     const key = this.reachKey(slot, cap);
     let work = this.workTable[key];
     if (work !== undefined) return work;
     const reach = this.reach(slot, cap);
-    work = 0;
+    work = this.batchOverheadMs / this.maxBatch;
     for (let stage = 1; stage <= this.lastStage; stage++) {
       work += (reach[stage] ?? 0) * ((this.medianStageCost[stage]?.[this.maxBatch] ?? 0) / this.maxBatch);
     }

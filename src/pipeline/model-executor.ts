@@ -13,6 +13,7 @@ import type { Frame, FrameResult } from '../core/frame.ts';
 import type { FrameAnswer, MultiExitRunner } from '../model/multi-exit-runner.ts';
 import { ArrivalRateEstimator } from '../control/arrival-rate.ts';
 import { BatchOverheadEstimator } from '../control/batch-overhead.ts';
+import { PlanErrorEstimator } from '../control/plan-error.ts';
 import { ConfidencePassRateEstimator } from '../control/confidence-pass-rates.ts';
 import { unansweredResult } from './unanswered-result.ts';
 
@@ -59,6 +60,7 @@ export class ModelExecutor {
   private readonly arrivals = new ArrivalRateEstimator();
   private readonly passRates: ConfidencePassRateEstimator;
   private readonly batchOverhead = new BatchOverheadEstimator();
+  private readonly planError = new PlanErrorEstimator();
   private readonly now: () => number;
   private running = false;
   private batchTimer: NodeJS.Timeout | undefined;
@@ -144,6 +146,7 @@ export class ModelExecutor {
         // The flows' capacities together: the planner reserves room within it for frames about to arrive.
         queueCapacity: this.totalCapacity(),
         batchOverheadMs: this.batchOverhead.ms,
+        finishMarginMs: this.planError.marginMs,
       });
       const taken = new Set([...plan.batch.map((p) => p.id), ...plan.shed.map((s) => s.id)]);
       this.removeFromQueue(taken);
@@ -154,6 +157,7 @@ export class ModelExecutor {
       if (plan.batch.length === 0) continue;
       const jobs = plan.batch.map((planned) => byKey.get(planned.id) as Job);
       await this.runBatch(plan.batch, jobs);
+      this.planError.observe(plan.predictedBatchEndTs, this.now());
     }
   }
 

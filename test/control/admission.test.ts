@@ -214,6 +214,31 @@ describe('planBatch', () => {
     });
   });
 
+  it('keeps the finish margin in reserve when it chooses exits, not when it sheds', () => {
+    // A lone fresh frame: exit 4 ends at 15 ms of 20. With 6 ms in reserve it must end by 14: exit 3 (9 ms).
+    expect(planBatch(frames(1), MODEL, latency, { now: NOW }, { ...options, finishMarginMs: 6 }).batch[0]?.capExit).toBe(3);
+    // A frame aged 17 ms makes it at exit 1 (2 ms) but not with 6 ms in reserve: it still runs, it is not shed.
+    const aged = planBatch(frames(1, {}, 17), MODEL, latency, { now: NOW }, { ...options, finishMarginMs: 6 });
+    expect(aged.shed).toEqual([]);
+    expect(aged.batch).toMatchObject([{ capExit: 1, late: false }]);
+  });
+
+  it('gives a backlog less work per frame than the same arrivals with an empty queue', () => {
+    // Arrivals at 0.1 frames/ms leave 9 ms of work per frame at 90%; per frame in batches of 4 the exits cost
+    // 1.1, 2.75, 4.95 and 8.25 ms: a lone frame gets exit 4.
+    const state = { now: NOW, arrivalRatePerMs: 0.1 };
+    const depth = (queue: QueuedFrame[]): number => {
+      const plan = planBatch(queue, MODEL, latency, state, { ...options, targetUtilization: 0.9 });
+      return plan.batch.reduce((sum, f) => sum + f.capExit, 0) / plan.batch.length;
+    };
+    expect(depth(frames(1, { deadlineMs: 400 }))).toBe(4);
+    // 48 frames waiting, 40 beyond two batches, to drain within the 400 ms deadline: 0.1 + 0.1 frames/ms, 4.5 ms
+    // per frame: between exits 2 and 3 on average (the deadline alone would allow exit 4 for the head of the queue).
+    const backlogged = depth(frames(48, { deadlineMs: 400 }));
+    expect(backlogged).toBeGreaterThanOrEqual(2);
+    expect(backlogged).toBeLessThan(3);
+  });
+
   it('rejects impossible options', () => {
     expect(() => planBatch([], MODEL, latency, { now: NOW }, { maxBatch: 0, queueCapacity: 1 })).toThrow(
       expect.objectContaining({ code: 'EDGEKE_CONTROL_OPTIONS' }),

@@ -57,7 +57,8 @@ describe('controller under offered load (virtual time)', () => {
     const r = summarize(report, deadlineMs);
     expect(r.shedRate).toBeLessThan(0.15);
     expect(r.admittedAttainment).toBeGreaterThanOrEqual(0.9);
-    expect(r.meanExit).toBeGreaterThan(3);
+    // At 1x the 80% work target alone keeps the mean near exit 3; collapsing would mean exit 1-2.
+    expect(r.meanExit).toBeGreaterThan(2.75);
     const lastSecond = report.frames.filter((f) => f.captureTs > 9_000);
     expect(lastSecond.filter((f) => f.outcome === 'shed').length / lastSecond.length).toBeLessThan(0.15);
   });

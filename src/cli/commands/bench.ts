@@ -31,7 +31,8 @@ export const benchCommand: Command = {
     const file = join(BENCH_DIR, `${name}.ts`);
     if (!existsSync(file)) throw new UsageError(`bench/${name}.ts is missing`);
     return new Promise<number>((resolveExit) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // --expose-gc: a benchmark may collect between measurements, so one run's garbage does not pause the next.
+      const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.pipe(stdout, { end: false });
       child.stderr.pipe(stderr, { end: false });
       child.on('exit', (code) => resolveExit(code ?? 1));
