@@ -99,13 +99,19 @@ export interface TestService {
 /** Starts an EdgekeService in this process with readiness, metrics, captured logs and every result recorded. */
 export async function startTestService(
   flows: LoadedFlow[],
-  options: { profileCacheDir: string; extraSinks?: (name: string) => ResultSink[]; logLevel?: string } & Partial<ServiceOptions>,
+  options: {
+    profileCacheDir: string;
+    extraSinks?: (name: string) => ResultSink[];
+    logLevel?: string;
+    /** false: results are only passed to onResult (a long run would otherwise hold every one in memory). */
+    keepResults?: boolean;
+  } & Partial<ServiceOptions>,
 ): Promise<TestService> {
   const { logger, lines } = capturedLogger(options.logLevel ?? 'info');
   const readiness = new Readiness();
   const metrics = new EdgekeMetrics();
   const results: FrameResult[] = [];
-  const { extraSinks, ...rest } = options;
+  const { extraSinks, keepResults = true, onResult, ...rest } = options;
   const service = await EdgekeService.start(flows, {
     ...rest,
     logger,
@@ -113,7 +119,10 @@ export async function startTestService(
     metrics,
     profileRepeats: 3,
     profileMaxBatch: 8,
-    onResult: (result) => results.push(result),
+    onResult: (result) => {
+      if (keepResults) results.push(result);
+      onResult?.(result);
+    },
     ...(extraSinks === undefined ? {} : { extraSinks: (config) => extraSinks(config.name) }),
   });
   let stopped: Promise<boolean> | undefined;
