@@ -18,7 +18,7 @@
  * exit at several latency budgets, and speedup at several accuracy requirements.
  *
  *   node --expose-gc --import tsx bench/policies.ts [--model models/x ...] [--frames 400] [--loads 0.5,1,1.5,2,3]
- *        [--deadline-factor 1.5] [--deadline-floor-ms 10] [--max-batch 8] [--queue auto|N] [--threads 1] [--seed 1]
+ *        [--deadline-factor 1.5] [--deadline-floor-ms 10] [--max-batch auto|N] [--queue auto|N] [--threads 1] [--seed 1]
  *        [--min-duration-ms 2000] [--smoke]
  * Each load's stream cycles through the test frames until it lasts --min-duration-ms at that load.
  * Without shipped models it runs the tiny fixtures on seeded noise (labels = the final exit's answers) as a smoke
@@ -52,7 +52,7 @@ const { values } = parseArgs({
     loads: { type: 'string', default: '0.5,1,1.5,2,3' },
     'deadline-factor': { type: 'string', default: '1.5' },
     'deadline-floor-ms': { type: 'string', default: '10' },
-    'max-batch': { type: 'string', default: '8' },
+    'max-batch': { type: 'string', default: 'auto' },
     queue: { type: 'string', default: 'auto' },
     threads: { type: 'string', default: '1' },
     seed: { type: 'string', default: '1' },
@@ -65,7 +65,13 @@ const frameCount = Number(values.frames);
 const loads = (values.loads ?? '').split(',').map(Number);
 const deadlineFactor = Number(values['deadline-factor']);
 const deadlineFloorMs = Number(values['deadline-floor-ms']);
-const maxBatch = Number(values['max-batch']);
+/**
+ * 'auto': per model, the largest of 8, 16 and 32 whose final-exit batch takes at most a quarter of the deadline
+ * floor. A small model answers a batch of 8 in a fraction of a millisecond: per-batch costs (planning, the
+ * runner's own work) would then decide the result, and a user would configure bigger batches for it.
+ */
+const maxBatchSetting = values['max-batch'] ?? 'auto';
+const MAX_BATCH_CHOICES = [8, 16, 32] as const;
 /** 'auto': room for three deadlines' worth of frames at final-exit capacity, so deadlines bind before the queue does. */
 const queueSetting = values.queue ?? 'auto';
 const threads = Number(values.threads);
@@ -150,6 +156,7 @@ async function answerEveryExit(
   runner: MultiExitRunner,
   inputs: Float32Array[],
   labels: number[] | undefined,
+  maxBatch: number,
 ): Promise<{ frames: TruthFrame[]; batchOverheadMs: number; fullBatchMs: number }> {
   const frames: TruthFrame[] = [];
   const overheads: number[] = [];
@@ -194,6 +201,7 @@ class VirtualClock {
 }
 
 interface ReplayContext {
+  maxBatch: number;
   model: LoadedModel;
   view: ModelView;
   profileEntries: ConstructorParameters<typeof LatencyEstimator>[0];
@@ -267,7 +275,7 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
           ctx.view,
           estimator,
           { now, arrivalRatePerMs: arrivalRate.ratePerMs(now), confidence: passRates },
-          { maxBatch, queueCapacity: ctx.queueCapacity, batchOverheadMs: overhead.ms, finishMarginMs: planError.marginMs },
+          { maxBatch: ctx.maxBatch, queueCapacity: ctx.queueCapacity, batchOverheadMs: overhead.ms, finishMarginMs: planError.marginMs },
         );
         queue = plan.waiting;
         batch = plan.batch;
@@ -291,7 +299,7 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
           };
         }
       } else {
-        const taken = queue.splice(0, maxBatch);
+        const taken = queue.splice(0, ctx.maxBatch);
         batch = taken.map((q) => ({ ...q, deadlineTs: q.captureTs + ctx.deadlineMs, capExit: lastExit, stopWhenConfident: false, late: false, probe: false, predictedFinishTs: t }));
         decide = baselineDecider(policyName, ctx);
       }
@@ -451,11 +459,16 @@ async function main(): Promise<void> {
     try {
       const { manifest } = model;
       const view = modelViewOf(manifest);
-      const { profile } = await loadOrMeasureProfile(dir, { maxBatch, threads, repeats: 20, warmup: 3 }, model);
-      const { inputs, labels, description } = await readInputs(dir, manifest, smoke);
-      const { frames, batchOverheadMs, fullBatchMs } = await answerEveryExit(new MultiExitRunner(model), inputs, labels);
+      const profileMaxBatch = maxBatchSetting === 'auto' ? Math.max(...MAX_BATCH_CHOICES) : Number(maxBatchSetting);
+      const { profile } = await loadOrMeasureProfile(dir, { maxBatch: profileMaxBatch, threads, repeats: 20, warmup: 3 }, model);
       const seeded = new LatencyEstimator(profile.entries);
       const stages = view.exits[view.exits.length - 1]?.stage ?? 1;
+      const maxBatch =
+        maxBatchSetting === 'auto'
+          ? Math.max(...MAX_BATCH_CHOICES.filter((b) => b === 8 || seeded.stagesMs(1, stages, b, 0.5) <= deadlineFloorMs / 4))
+          : Number(maxBatchSetting);
+      const { inputs, labels, description } = await readInputs(dir, manifest, smoke);
+      const { frames, batchOverheadMs, fullBatchMs } = await answerEveryExit(new MultiExitRunner(model), inputs, labels, maxBatch);
       // Capacity from a measured full final-exit batch, end to end (the profile alone misses the runner's own work).
       const finalBatchMs = Number.isFinite(fullBatchMs) ? fullBatchMs : seeded.stagesMs(1, stages, maxBatch, 0.5) + batchOverheadMs;
       const capacityPerMs = maxBatch / finalBatchMs;
@@ -472,6 +485,7 @@ async function main(): Promise<void> {
       models.push({
         name: manifest.name,
         data: description,
+        max_batch: maxBatch,
         deadline_ms: deadlineMs,
         final_exit_capacity_per_s: capacityPerMs * 1000,
         static_exit: staticExit,
@@ -482,7 +496,7 @@ async function main(): Promise<void> {
         exit_accuracy: tables.exitAccuracy,
       });
       console.log(
-        `\n${manifest.name}: ${description}; deadline ${deadlineMs.toFixed(1)} ms, final-exit capacity ${(capacityPerMs * 1000).toFixed(0)}/s, batch overhead ${batchOverheadMs.toFixed(2)} ms, static exit ${staticExit}`,
+        `\n${manifest.name}: ${description}; deadline ${deadlineMs.toFixed(1)} ms, final-exit capacity ${(capacityPerMs * 1000).toFixed(0)}/s, batch overhead ${batchOverheadMs.toFixed(2)} ms, static exit ${staticExit}, max batch ${maxBatch}`,
       );
       console.log('load  policy            accuracy  attainment  shed   p50 ms   p99 ms  mean exit');
       const poissonArrivals = (load: number, count: number): number[] => {
@@ -496,7 +510,7 @@ async function main(): Promise<void> {
       // first calls is not what a replay of a few hundred milliseconds should measure.
       const warmUp = Math.min(frames.length, 200);
       for (const policyName of POLICIES) {
-        await replay(policyName, { model, view, profileEntries: profile.entries, frames: frames.slice(0, warmUp), batchOverheadMs, arrivals: poissonArrivals(1, warmUp), deadlineMs, staticExit, queueCapacity });
+        await replay(policyName, { model, view, profileEntries: profile.entries, frames: frames.slice(0, warmUp), maxBatch, batchOverheadMs, arrivals: poissonArrivals(1, warmUp), deadlineMs, staticExit, queueCapacity });
       }
       for (const load of loads) {
         // The stream lasts at least minDurationMs (the test frames cycle): a small model answers a few hundred frames
@@ -505,7 +519,7 @@ async function main(): Promise<void> {
         const stream = Array.from({ length: count }, (_, i) => frames[i % frames.length] as TruthFrame);
         const arrivals = poissonArrivals(load, count);
         for (const policyName of POLICIES) {
-          const result = await replay(policyName, { model, view, profileEntries: profile.entries, frames: stream, batchOverheadMs, arrivals, deadlineMs, staticExit, queueCapacity });
+          const result = await replay(policyName, { model, view, profileEntries: profile.entries, frames: stream, maxBatch, batchOverheadMs, arrivals, deadlineMs, staticExit, queueCapacity });
           const row: Row = { model: manifest.name, load, deadline_ms: deadlineMs, ...result };
           rows.push(row);
           console.log(
@@ -524,7 +538,7 @@ async function main(): Promise<void> {
     smoke,
     // Replays run at real speed: on a shared machine the load average says how much the numbers can be trusted.
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads, loadAverage1m: loadavg()[0] },
-    settings: { frames: frameCount, minDurationMs, loads, deadlineFactor, deadlineFloorMs, maxBatch, queue: queueSetting, seed, confidenceLevel: CONFIDENCE_LEVEL },
+    settings: { frames: frameCount, minDurationMs, loads, deadlineFactor, deadlineFloorMs, maxBatch: maxBatchSetting, queue: queueSetting, seed, confidenceLevel: CONFIDENCE_LEVEL },
     models,
     rows,
     tables: { accuracyLossAtBudget, speedupAtAccuracy },
