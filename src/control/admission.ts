@@ -525,9 +525,37 @@ interface SimulatedRun {
 
 const CONFIDENCE_LEVELS: readonly ConfidenceLevel[] = ['0.90', '0.95', '0.99'];
 
+/**
+ * A stage's predicted time at a batch size and risk, asked of the latency model once per plan: the simulation runs
+ * many times per plan, and a plan mostly needs a few of the batch sizes up to maxBatch.
+ */
+class StageCostTable {
+  private readonly cells: Float64Array;
+
+  constructor(
+    private readonly latency: LatencyModel,
+    stages: number,
+    private readonly maxBatch: number,
+    private readonly risk: number,
+  ) {
+    this.cells = new Float64Array((stages + 1) * (maxBatch + 1)).fill(NaN);
+  }
+
+  ms(stage: number, batchSize: number): number {
+    const cell = stage * (this.maxBatch + 1) + batchSize;
+    let value = this.cells[cell];
+    if (value === undefined) return 0;
+    if (Number.isNaN(value)) {
+      value = this.latency.stageMs(stage, batchSize, this.risk);
+      this.cells[cell] = value;
+    }
+    return value;
+  }
+}
+
 class QueueSimulator {
-  private readonly stageCost: number[][];
-  private readonly medianStageCost: number[][];
+  private readonly stageCost: StageCostTable;
+  private readonly medianStageCost: StageCostTable;
   private readonly exitStage: number[];
   private readonly lastStage: number;
   private readonly resultsAtExit: boolean;
@@ -557,18 +585,8 @@ class QueueSimulator {
     this.exitStage = model.exits.map((exit) => exit.stage);
     const lastStage = this.exitStage[this.exitStage.length - 1] ?? 0;
     this.lastStage = lastStage;
-    // Cost table [stage][batchSize], computed once per plan: the simulation runs many times.
-    const table = (q: number): number[][] => {
-      const rows: number[][] = [];
-      for (let stage = 0; stage <= lastStage; stage++) {
-        const row: number[] = [0];
-        for (let n = 1; n <= options.maxBatch; n++) row.push(stage === 0 ? 0 : latency.stageMs(stage, n, q));
-        rows.push(row);
-      }
-      return rows;
-    };
-    this.stageCost = table(risk);
-    this.medianStageCost = table(0.5);
+    this.stageCost = new StageCostTable(latency, lastStage, options.maxBatch, risk);
+    this.medianStageCost = new StageCostTable(latency, lastStage, options.maxBatch, 0.5);
     this.resultsAtExit = options.resultsAt === 'exit';
     this.queueCapacity = options.queueCapacity;
     this.maxBatch = options.maxBatch;
@@ -618,7 +636,7 @@ class QueueSimulator {
     const reach = this.reach(slot, cap);
     work = this.batchOverheadMs / this.maxBatch;
     for (let stage = 1; stage <= this.lastStage; stage++) {
-      work += (reach[stage] ?? 0) * ((this.medianStageCost[stage]?.[this.maxBatch] ?? 0) / this.maxBatch);
+      work += (reach[stage] ?? 0) * (this.medianStageCost.ms(stage, this.maxBatch) / this.maxBatch);
     }
     this.workTable[key] = work;
     return work;
@@ -665,7 +683,7 @@ class QueueSimulator {
       doneAt[0] = t;
       for (let stage = 1; stage <= deepest; stage++) {
         const running = Math.ceil((expectedRunning[stage] ?? 0) - 1e-9);
-        t += running > 0 ? (stageCost[stage]?.[running] ?? 0) : 0;
+        t += running > 0 ? stageCost.ms(stage, running) : 0;
         doneAt[stage] = t;
       }
       for (let i = first; i < last; i++) finishes[i] = this.resultsAtExit ? (doneAt[stageOf[i] ?? 0] ?? t) : t;
