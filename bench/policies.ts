@@ -352,6 +352,30 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
   };
 }
 
+/**
+ * Per model and load: whether ours is on the Pareto front of accuracy and attainment (no baseline at least as good on
+ * both and better on one), and at 2x whether it meets the issue's target: attainment >= 99% with accuracy within
+ * 3 points of the final exit's (always-final's accuracy on the same stream).
+ */
+function judge(rows: readonly Row[]) {
+  const verdicts: { model: string; load: number; on_pareto_front: boolean; dominated_by: string[]; meets_2x_target: boolean | null }[] = [];
+  for (const ours of rows.filter((r) => r.policy === 'ours')) {
+    const peers = rows.filter((r) => r.model === ours.model && r.load === ours.load && r.policy !== 'ours' && r.policy !== 'oracle');
+    const dominatedBy = peers
+      .filter((r) => r.accuracy >= ours.accuracy && r.attainment >= ours.attainment && (r.accuracy > ours.accuracy || r.attainment > ours.attainment))
+      .map((r) => r.policy);
+    const final = peers.find((r) => r.policy === 'always-final');
+    verdicts.push({
+      model: ours.model,
+      load: ours.load,
+      on_pareto_front: dominatedBy.length === 0,
+      dominated_by: dominatedBy,
+      meets_2x_target: ours.load === 2 && final !== undefined ? ours.attainment >= 0.99 && final.accuracy - ours.accuracy <= 0.03 : null,
+    });
+  }
+  return verdicts;
+}
+
 function baselineDecider(policyName: PolicyName, ctx: ReplayContext): ExitDecider {
   switch (policyName) {
     case 'always-exit-1':
@@ -533,6 +557,13 @@ async function main(): Promise<void> {
   }
   const out = resolve(root, values.out ?? 'bench/results/policies.json');
   mkdirSync(join(out, '..'), { recursive: true });
+  const verdicts = judge(rows);
+  console.log('\nours against the baselines (oracle excluded: it reads the labels):');
+  for (const v of verdicts) {
+    const front = v.on_pareto_front ? 'on the Pareto front' : `dominated by ${v.dominated_by.join(', ')}`;
+    const target = v.load === 2 ? `; 2x target (attainment >= 99%, accuracy within 3 points of always-final): ${v.meets_2x_target ? 'met' : 'NOT met'}` : '';
+    console.log(`  ${v.model} ${v.load.toFixed(1)}x: ${front}${target}`);
+  }
   const result = {
     generatedAt: new Date().toISOString(),
     smoke,
@@ -541,6 +572,7 @@ async function main(): Promise<void> {
     settings: { frames: frameCount, minDurationMs, loads, deadlineFactor, deadlineFloorMs, maxBatch: maxBatchSetting, queue: queueSetting, seed, confidenceLevel: CONFIDENCE_LEVEL },
     models,
     rows,
+    verdicts,
     tables: { accuracyLossAtBudget, speedupAtAccuracy },
   };
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
