@@ -19,11 +19,12 @@
  *
  *   node --expose-gc --import tsx bench/policies.ts [--model models/x ...] [--frames 400] [--loads 0.5,1,1.5,2,3]
  *        [--deadline-factor 1.5] [--deadline-floor-ms 10] [--max-batch auto|N] [--queue auto|N] [--threads 1] [--seed 1]
- *        [--min-duration-ms 2000] [--smoke]
+ *        [--min-duration-ms 2000] [--smoke] [--no-plot]
  * Each load's stream cycles through the test frames until it lasts --min-duration-ms at that load.
  * Without shipped models it runs the tiny fixtures on seeded noise (labels = the final exit's answers) as a smoke
  * test and says so in the output (--smoke does the same for the models given).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -59,6 +60,7 @@ const { values } = parseArgs({
     'min-duration-ms': { type: 'string', default: '2000' },
     out: { type: 'string', default: 'bench/results/policies.json' },
     smoke: { type: 'boolean', default: false },
+    'no-plot': { type: 'boolean', default: false },
   },
 });
 const frameCount = Number(values.frames);
@@ -577,6 +579,16 @@ async function main(): Promise<void> {
   };
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`\nwrote ${out}`);
+  if (values['no-plot'] !== true) {
+    // One plot per model beside the results: <out without .json>-<model>.png.
+    const prefix = out.replace(/\.json$/, '');
+    try {
+      execFileSync('/usr/bin/python3', [join(root, 'bench/plot_policies.py'), out, prefix], { stdio: 'inherit' });
+      console.log(`wrote ${prefix}-<model>.png`);
+    } catch (error) {
+      console.error(`bench: plot failed (${(error as Error).message.split('\n')[0]})`);
+    }
+  }
 }
 
 await main();
