@@ -41,6 +41,8 @@ def distillation_loss(exit_logits, teacher_logits, labels, temperature: float, b
     return (1 - beta) * ce + beta * temperature ** 2 * d
 
 
-def multi_exit_loss(all_logits, teacher_logits, labels, temperature, beta, divergence="kl"):
-    """Every exit is trained with equal weight; the shared backbone gets the sum."""
-    return sum(distillation_loss(l, teacher_logits, labels, temperature, beta, divergence) for l in all_logits)
+def multi_exit_loss(all_logits, teacher_logits, labels, temperature, beta, divergence="kl", exit_weights=None):
+    """Weighted sum over exits (equal weights by default); the shared backbone gets the sum."""
+    weights = exit_weights or [1.0] * len(all_logits)
+    return sum(w * distillation_loss(l, teacher_logits, labels, temperature, beta, divergence)
+               for w, l in zip(weights, all_logits))

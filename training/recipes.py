@@ -17,6 +17,10 @@ class Settings:
     temperature: float = 4.0
     beta: float = 0.1
     divergence: str = "kl"
+    # Loss weight per exit, shallowest first (None: equal). Also weights the validation accuracies that pick the
+    # checkpoint. Tiny early exits trained at full weight pull the shared first stages towards what they can
+    # represent, at the last exit's expense.
+    exit_weights: tuple | None = None
 
 
 @dataclass
@@ -47,7 +51,7 @@ RECIPES = {
         name="neu-surface", task="image-classification", load=neu_surface.load,
         student=architectures.neu_student, teacher=architectures.neu_teacher,
         input=_image_input(neu_surface.SIZE, neu_surface.MEAN, neu_surface.STD),
-        teacher_settings=Settings(epochs=14, lr=0.05, batch_size=32, augmentation=Augmentation(hflip=True, vflip=True)),
+        teacher_settings=Settings(epochs=24, lr=0.05, batch_size=32, augmentation=Augmentation(hflip=True, vflip=True)),
         student_settings=Settings(epochs=30, lr=0.05, batch_size=32, augmentation=Augmentation(hflip=True, vflip=True)),
     ),
     "cwru-bearing": Recipe(

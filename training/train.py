@@ -78,7 +78,8 @@ def main(argv=None):
 
     kd_runs = [run_student(recipe, splits, seed, teacher) for seed in recipe.seeds]
     plain_runs = [run_student(recipe, splits, seed, None) for seed in recipe.seeds]
-    shipped = max(kd_runs, key=lambda r: (np.mean(r["validation"]), -r["seed"]))
+    weights = recipe.student_settings.exit_weights or None
+    shipped = max(kd_runs, key=lambda r: (np.average(r["validation"], weights=weights), -r["seed"]))
 
     y_val, y_test = splits.validation.y.numpy(), splits.test.y.numpy()
     weights, vote_val = calibration.vote_weights(shipped["val_p"], y_val)
@@ -102,11 +103,12 @@ def main(argv=None):
         training={
             "architecture": model.architecture,
             "distillation": {"divergence": s.divergence, "temperature": s.temperature, "beta": s.beta,
-                             "appliedAt": "every exit, equal weights"},
+                             "appliedAt": "every exit",
+                             "exitWeights": list(s.exit_weights or [1.0] * len(stages))},
             "epochs": s.epochs, "seed": shipped["seed"], "seeds": list(recipe.seeds),
             "student": settings_dict(s), "teacher": settings_dict(recipe.teacher_settings),
             "optimizer": "SGD momentum 0.9 Nesterov, one-cycle LR (25% warm-up), checkpoint = best mean validation "
-                         "accuracy over exits",
+                         "accuracy over exits, weighted by exitWeights",
             "command": f"/usr/bin/python3 -m training.train {args.name}" + (" --smoke" if args.smoke else ""),
             "smoke": args.smoke,
             "ablation": {

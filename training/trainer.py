@@ -33,7 +33,8 @@ def accuracies(probabilities, labels: torch.Tensor):
 
 
 def train(model, splits, settings, label: str, seed: int, teacher=None):
-    """SGD (Nesterov) with a one-cycle LR; keeps the epoch with the best mean validation accuracy over exits.
+    """SGD (Nesterov) with a one-cycle LR; keeps the epoch with the best (exit_weights-weighted) mean validation
+    accuracy over exits.
 
     settings: batch_size, epochs, lr, weight_decay, augmentation, temperature, beta, divergence.
     Returns (model with the chosen weights, history of per-epoch validation accuracies).
@@ -61,7 +62,7 @@ def train(model, splits, settings, label: str, seed: int, teacher=None):
             xb, variant = settings.augmentation(x[index], generator)
             teacher_logits = cache[variant, index] if teacher is not None else None
             loss = multi_exit_loss(model(xb), teacher_logits, y[index], settings.temperature, settings.beta,
-                                   settings.divergence)
+                                   settings.divergence, settings.exit_weights)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -70,11 +71,11 @@ def train(model, splits, settings, label: str, seed: int, teacher=None):
             progress.step(epoch * steps_per_epoch + step + 1, f"epoch {epoch + 1}/{settings.epochs} loss {running:.4f}")
         val = accuracies(predict(model, splits.validation.x), splits.validation.y)
         history.append(val)
-        score = float(np.mean(val))
+        score = float(np.average(val, weights=settings.exit_weights or None))
         if best is None or score >= best[0]:
             best = (score, epoch, copy.deepcopy(model.state_dict()))
         progress.step((epoch + 1) * steps_per_epoch,
                       f"epoch {epoch + 1} done, validation accuracy per exit {[round(v, 4) for v in val]}", force=True)
     model.load_state_dict(best[2])
-    print(f"[{label}] chose epoch {best[1] + 1} (mean validation accuracy {best[0]:.4f})", flush=True)
+    print(f"[{label}] chose epoch {best[1] + 1} (weighted mean validation accuracy {best[0]:.4f})", flush=True)
     return model, history

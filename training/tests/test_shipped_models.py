@@ -37,8 +37,8 @@ def test_folder_follows_the_format(name):
     assert sum(f.stat().st_size for f in folder.iterdir()) < 20e6
     assert len(m["exits"]) == len(m["stages"]) >= 3
     accuracies = [e["testAccuracy"] for e in m["exits"]]
-    # A deeper exit is never less accurate on the test split (ties happen: see the REPORT of neu-surface and cwru-bearing).
-    assert all(a <= b for a, b in zip(accuracies, accuracies[1:])), accuracies
+    # Each deeper exit is more accurate than the one before on the test split (the models issue's requirement).
+    assert all(a < b for a, b in zip(accuracies, accuracies[1:])), accuracies
     for stage in m["stages"]:
         graph = onnx.load(str(folder / stage["file"])).graph
         assert {n.op_type for n in graph.node} <= ALLOWED_OPS
