@@ -2,7 +2,7 @@ import type { ConfidencePassRates } from './confidence-pass-rates.ts';
 import { ControlError } from './control-error.ts';
 import { deadlineTs, exitCostMs, preferredExit, type ExitPolicy } from './exit-policy.ts';
 import type { LatencyModel } from './latency-estimator.ts';
-import type { ConfidenceLevel, ModelView } from './model-view.ts';
+import { CONFIDENCE_LEVELS, type ConfidenceLevel, type ModelView } from './model-view.ts';
 
 /**
  * Why admission dropped a frame (FrameResult.reason); "miss" is judged at the median latency, so only the hopeless
@@ -413,7 +413,7 @@ function planWithBatchSize(
   // Sustained load is served in full batches: judge the long-run work at maxBatch, whatever this batch's size.
   // The budget holds per batch, not over the plan: only the first batch runs before the next plan, so a plan-wide
   // budget would be spent on the head of the queue again and again.
-  const perFrameMs = (slot: Slot, cap = slot.cap): number => simulator.workPerFrameMs(slot, cap);
+  const perFrameMs = (slot: Slot): number => simulator.workPerFrameMs(slot, slot.cap);
   const budgetPerFrameMs = load.arrivalRatePerMs > 0 ? load.targetUtilization / load.arrivalRatePerMs : Infinity;
   const batchWorkMs: number[] = [];
   slots.forEach((slot, i) => {
@@ -522,8 +522,6 @@ interface SimulatedRun {
   overflows: Uint8Array;
   firstBatchEnd: number;
 }
-
-const CONFIDENCE_LEVELS: readonly ConfidenceLevel[] = ['0.90', '0.95', '0.99'];
 
 /**
  * A stage's predicted time at a batch size and risk, asked of the latency model once per plan: the simulation runs

@@ -1,6 +1,4 @@
-import type { ConfidenceLevel, ModelView } from './model-view.ts';
-
-const LEVELS: readonly ConfidenceLevel[] = ['0.90', '0.95', '0.99'];
+import { CONFIDENCE_LEVELS as LEVELS, type ConfidenceLevel, type ModelView } from './model-view.ts';
 
 /** What the planner reads: of the frames that reach exit k unconfident so far, the share that passes there. */
 export interface ConfidencePassRates {

@@ -1,7 +1,8 @@
 import { ControlError } from './control-error.ts';
 
 /** Confidence levels the manifest calibrates thresholds for. */
-export type ConfidenceLevel = '0.90' | '0.95' | '0.99';
+export const CONFIDENCE_LEVELS = ['0.90', '0.95', '0.99'] as const;
+export type ConfidenceLevel = (typeof CONFIDENCE_LEVELS)[number];
 
 /** What the controller reads of one manifest exit (docs/model-format.md); a parsed manifest exit fits as is. */
 export interface ExitView {
