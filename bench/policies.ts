@@ -311,19 +311,13 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
       }
       const batchStart = t;
       // The confidences each frame saw, exit by exit, teach the planner how many frames a confidence stop takes off.
-      const seen: number[][] = batch.map(() => []);
+      const observed = passRates.observeBatch(batch.length, decide);
       const run = await runner.runBatch(
         batch.map((f) => ctx.frames[Number(f.id)]?.input as Float32Array),
-        {
-          decide: (i, exit, confidence, nowMs, output) => {
-            seen[i]?.push(confidence);
-            return decide(i, exit, confidence, nowMs, output);
-          },
-          vote: true,
-        },
+        { decide: observed.decide, vote: true },
       );
       if (planned) {
-        for (const confidences of seen) passRates.observe(confidences);
+        observed.learn();
         planError.observe(predictedEndTs, t);
       }
       t = clock.stop();

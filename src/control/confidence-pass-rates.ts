@@ -51,6 +51,26 @@ export class ConfidencePassRateEstimator implements ConfidencePassRates {
     });
   }
 
+  /**
+   * For one batch of `size` frames: `decide` wraps the runner's per-exit decider so it also notes each frame's
+   * confidence, exit by exit; `learn()` observes them all once the batch has run.
+   */
+  observeBatch<Rest extends unknown[], Decision>(
+    size: number,
+    decider: (frameIndex: number, exitIndex: number, confidence: number, ...rest: Rest) => Decision,
+  ): { decide: (frameIndex: number, exitIndex: number, confidence: number, ...rest: Rest) => Decision; learn: () => void } {
+    const seen: number[][] = Array.from({ length: size }, () => []);
+    return {
+      decide: (frameIndex, exitIndex, confidence, ...rest) => {
+        seen[frameIndex]?.push(confidence);
+        return decider(frameIndex, exitIndex, confidence, ...rest);
+      },
+      learn: () => {
+        for (const confidences of seen) this.observe(confidences);
+      },
+    };
+  }
+
   passRate(exitIndex: number, level: ConfidenceLevel): number {
     const cell = (exitIndex - 1) * LEVELS.length + LEVELS.indexOf(level);
     if (!((this.seen[cell] ?? 0) >= this.minFrames)) return 0;

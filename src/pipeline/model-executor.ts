@@ -182,18 +182,12 @@ export class ModelExecutor {
     const startTs = this.now();
     const continuation = createBatchContinuation(batch, model, estimator);
     // Each frame's confidence at every exit it ran teaches the planner how many frames a confidence stop takes off.
-    const confidences: number[][] = batch.map(() => []);
+    const observed = this.passRates.observeBatch(batch.length, continuation.decide);
     let answers: FrameAnswer[];
     try {
-      const run = await runner.runBatch(jobs.map((job) => job.frame.tensor), {
-        decide: (frameIndex, exitIndex, confidence, nowMs) => {
-          confidences[frameIndex]?.push(confidence);
-          return continuation.decide(frameIndex, exitIndex, confidence, nowMs);
-        },
-        vote: batch.some((p) => p.policy.vote),
-      });
+      const run = await runner.runBatch(jobs.map((job) => job.frame.tensor), { decide: observed.decide, vote: batch.some((p) => p.policy.vote) });
       answers = run.answers;
-      for (const seen of confidences) this.passRates.observe(seen);
+      observed.learn();
       this.batchOverhead.observe(this.now() - startTs, run.timings.reduce((sum, timing) => sum + timing.ms, 0));
     } catch (error) {
       // One failed batch is an `error` outcome for its frames, never the end of the stream.

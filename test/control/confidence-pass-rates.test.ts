@@ -33,4 +33,22 @@ describe('ConfidencePassRateEstimator', () => {
     for (let i = 0; i < 200; i++) rates.observe([0.1, 0.1]);
     expect(rates.passRate(1, '0.90')).toBeLessThan(0.05);
   });
+
+  it('learns a batch through its wrapped decider, frame by frame, once the batch has run', () => {
+    const rates = new ConfidencePassRateEstimator(MODEL, { minFrames: 1 });
+    const decisions: string[] = [];
+    const observed = rates.observeBatch(2, (frame: number, exit: number) => {
+      decisions.push(`${frame}@${exit}`);
+      return 'continue' as const;
+    });
+    // Interleaved as a runner calls it: exit 1 for both frames, then exit 2.
+    expect(observed.decide(0, 1, 0.98)).toBe('continue');
+    observed.decide(1, 1, 0.5);
+    observed.decide(1, 2, 0.95);
+    expect(decisions).toEqual(['0@1', '1@1', '1@2']);
+    expect(rates.passRate(1, '0.95')).toBe(0);
+    observed.learn();
+    expect(rates.passRate(1, '0.95')).toBeCloseTo(0.5, 2);
+    expect(rates.passRate(2, '0.95')).toBe(1);
+  });
 });
