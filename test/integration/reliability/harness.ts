@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { InfluxDB } from 'influx';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino, { type Logger } from 'pino';
@@ -247,3 +249,7 @@ export function recordingSink(order: string[]): ResultSink {
 }
 
 export const rssMiB = (): number => process.memoryUsage().rss / 2 ** 20;
+
+setFlagsFromString('--expose-gc');
+/** A forced full GC, so that the memory left after it is memory still held (memory-bound tests). */
+export const collectGarbage = runInNewContext('gc') as () => void;

@@ -1,9 +1,8 @@
 import { join } from 'node:path';
-import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  collectGarbage,
   connectPublisher,
   HEAVY_FINAL_MODEL,
   loadFlow,
@@ -17,9 +16,6 @@ import {
   WINDOW,
 } from './harness.ts';
 import type { FrameResult } from '../../../src/core/frame.ts';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 // Promise 8: overload at 3x the capacity of the service at the final exit, through the real broker, for the issue's
 // two minutes. The model's last stage is heavy and its early exits cheap, so the model, not MQTT or JSON decoding,
@@ -135,7 +131,7 @@ describe('overload, through the service', () => {
     // Memory: RSS after a forced GC once the run is warm (a quarter in) and at its end must stay close.
     let rssWarm = NaN;
     const warmSample = setTimeout(() => {
-      gc();
+      collectGarbage();
       rssWarm = rssMiB();
     }, (OVERLOAD_SECONDS * 1000) / 4);
     const rate = Math.round(3 * capacity);
@@ -148,7 +144,7 @@ describe('overload, through the service', () => {
       clearTimeout(warmSample);
     }
     await new Promise((resolve) => setTimeout(resolve, 300)); // nothing extra arrives
-    gc();
+    collectGarbage();
     const rssEnd = rssMiB();
     const metricsText = await running.metrics.registry.metrics();
     await running.stop(5_000);
