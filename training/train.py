@@ -10,7 +10,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from . import calibration, manifest, report
@@ -18,7 +17,7 @@ from .flops import exit_costs
 from .onnx_export import export_stages
 from .paths import REPO_ROOT
 from .recipes import RECIPES, smoke
-from .trainer import accuracies, predict, train
+from .trainer import accuracies, predict, train, validation_score
 
 SMOKE_SIZES = {"train": 192, "validation": 64, "test": 64}
 
@@ -78,8 +77,8 @@ def main(argv=None):
 
     kd_runs = [run_student(recipe, splits, seed, teacher) for seed in recipe.seeds]
     plain_runs = [run_student(recipe, splits, seed, None) for seed in recipe.seeds]
-    weights = recipe.student_settings.exit_weights or None
-    shipped = max(kd_runs, key=lambda r: (np.average(r["validation"], weights=weights), -r["seed"]))
+    weights = recipe.student_settings.exit_weights
+    shipped = max(kd_runs, key=lambda r: (validation_score(r["validation"], weights), -r["seed"]))
 
     y_val, y_test = splits.validation.y.numpy(), splits.test.y.numpy()
     weights, vote_val = calibration.vote_weights(shipped["val_p"], y_val)

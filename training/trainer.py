@@ -27,6 +27,11 @@ def teacher_logits_cache(teacher, x: torch.Tensor, augmentation, batch_size: int
     ])
 
 
+def validation_score(exit_accuracies, exit_weights=None) -> float:
+    """What picks a checkpoint (and the shipped seed): exit accuracies averaged with the recipe's exit weights."""
+    return float(np.average(exit_accuracies, weights=exit_weights or None))
+
+
 def accuracies(probabilities, labels: torch.Tensor):
     y = labels.numpy()
     return [float((p.argmax(1) == y).mean()) for p in probabilities]
@@ -71,7 +76,7 @@ def train(model, splits, settings, label: str, seed: int, teacher=None):
             progress.step(epoch * steps_per_epoch + step + 1, f"epoch {epoch + 1}/{settings.epochs} loss {running:.4f}")
         val = accuracies(predict(model, splits.validation.x), splits.validation.y)
         history.append(val)
-        score = float(np.average(val, weights=settings.exit_weights or None))
+        score = validation_score(val, settings.exit_weights)
         if best is None or score >= best[0]:
             best = (score, epoch, copy.deepcopy(model.state_dict()))
         progress.step((epoch + 1) * steps_per_epoch,
