@@ -316,11 +316,11 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
         batch.map((f) => ctx.frames[Number(f.id)]?.input as Float32Array),
         { decide: observed.decide, vote: true },
       );
+      t = clock.stop();
       if (planned) {
         observed.learn();
         planError.observe(predictedEndTs, t);
       }
-      t = clock.stop();
       overhead.observe(t - batchStart, run.timings.reduce((sum, timing) => sum + timing.ms, 0));
       run.answers.forEach((answer, i) => {
         const index = Number(batch[i]?.id);
