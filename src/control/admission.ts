@@ -431,9 +431,9 @@ function planWithBatchSize(
       if (slot.late || !eligible(slot)) return;
       const b = Math.floor(i / batchSize);
       set(slot, true);
-      const extraMs = perFrameMs(slot);
+      const raisedMs = perFrameMs(slot);
       set(slot, false);
-      const added = extraMs - perFrameMs(slot);
+      const added = raisedMs - perFrameMs(slot);
       if ((reservedWork[b] ?? 0) + added > batchBudgetMs(b)) return;
       reservedWork[b] = (reservedWork[b] ?? 0) + added;
       candidates.push({ slot, batch: b, extraMs: added });
@@ -558,7 +558,7 @@ class QueueSimulator {
   private readonly lastStage: number;
   private readonly resultsAtExit: boolean;
   private readonly queueCapacity: number;
-  readonly maxBatch: number;
+  private readonly maxBatch: number;
   private readonly batchOverheadMs: number;
   /** P(the frame runs stage s) by (cap, confidence stop level), see reachKey; filled on first use. */
   private readonly reachTable: (Float64Array | undefined)[] = [];
