@@ -529,8 +529,9 @@ async function main(): Promise<void> {
       // Warm-up, not measured: a service runs for days, so the JIT compiling the planner or a runner path on its
       // first calls is not what a replay of a few hundred milliseconds should measure.
       const warmUp = Math.min(frames.length, 200);
+      const setting = { model, view, profileEntries: profile.entries, maxBatch, batchOverheadMs, deadlineMs, staticExit, queueCapacity };
       for (const policyName of POLICIES) {
-        await replay(policyName, { model, view, profileEntries: profile.entries, frames: frames.slice(0, warmUp), maxBatch, batchOverheadMs, arrivals: poissonArrivals(1, warmUp), deadlineMs, staticExit, queueCapacity });
+        await replay(policyName, { ...setting, frames: frames.slice(0, warmUp), arrivals: poissonArrivals(1, warmUp) });
       }
       for (const load of loads) {
         // The stream lasts at least minDurationMs (the test frames cycle): a small model answers a few hundred frames
@@ -539,7 +540,7 @@ async function main(): Promise<void> {
         const stream = Array.from({ length: count }, (_, i) => frames[i % frames.length] as TruthFrame);
         const arrivals = poissonArrivals(load, count);
         for (const policyName of POLICIES) {
-          const result = await replay(policyName, { model, view, profileEntries: profile.entries, frames: stream, maxBatch, batchOverheadMs, arrivals, deadlineMs, staticExit, queueCapacity });
+          const result = await replay(policyName, { ...setting, frames: stream, arrivals });
           const row: Row = { model: manifest.name, load, deadline_ms: deadlineMs, ...result };
           rows.push(row);
           console.log(
