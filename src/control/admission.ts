@@ -1,3 +1,4 @@
+import { choiceLadder, expectedAccuracy, type ChoiceCosts, type ExitChoice } from './choice-ladder.ts';
 import type { ConfidencePassRates } from './confidence-pass-rates.ts';
 import { ControlError } from './control-error.ts';
 import { deadlineTs, exitCostMs, preferredExit, type ExitPolicy } from './exit-policy.ts';
@@ -125,6 +126,11 @@ interface Slot {
   cap: number;
   late: boolean;
   stopWhenConfident: boolean;
+  /** Expected accuracy at its cap and stop (choice-ladder.ts); what candidate plans are compared on. */
+  accuracy: number;
+  /** The choices a busy plan raises it through, and where on them it stands (planned frames only). */
+  ladder: readonly ExitChoice[];
+  step: number;
   /**
    * planned: its exit is chosen now. reserved: a queued frame beyond the horizon or an expected arrival, held at
    * exit 1; raising a planned frame must not make it miss.
@@ -188,6 +194,9 @@ export function planBatch(
       cap: 1,
       late: hopeless,
       stopWhenConfident: stopsWhenConfident(frame.policy, false),
+      accuracy: 0,
+      ladder: [],
+      step: 0,
       kind: 'planned',
       readyTs: -Infinity,
     };
@@ -206,6 +215,16 @@ export function planBatch(
   const reserved = [...beyond, ...expectedArrivals(planned, state, options, horizon)].slice(0, 4 * horizon);
 
   const simulator = new QueueSimulator(model, latency, options, planned, state.confidence);
+  // What a busy plan may choose for each frame: one ladder per policy (frames of a flow share theirs).
+  const ladders = new Map<ExitPolicy, ExitChoice[]>();
+  for (const slot of planned) {
+    let ladder = ladders.get(slot.frame.policy);
+    if (ladder === undefined) {
+      ladder = choiceLadder(model, slot.frame.policy, slot.preferred, simulator);
+      ladders.set(slot.frame.policy, ladder);
+    }
+    slot.ladder = ladder;
+  }
   // The work budget serves the arrivals and also drains a backlog (frames beyond two batches, more than batching
   // itself keeps waiting) within the tightest deadline: a queue that is long already gets less work per frame until
   // it is short again. Planning for the arrivals alone would hold a backlog at a steady length, its frames at the
@@ -220,7 +239,7 @@ export function planBatch(
       targetUtilization: options.targetUtilization ?? 0.8,
       finishMarginMs: options.finishMarginMs ?? 0,
     });
-    if (best === undefined || isBetter(candidate, best, model)) best = candidate;
+    if (best === undefined || isBetter(candidate, best)) best = candidate;
     // Largest size first: when it already runs every frame on time at its preferred exit, no smaller size can win;
     // and with a queue of two full batches or more, throughput decides: smaller batches only cost planning time.
     const perfect = candidate.overloadShed.length === 0 && candidate.slots.every((slot) => !slot.late && slot.cap === slot.preferred);
@@ -311,11 +330,19 @@ function expectedArrivals(planned: readonly Slot[], state: PlannerState, options
       cap: 1,
       late: false,
       stopWhenConfident: false,
+      accuracy: 0,
+      ladder: [],
+      step: 0,
       kind: 'reserved',
       readyTs: arrivalTs,
     });
   }
   return arrivals;
+}
+
+/** The confidence level a slot stops at, if it stops when confident. */
+function stopLevel(slot: Slot): ConfidenceLevel | undefined {
+  return slot.stopWhenConfident && slot.frame.policy.confidenceStop !== 'none' ? slot.frame.policy.confidenceStop : undefined;
 }
 
 /** Whether a frame of this policy stops at a confident exit, when the machine is busy or not. */
@@ -358,7 +385,11 @@ function planWithBatchSize(
   // work budget), that is the plan: one simulation instead of one per raise below. Confidence stops with
   // confidenceStopWhen 'busy' stay off: nothing needs the time they would save.
   if (slots.every((slot) => !slot.late)) {
-    for (const slot of slots) slot.cap = slot.preferred;
+    for (const slot of slots) {
+      slot.cap = slot.preferred;
+      const stop = stopLevel(slot);
+      slot.accuracy = expectedAccuracy(model, slot.frame.policy, slot.cap, stop, simulator.stoppedEarly(slot.cap, stop));
+    }
     const everyone = [...slots, ...reserved];
     const run = simulator.run(everyone, batchSize, startTs);
     const fits = everyone.every((slot, i) => !misses(slot, run.finishes[i]) && run.overflows[i] !== 1);
@@ -367,10 +398,19 @@ function planWithBatchSize(
     }
     for (const slot of slots) slot.cap = 1;
   }
-  // Busy: every frame whose policy has a confidence stop may now stop early, and is planned at its expected work.
-  for (const slot of slots) slot.stopWhenConfident = stopsWhenConfident(slot.frame.policy, true);
+  // Busy: each frame climbs its ladder of choices (choice-ladder.ts): caps, with or without a confidence stop,
+  // ordered so that each step buys less accuracy per millisecond than the one before.
+  const choose = (slot: Slot, step: number): void => {
+    const choice = slot.ladder[step];
+    if (choice === undefined) return;
+    slot.step = step;
+    slot.cap = choice.capExit;
+    slot.stopWhenConfident = choice.stop !== undefined;
+    slot.accuracy = choice.accuracy;
+  };
+  for (const slot of slots) choose(slot, 0);
 
-  // 1. Everyone at exit 1 (least work); the first frame that still misses, at the median, is hopeless behind the
+  // 1. Everyone on the ladder's first step, exit 1 (least work); the first frame that still misses, at the median, is hopeless behind the
   //    ones ahead.
   for (;;) {
     const { finishes } = simulator.run(slots, batchSize, startTs, 'median');
@@ -408,7 +448,7 @@ function planWithBatchSize(
     return false;
   };
 
-  // 2. Raise exits level by level while every on-time frame (and every guarded reserved one) still fits, and the
+  // 2. Raise frames step by step while every on-time frame (and every guarded reserved one) still fits, and the
   //    mean work per frame stays sustainable at the arrival rate.
   // Sustained load is served in full batches: judge the long-run work at maxBatch, whatever this batch's size.
   // The budget holds per batch, not over the plan: only the first batch runs before the next plan, so a plan-wide
@@ -455,21 +495,14 @@ function planWithBatchSize(
     for (const c of candidates.slice(0, fits)) batchWorkMs[c.batch] = (batchWorkMs[c.batch] ?? 0) + c.extraMs;
     return fits;
   };
-  // Level by level, one exit deeper.
-  for (let level = 2; level <= model.exits.length; level++) {
+  // Step by step: every frame one step up its ladder before any frame two.
+  const steps = Math.max(...slots.map((slot) => slot.ladder.length));
+  for (let step = 1; step < steps; step++) {
     const raised = raisePrefix(
-      (slot) => slot.preferred >= level && slot.cap === level - 1,
-      (slot, up) => (slot.cap = up ? level : level - 1),
+      (slot) => slot.step === step - 1 && step < slot.ladder.length,
+      (slot, up) => choose(slot, up ? step : step - 1),
     );
     if (raised === 0) break;
-  }
-  // Then, once every frame may reach its preferred exit, confidence stops ('busy' policies) go off again for as many
-  // frames as still fit: an early stop loses a little accuracy, so it is the last economy given back.
-  if (slots.every((slot) => slot.late || slot.cap >= slot.preferred)) {
-    raisePrefix(
-      (slot) => slot.cap === slot.preferred && slot.stopWhenConfident && slot.frame.policy.confidenceStopWhen === 'busy',
-      (slot, up) => (slot.stopWhenConfident = !up),
-    );
   }
   const finishes = Array.from(simulator.run(slots, batchSize, startTs).finishes.subarray(0, slots.length));
   return { batchSize, slots, finishes, overloadShed };
@@ -492,11 +525,11 @@ function withinWorkBudget(
   return true;
 }
 
-function isBetter(candidate: Candidate, incumbent: Candidate, model: ModelView): boolean {
+function isBetter(candidate: Candidate, incumbent: Candidate): boolean {
   const score = (c: Candidate): number[] => [
     -c.overloadShed.length,
     -c.slots.filter((slot) => slot.late).length,
-    c.slots.reduce((sum, slot) => sum + (slot.late ? 0 : (model.exits[slot.cap - 1]?.validationAccuracy ?? 0)), 0),
+    c.slots.reduce((sum, slot) => sum + (slot.late ? 0 : slot.accuracy), 0),
     // On a tie the bigger batch: same answers now, more throughput left for the frames still to come.
     c.batchSize,
   ];
@@ -551,7 +584,7 @@ class StageCostTable {
   }
 }
 
-class QueueSimulator {
+class QueueSimulator implements ChoiceCosts {
   private readonly stageCost: StageCostTable;
   private readonly medianStageCost: StageCostTable;
   private readonly exitStage: number[];
@@ -593,20 +626,18 @@ class QueueSimulator {
     this.expectedRunning = new Float64Array(lastStage + 1);
   }
 
-  /** 0: no confidence stop; 1..3: stop at that level. */
-  private reachKey(slot: Slot, cap: number): number {
-    const level = slot.stopWhenConfident ? CONFIDENCE_LEVELS.indexOf(slot.frame.policy.confidenceStop as ConfidenceLevel) + 1 : 0;
-    return cap * (CONFIDENCE_LEVELS.length + 1) + level;
+  /** Level 0: no confidence stop; 1..3: stop at that level. */
+  private reachKey(cap: number, level: ConfidenceLevel | undefined): number {
+    return cap * (CONFIDENCE_LEVELS.length + 1) + (level === undefined ? 0 : CONFIDENCE_LEVELS.indexOf(level) + 1);
   }
 
   /** reach[s]: probability that a frame with this cap and stop level runs stage s (index 0 unused). */
-  private reach(slot: Slot, cap: number): Float64Array {
-    const key = this.reachKey(slot, cap);
+  private reach(cap: number, level: ConfidenceLevel | undefined): Float64Array {
+    const key = this.reachKey(cap, level);
     let reach = this.reachTable[key];
     if (reach !== undefined) return reach;
     reach = new Float64Array(this.lastStage + 1);
     const capStage = this.exitStage[cap - 1] ?? 0;
-    const level = slot.stopWhenConfident ? (slot.frame.policy.confidenceStop as ConfidenceLevel) : undefined;
     let goingOn = 1;
     let exit = 0; // exits passed so far (0-based index of the next exit)
     for (let stage = 1; stage <= capStage; stage++) {
@@ -628,16 +659,26 @@ class QueueSimulator {
    * including its share of the per-batch overhead: for a small model that overhead is a good part of the work.
    */
   workPerFrameMs(slot: Slot, cap: number): number {
-    const key = this.reachKey(slot, cap);
+    return this.workMs(cap, stopLevel(slot));
+  }
+
+  workMs(cap: number, level: ConfidenceLevel | undefined): number {
+    const key = this.reachKey(cap, level);
     let work = this.workTable[key];
     if (work !== undefined) return work;
-    const reach = this.reach(slot, cap);
+    const reach = this.reach(cap, level);
     work = this.batchOverheadMs / this.maxBatch;
     for (let stage = 1; stage <= this.lastStage; stage++) {
       work += (reach[stage] ?? 0) * (this.medianStageCost.ms(stage, this.maxBatch) / this.maxBatch);
     }
     this.workTable[key] = work;
     return work;
+  }
+
+  /** Share of frames that stop at a confident exit before reaching cap's stage. */
+  stoppedEarly(cap: number, level: ConfidenceLevel | undefined): number {
+    if (level === undefined) return 0;
+    return 1 - (this.reach(cap, level)[this.exitStage[cap - 1] ?? 0] ?? 1);
   }
 
   /**
@@ -661,7 +702,7 @@ class QueueSimulator {
     for (let i = 0; i < n; i++) {
       const slot = slots[i] as Slot;
       stageOf[i] = this.exitStage[slot.cap - 1] ?? 0;
-      reachOf[i] = this.reach(slot, slot.cap);
+      reachOf[i] = this.reach(slot.cap, stopLevel(slot));
     }
     let t = startTs;
     let firstBatchEnd = startTs;

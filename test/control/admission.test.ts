@@ -171,14 +171,18 @@ describe('planBatch', () => {
 
   describe('confidence stops', () => {
     const confident = { confidenceStop: '0.95' as const, confidenceStopWhen: 'busy' as const };
+    // Nine frames in ten pass exit 1's threshold: the later stages run for about one frame per batch.
+    const rates = { passRate: (exit: number) => (exit === 1 ? 0.9 : 0) };
+    const choices = (plan: BatchPlan): string[] => plan.batch.map((f) => `${f.capExit}${f.stopWhenConfident ? '+stop' : ''}`);
 
     it.each([
       { name: "'busy', idle machine: off, the frame runs to its preferred exit", count: 1, over: confident, expected: false },
-      { name: "'busy', a queue that cannot all reach exit 4: on", count: 12, over: confident, expected: true },
+      { name: "'busy', a queue that cannot all reach exit 4, nothing known of pass rates: off (saves nothing known)", count: 12, over: confident, expected: false, blind: true },
+      { name: "'busy', a queue that cannot even reach exit 3 without them: on", count: 8, over: confident, expected: true },
       { name: "'always', idle machine: on", count: 1, over: { ...confident, confidenceStopWhen: 'always' as const }, expected: true },
       { name: "'none': never", count: 12, over: { confidenceStop: 'none' as const }, expected: false },
-    ])('$name', ({ count, over, expected }) => {
-      const plan = planBatch(frames(count, over), MODEL, latency, { now: NOW }, options);
+    ])('$name', ({ count, over, expected, blind }) => {
+      const plan = planBatch(frames(count, over), MODEL, latency, { now: NOW, confidence: blind ? undefined : rates }, options);
       expect(plan.batch.length).toBeGreaterThan(0);
       expect(plan.batch.every((f) => f.stopWhenConfident === expected)).toBe(true);
     });
@@ -187,8 +191,6 @@ describe('planBatch', () => {
       const queue = frames(8, confident);
       const depth = (plan: BatchPlan): number => plan.batch.reduce((sum, f) => sum + f.capExit, 0);
       const blind = planBatch(queue, MODEL, latency, { now: NOW }, options);
-      // Nine frames in ten pass exit 1's threshold: the later stages run for about one frame per batch.
-      const rates = { passRate: (exit: number) => (exit === 1 ? 0.9 : 0) };
       const informed = planBatch(queue, MODEL, latency, { now: NOW, confidence: rates }, options);
       expect(blind.shed).toEqual([]);
       expect(informed.shed).toEqual([]);
@@ -196,19 +198,26 @@ describe('planBatch', () => {
       expect(informed.batch.every((f) => f.predictedFinishTs <= f.deadlineTs)).toBe(true);
     });
 
-    it('gives confidence stops back, earliest deadline first, for as many frames as time allows', () => {
-      // Four frames, 30 ms: all four reach exit 4 when confident ones may stop at exit 1, not all without stops.
-      const queue = frames(4, { ...confident, deadlineMs: 30 });
-      const rates = { passRate: (exit: number) => (exit === 1 ? 0.9 : 0) };
-      const plan = planBatch(queue, MODEL, latency, { now: NOW, confidence: rates }, options);
-      expect(plan.batch.map((f) => f.capExit)).toEqual([4, 4, 4, 4]);
-      expect(plan.batch.map((f) => f.stopWhenConfident)).toEqual([false, false, true, true]);
+    it('prefers a shallower cap to a stop that loses more accuracy', () => {
+      // Four frames, 30 ms: all four would reach exit 4 with stops, but 90% stopped at exit 1 (at most 5% of them
+      // wrong: 4.5 points) is worth less than exit 3 without stops (2 points below exit 4).
+      const plan = planBatch(frames(4, { ...confident, deadlineMs: 30 }), MODEL, latency, { now: NOW, confidence: rates }, options);
+      expect(choices(plan)).toEqual(['4', '4', '3', '3']);
+    });
+
+    it('uses stops where they are cheap in accuracy', () => {
+      // At the 0.99 level half the frames stop at exit 2, each wrong at most 1% of the time (0.5 points), and stages 3
+      // and 4 run for two frames of four: a batch of four ends at 25 ms instead of 33 ms.
+      const halfAtExit2 = { passRate: (exit: number) => (exit === 2 ? 0.5 : 0) };
+      const queue = frames(4, { ...confident, confidenceStop: '0.99', deadlineMs: 28 });
+      const plan = planBatch(queue, MODEL, latency, { now: NOW, confidence: halfAtExit2 }, options);
+      expect(choices(plan)).toEqual(['4+stop', '4+stop', '4+stop', '4+stop']);
+      expect(plan.predictedBatchEndTs - NOW).toBeCloseTo(25, 6);
     });
 
     it('plans frames without a confidence stop at their full cap, whatever the pass rates', () => {
       const queue = frames(8);
-      const rates = { passRate: () => 0.9 };
-      const informed = planBatch(queue, MODEL, latency, { now: NOW, confidence: rates }, options);
+      const informed = planBatch(queue, MODEL, latency, { now: NOW, confidence: { passRate: () => 0.9 } }, options);
       const blind = planBatch(queue, MODEL, latency, { now: NOW }, options);
       expect(informed.batch.map((f) => f.capExit)).toEqual(blind.batch.map((f) => f.capExit));
     });

@@ -1,0 +1,82 @@
+import { answersByVote, type ExitPolicy } from './exit-policy.ts';
+import type { ConfidenceLevel, ModelView } from './model-view.ts';
+
+/** How deep one frame may run: its cap, and whether (at which level) a confident exit before it stops it. */
+export interface ExitChoice {
+  capExit: number;
+  stop: ConfidenceLevel | undefined;
+  /** Expected work per frame (ms), stops included. */
+  workMs: number;
+  /** Expected accuracy, see expectedAccuracy. */
+  accuracy: number;
+}
+
+/** What the ladder needs to know of a choice's cost: its expected work, and the share of frames it stops early. */
+export interface ChoiceCosts {
+  workMs(capExit: number, stop: ConfidenceLevel | undefined): number;
+  /** Share of frames that stop at a confident exit before capExit. */
+  stoppedEarly(capExit: number, stop: ConfidenceLevel | undefined): number;
+}
+
+/**
+ * Expected accuracy of frames run to capExit, a share `stoppedEarly` of them stopped earlier by a confidence stop at
+ * `level`. A stopped frame is right at least `level` of the time (that is how thresholds are calibrated), and at
+ * best the cap would have got it right: so each stop is charged at most 1 − level. An estimate on the safe side: it
+ * favours the deeper exit over a stop.
+ */
+export function expectedAccuracy(
+  model: ModelView,
+  policy: ExitPolicy,
+  capExit: number,
+  level: ConfidenceLevel | undefined,
+  stoppedEarly: number,
+): number {
+  const exit = model.exits[capExit - 1];
+  const atCap = answersByVote(model, policy, capExit)
+    ? Math.max(model.vote?.validationAccuracy ?? 0, exit?.validationAccuracy ?? 0)
+    : (exit?.validationAccuracy ?? 0);
+  return level === undefined ? atCap : atCap - stoppedEarly * (1 - Number(level));
+}
+
+/**
+ * The choices worth making for a frame of this policy on a busy machine, least work first: from exit 1 up to the
+ * preferred exit, with and without the policy's confidence stop ('busy' policies may take either; 'always' ones always
+ * stop; 'none' never). Only the upper concave hull of accuracy over work is kept, so each step up buys accuracy at a
+ * lower rate than the one before: raising every frame one step before any frame two is then the best use of the time.
+ */
+export function choiceLadder(model: ModelView, policy: ExitPolicy, preferredExit: number, costs: ChoiceCosts): ExitChoice[] {
+  const level = policy.confidenceStop === 'none' ? undefined : policy.confidenceStop;
+  const stopOptions: (ConfidenceLevel | undefined)[] =
+    level === undefined ? [undefined] : policy.confidenceStopWhen === 'always' ? [level] : [undefined, level];
+  const choices: ExitChoice[] = [];
+  for (let capExit = 1; capExit <= preferredExit; capExit++) {
+    for (const stop of stopOptions) {
+      // At exit 1 a stop changes nothing (the frame ends there either way): one choice, stopping only if it must.
+      if (capExit === 1 && stop !== stopOptions[0]) continue;
+      const stoppedEarly = stop === undefined ? 0 : costs.stoppedEarly(capExit, stop);
+      choices.push({
+        capExit,
+        stop,
+        workMs: costs.workMs(capExit, stop),
+        accuracy: expectedAccuracy(model, policy, capExit, stop, stoppedEarly),
+      });
+    }
+  }
+  // Least work first; on equal work the more accurate, then the one without a stop (same estimate: no need to stop).
+  choices.sort((a, b) => a.workMs - b.workMs || b.accuracy - a.accuracy || Number(a.stop !== undefined) - Number(b.stop !== undefined));
+  const hull: ExitChoice[] = [];
+  for (const choice of choices) {
+    const top = hull[hull.length - 1];
+    if (top !== undefined && choice.accuracy <= top.accuracy) continue; // more work, no more accuracy
+    // Drop the last step while it buys accuracy more cheaply than the step that would follow it (not concave).
+    while (hull.length >= 2) {
+      const a = hull[hull.length - 2] as ExitChoice;
+      const b = hull[hull.length - 1] as ExitChoice;
+      const cross = (b.workMs - a.workMs) * (choice.accuracy - a.accuracy) - (b.accuracy - a.accuracy) * (choice.workMs - a.workMs);
+      if (cross < 0) break;
+      hull.pop();
+    }
+    hull.push(choice);
+  }
+  return hull;
+}
