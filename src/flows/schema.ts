@@ -165,7 +165,7 @@ export const policySchema = z
     ),
     confidenceStopWhen: doc(
       z.enum(['busy', 'always']).default('busy'),
-      'busy: stop early only while the load would otherwise push frames to shallower exits or past their deadlines (an idle machine answers from the preferred exit, its most accurate). always: stop early on every frame (least work).',
+      'busy: stop early only when the load leaves no time to run every frame to its preferred exit, and only where a stop buys more expected accuracy per millisecond than a shallower cap (an idle machine answers from the preferred exit, its most accurate). always: stop early on every frame (least work).',
       'busy',
     ),
     vote: doc(z.boolean().default(false), 'Answer with the weighted vote of all exits run so far (when the model ships vote weights).', false),
