@@ -314,7 +314,7 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
       const observed = passRates.observeBatch(batch.length, decide);
       const run = await runner.runBatch(
         batch.map((f) => ctx.frames[Number(f.id)]?.input as Float32Array),
-        { decide: observed.decide, vote: true },
+        { decide: observed.decide, vote: true, lastExit: planned ? Math.max(...batch.map((f) => f.capExit)) : baselineLastExit(policyName, ctx) },
       );
       t = clock.stop();
       if (planned) {
@@ -370,6 +370,13 @@ function judge(rows: readonly Row[]) {
     });
   }
   return verdicts;
+}
+
+/** The deepest exit a baseline runs to (the runner then skips features nobody uses, as it does for ours). */
+function baselineLastExit(policyName: PolicyName, ctx: ReplayContext): number {
+  if (policyName === 'always-exit-1') return 1;
+  if (policyName === 'edgeke-static') return ctx.staticExit;
+  return ctx.view.exits.length;
 }
 
 function baselineDecider(policyName: PolicyName, ctx: ReplayContext): ExitDecider {

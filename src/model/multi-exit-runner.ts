@@ -1,4 +1,5 @@
 import { ModelInputError } from './errors.ts';
+import { Float32BufferPool } from './engines/buffer-pool.ts';
 import type { FeatureBatch, InferenceEngine } from './engines/engine.ts';
 import type { LoadedModel } from './load-model.ts';
 import { inputSize, type Manifest } from './manifest.ts';
@@ -51,6 +52,11 @@ export interface RunBatchOptions {
   decide?: ExitDecider;
   /** Also answer each frame with the EdgeKE weighted vote of the exits it reached (manifest `vote.weights`). */
   vote?: boolean;
+  /**
+   * No frame runs past this exit (e.g. the deepest cap a planner chose): frames stop there as at the last exit, and
+   * the stage ending there does not hand out features nobody will use. Default: the last exit.
+   */
+  lastExit?: number;
 }
 
 export interface FrameAnswer {
@@ -86,6 +92,8 @@ export class MultiExitRunner {
   readonly stageCount: number;
   private readonly listeners = new Set<StageTimingListener>();
   private readonly now: () => number;
+  /** Packed stage-1 inputs, reused batch after batch (engines do not keep their input past runStage). */
+  readonly inputBuffers = new Float32BufferPool(16 * 1024 * 1024, 2);
 
   constructor(model: Pick<LoadedModel, 'manifest' | 'engine'>, options: RunnerOptions = {}) {
     this.manifest = model.manifest;
@@ -100,15 +108,22 @@ export class MultiExitRunner {
     return () => this.listeners.delete(listener);
   }
 
-  /** A continuation over `inputs` (one preprocessed Float32Array per frame); nothing runs until advance(). */
-  begin(inputs: readonly Float32Array[]): BatchContinuation {
-    return new BatchContinuation(this, inputs, this.now, (t) => this.emit(t));
+  /**
+   * A continuation over `inputs` (one preprocessed Float32Array per frame); nothing runs until advance(). lastStage:
+   * the deepest stage any frame will run (default the model's last); advancing past it is an error.
+   */
+  begin(inputs: readonly Float32Array[], lastStage = this.stageCount): BatchContinuation {
+    return new BatchContinuation(this, inputs, this.now, (t) => this.emit(t), lastStage);
   }
 
   /** Runs a batch to completion: each frame stops where `decide` says, or at the last exit. */
   async runBatch(inputs: readonly Float32Array[], options: RunBatchOptions = {}): Promise<BatchRun> {
     const decide = options.decide ?? runToLastExit;
-    const batch = this.begin(inputs);
+    const lastExit = options.lastExit ?? this.stageCount;
+    if (!(Number.isInteger(lastExit) && lastExit >= 1 && lastExit <= this.stageCount)) {
+      throw new ModelInputError(`lastExit must be an exit of the model (1..${this.stageCount}), got ${lastExit}`);
+    }
+    const batch = this.begin(inputs, lastExit);
     const start = this.now();
     const reached: ExitOutput[][] = inputs.map(() => []);
     const answers: FrameAnswer[] = new Array<FrameAnswer>(inputs.length);
@@ -116,7 +131,7 @@ export class MultiExitRunner {
       let running = inputs.map((_, i) => i);
       while (running.length > 0) {
         const outputs = await batch.advance(running);
-        const last = batch.stagesRun === this.stageCount;
+        const last = batch.stagesRun === lastExit;
         const carried: number[] = [];
         const nowMs = this.now();
         outputs.forEach((output, i) => {
@@ -194,6 +209,7 @@ export class BatchContinuation {
     private readonly inputs: readonly Float32Array[],
     private readonly now: () => number,
     private readonly report: (timing: StageTiming) => void,
+    private readonly lastStage: number,
   ) {
     this.inputValues = inputSize(runner.manifest);
     inputs.forEach((input, i) => {
@@ -216,6 +232,7 @@ export class BatchContinuation {
     const { engine, stageCount, manifest } = this.runner;
     const stage = this.stagesRun + 1;
     if (stage > stageCount) throw new ModelInputError(`the batch already ran all ${stageCount} stages`);
+    if (stage > this.lastStage) throw new ModelInputError(`the batch was begun to run at most ${this.lastStage} stages`);
     if (frames.length === 0) throw new ModelInputError('advance() needs at least one frame');
     let input: Float32Array | FeatureBatch;
     let selected: FeatureBatch | undefined;
@@ -226,7 +243,7 @@ export class BatchContinuation {
         return row;
       });
       // One frame runs from its own array; a batch is packed row-major (the engines take one contiguous tensor).
-      input = rows.length === 1 ? (rows[0] as Float32Array) : packRows(rows, this.inputValues);
+      input = rows.length === 1 ? (rows[0] as Float32Array) : packRows(rows, this.inputValues, this.runner.inputBuffers.take(rows.length * this.inputValues));
     } else {
       const features = this.features as FeatureBatch;
       const rows = frames.map((frame) => {
@@ -242,9 +259,10 @@ export class BatchContinuation {
     const started = this.now();
     let result;
     try {
-      result = await engine.runStage(stage, input, frames.length);
+      result = await engine.runStage(stage, input, frames.length, stage < this.lastStage);
     } finally {
       if (selected !== undefined) engine.release(selected);
+      if (stage === 1 && frames.length > 1) this.runner.inputBuffers.give(input as Float32Array);
     }
     const ms = this.now() - started;
     this.dropFeatures();
@@ -280,8 +298,7 @@ export class BatchContinuation {
   }
 }
 
-function packRows(rows: readonly Float32Array[], size: number): Float32Array {
-  const packed = new Float32Array(rows.length * size);
+function packRows(rows: readonly Float32Array[], size: number, packed: Float32Array): Float32Array {
   rows.forEach((row, i) => packed.set(row, i * size));
   return packed;
 }

@@ -185,7 +185,12 @@ export class ModelExecutor {
     const observed = this.passRates.observeBatch(batch.length, continuation.decide);
     let answers: FrameAnswer[];
     try {
-      const run = await runner.runBatch(jobs.map((job) => job.frame.tensor), { decide: observed.decide, vote: batch.some((p) => p.policy.vote) });
+      const run = await runner.runBatch(jobs.map((job) => job.frame.tensor), {
+        decide: observed.decide,
+        vote: batch.some((p) => p.policy.vote),
+        // No frame goes past its cap: the stage at the deepest cap need not hand out features.
+        lastExit: Math.max(...batch.map((p) => p.capExit)),
+      });
       answers = run.answers;
       observed.learn();
       this.batchOverhead.observe(this.now() - startTs, run.timings.reduce((sum, timing) => sum + timing.ms, 0));

@@ -16,6 +16,8 @@ import { IMAGE_MODEL, maxAbsDiff, randomInputs } from './fixtures.ts';
 /** Wraps an engine and records every stage call, to prove which stages ran on how many rows. */
 class CountingEngine implements InferenceEngine {
   readonly calls: { stage: number; batchSize: number }[] = [];
+  /** Whether each call asked for the stage's features (parallel to calls). */
+  readonly keptFeatures: boolean[] = [];
   live = 0;
   constructor(private readonly inner: InferenceEngine) {}
   get name() {
@@ -24,9 +26,10 @@ class CountingEngine implements InferenceEngine {
   get backend() {
     return this.inner.backend;
   }
-  async runStage(stage: number, input: Float32Array | FeatureBatch, batchSize: number): Promise<StageResult> {
+  async runStage(stage: number, input: Float32Array | FeatureBatch, batchSize: number, keepFeatures = true): Promise<StageResult> {
     this.calls.push({ stage, batchSize });
-    const result = await this.inner.runStage(stage, input, batchSize);
+    this.keptFeatures.push(keepFeatures);
+    const result = await this.inner.runStage(stage, input, batchSize, keepFeatures);
     if (result.features !== undefined) this.live++;
     return result;
   }
@@ -105,6 +108,32 @@ describe.each(['onnx', 'tfjs'] as const)('MultiExitRunner (%s engine)', (engineN
       expect(maxAbsDiff(together?.output.logits ?? [], alone.output.logits)).toBeLessThan(1e-5);
       expect(together?.exits).toHaveLength(alone.exits.length);
     }
+  });
+
+  it('lastExit: every frame stops there, with the same answers, and that stage hands out no features', async () => {
+    const reference = await runner.runBatch(inputs.slice(0, 4), { decide: stopAtExits([2, 2, 2, 2]) });
+    engine.calls.length = 0;
+    engine.keptFeatures.length = 0;
+    const capped = await runner.runBatch(inputs.slice(0, 4), { lastExit: 2 });
+    expect(engine.calls).toEqual([
+      { stage: 1, batchSize: 4 },
+      { stage: 2, batchSize: 4 },
+    ]);
+    expect(engine.keptFeatures).toEqual([true, false]);
+    expect(engine.live).toBe(0);
+    capped.answers.forEach((answer, i) => {
+      expect(answer.exit).toBe(2);
+      expect(maxAbsDiff(answer.output.logits, reference.answers[i]?.output.logits ?? [])).toBe(0);
+    });
+    const bare = await model.engine.runStage(1, inputs[0] as Float32Array, 1, false);
+    expect(bare.features).toBeUndefined();
+    expect(bare.logits.length).toBe(model.manifest.classes.length);
+    await expect(runner.runBatch(inputs.slice(0, 1), { lastExit: 4 })).rejects.toThrow(/lastExit must be an exit of the model \(1\.\.3\), got 4/);
+    const batch = runner.begin(inputs.slice(0, 2), 1);
+    await batch.advance();
+    await expect(batch.advance()).rejects.toThrow(/at most 1 stages/);
+    batch.release();
+    expect(engine.live).toBe(0);
   });
 
   it('reports every stage execution to listeners', async () => {

@@ -18,7 +18,10 @@ export interface FeatureBatch {
 }
 
 export interface StageResult {
-  /** Present for every stage but the last. The caller owns it and must release it (engine.release). */
+  /**
+   * Present for every stage but the last, unless the call said no frame goes on (keepFeatures false). The caller
+   * owns it and must release it (engine.release).
+   */
   features?: FeatureBatch;
   /** Exit logits, row-major [batchSize, classes], copied out of the engine. */
   logits: Float32Array;
@@ -36,8 +39,10 @@ export interface InferenceEngine {
   /**
    * Runs stage `stage` (1-based) on `batchSize` rows. Stage 1 takes the preprocessed inputs, row-major
    * [batchSize, ...input.shape]; stage k>1 takes the FeatureBatch of stage k-1 (not released by this call).
+   * keepFeatures false: no frame goes on after this stage, so its features are not handed out (for an image model
+   * they are megabytes per batch: garbage, and collection pauses, saved).
    */
-  runStage(stage: number, input: Float32Array | FeatureBatch, batchSize: number): Promise<StageResult>;
+  runStage(stage: number, input: Float32Array | FeatureBatch, batchSize: number, keepFeatures?: boolean): Promise<StageResult>;
   /** A new FeatureBatch with only the given rows, in the given order (compaction when frames leave the batch). */
   selectRows(features: FeatureBatch, rows: readonly number[]): FeatureBatch;
   /** Frees a FeatureBatch; using it afterwards is an error. */

@@ -4,13 +4,18 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelFileError, ModelInputError } from '../errors.ts';
 import { inputSize, type Manifest, type StageSpec } from '../manifest.ts';
+import { Float32BufferPool } from './buffer-pool.ts';
 import type { EngineOptions, FeatureBatch, InferenceEngine, StageResult } from './engine.ts';
 
 /** Features as ONNX Runtime returned them: the next stage takes this very tensor, no copy. */
 class OnnxFeatures implements FeatureBatch {
   readonly engine = 'onnx' as const;
   released = false;
-  constructor(readonly tensor: ort.Tensor) {}
+  /** buffer: the pooled array the tensor's data lives in (compacted rows), handed back on release. */
+  constructor(
+    readonly tensor: ort.Tensor,
+    readonly buffer?: Float32Array,
+  ) {}
   get batchSize(): number {
     return this.tensor.dims[0] ?? 0;
   }
@@ -40,6 +45,8 @@ function ortVersion(): string {
 export class OnnxEngine implements InferenceEngine {
   readonly name = 'onnx' as const;
   readonly backend: string;
+  /** Feature buffers, reused: see Float32BufferPool. */
+  private readonly featureBuffers = new Float32BufferPool();
 
   private constructor(
     private readonly stages: LoadedStage[],
@@ -82,7 +89,7 @@ export class OnnxEngine implements InferenceEngine {
     return new OnnxEngine(stages, inputSize(manifest), threads);
   }
 
-  async runStage(stageIndex: number, input: Float32Array | FeatureBatch, batchSize: number): Promise<StageResult> {
+  async runStage(stageIndex: number, input: Float32Array | FeatureBatch, batchSize: number, keepFeatures = true): Promise<StageResult> {
     const stage = this.stages[stageIndex - 1];
     if (stage === undefined) throw new ModelInputError(`no stage ${stageIndex} (the model has ${this.stages.length})`);
     let tensor: ort.Tensor;
@@ -96,12 +103,16 @@ export class OnnxEngine implements InferenceEngine {
       tensor = this.own(input).tensor;
       if (tensor.dims[0] !== batchSize) throw new ModelInputError(`features hold ${tensor.dims[0]} rows, batch size is ${batchSize}`);
     }
-    const outputs = await stage.session.run({ [stage.inputName]: tensor });
+    // onnxruntime-node copies every output it fetches into a fresh array (pre-allocated outputs too): features no
+    // frame needs are not fetched.
+    const wantFeatures = stage.hasFeatures && keepFeatures;
+    const feeds = { [stage.inputName]: tensor };
+    const outputs = wantFeatures ? await stage.session.run(feeds) : await stage.session.run(feeds, ['logits']);
     const logits = outputs.logits;
     if (logits === undefined) throw new ModelFileError(stage.file, 'returned no "logits" output');
     // ONNX Runtime hands out a fresh buffer per run: the logits can be kept without a copy.
     const result: StageResult = { logits: logits.data as Float32Array };
-    if (stage.hasFeatures) {
+    if (wantFeatures) {
       const features = outputs.features;
       if (features === undefined) throw new ModelFileError(stage.file, 'returned no "features" output');
       result.features = new OnnxFeatures(features);
@@ -113,14 +124,17 @@ export class OnnxEngine implements InferenceEngine {
     const { tensor } = this.own(features);
     const data = tensor.data as Float32Array;
     const rowSize = data.length / (tensor.dims[0] ?? 1);
-    const out = new Float32Array(rows.length * rowSize);
+    const out = this.featureBuffers.take(rows.length * rowSize);
     rows.forEach((row, i) => out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
-    return new OnnxFeatures(new ort.Tensor('float32', out, [rows.length, ...tensor.dims.slice(1)]));
+    return new OnnxFeatures(new ort.Tensor('float32', out, [rows.length, ...tensor.dims.slice(1)]), out);
   }
 
   release(features: FeatureBatch): void {
-    // CPU tensors are plain typed arrays: dropping the reference frees them; marking catches use after release.
-    this.own(features).released = true;
+    // CPU tensors are plain typed arrays: a pooled one goes back for the next batch, others are left to the GC;
+    // marking catches use after release.
+    const own = this.own(features);
+    own.released = true;
+    if (own.buffer !== undefined) this.featureBuffers.give(own.buffer);
   }
 
   async close(): Promise<void> {

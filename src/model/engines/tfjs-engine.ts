@@ -65,7 +65,7 @@ export class TfjsEngine implements InferenceEngine {
     return new TfjsEngine(runtime.tf, `tfjs ${runtime.tf.version_core} (${runtime.backend} backend)`, graphs, manifest);
   }
 
-  async runStage(stageIndex: number, input: Float32Array | FeatureBatch, batchSize: number): Promise<StageResult> {
+  async runStage(stageIndex: number, input: Float32Array | FeatureBatch, batchSize: number, keepFeatures = true): Promise<StageResult> {
     const { tf } = this;
     const graph = this.graphs[stageIndex - 1];
     if (graph === undefined) throw new ModelInputError(`no stage ${stageIndex} (the model has ${this.graphs.length})`);
@@ -97,7 +97,8 @@ export class TfjsEngine implements InferenceEngine {
     const logits = new Float32Array(logitsTensor.dataSync());
     logitsTensor.dispose();
     const result: StageResult = { logits };
-    if (featuresValue !== undefined) result.features = new TfjsFeatures(featuresValue);
+    if (featuresValue !== undefined && keepFeatures) result.features = new TfjsFeatures(featuresValue);
+    else featuresValue?.tensor.dispose();
     return result;
   }
 
