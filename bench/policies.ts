@@ -213,6 +213,12 @@ interface ReplayContext {
   deadlineMs: number;
   staticExit: number;
   queueCapacity: number;
+  /**
+   * What confidence stops save and cost, learnt per planned policy for the model's whole run (warm-up and every load,
+   * in order), as the service's executor learns it for its model's lifetime: the light-load replays, every frame to
+   * its final exit, are where it sees how often a confident early answer differs from the deeper ones.
+   */
+  confidence: Map<PolicyName, ConfidencePassRateEstimator>;
 }
 
 async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<Row, 'model' | 'load' | 'deadline_ms'>> {
@@ -224,7 +230,11 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
   const estimator = new LatencyEstimator(ctx.profileEntries);
   const unsubscribe = runner.onStageTiming((timing) => estimator.observe(timing));
   const arrivalRate = new ArrivalRateEstimator();
-  const passRates = new ConfidencePassRateEstimator(ctx.view);
+  let passRates = ctx.confidence.get(policyName);
+  if (passRates === undefined) {
+    passRates = new ConfidencePassRateEstimator(ctx.view);
+    ctx.confidence.set(policyName, passRates);
+  }
   const planError = new PlanErrorEstimator();
   let predictedEndTs = NaN;
   // Batch time the stage timings do not cover (packing, softmax, callbacks, planning), learned like the pipeline does.
@@ -310,15 +320,14 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
         continue;
       }
       const batchStart = t;
-      // The confidences each frame saw, exit by exit, teach the planner how many frames a confidence stop takes off.
-      const observed = passRates.observeBatch(batch.length, decide);
       const run = await runner.runBatch(
         batch.map((f) => ctx.frames[Number(f.id)]?.input as Float32Array),
-        { decide: observed.decide, vote: true, lastExit: planned ? Math.max(...batch.map((f) => f.capExit)) : baselineLastExit(policyName, ctx) },
+        { decide, vote: true, lastExit: planned ? Math.max(...batch.map((f) => f.capExit)) : baselineLastExit(policyName, ctx) },
       );
       t = clock.stop();
       if (planned) {
-        observed.learn();
+        // Each frame's confidences and answers, exit by exit, teach the planner what confidence stops save and cost.
+        passRates.observeAnswers(run.answers);
         planError.observe(predictedEndTs, t);
       }
       overhead.observe(t - batchStart, run.timings.reduce((sum, timing) => sum + timing.ms, 0));
@@ -536,7 +545,17 @@ async function main(): Promise<void> {
       // Warm-up, not measured: a service runs for days, so the JIT compiling the planner or a runner path on its
       // first calls is not what a replay of a few hundred milliseconds should measure.
       const warmUp = Math.min(frames.length, 200);
-      const setting = { model, view, profileEntries: profile.entries, maxBatch, batchOverheadMs, deadlineMs, staticExit, queueCapacity };
+      const setting = {
+        model,
+        view,
+        profileEntries: profile.entries,
+        maxBatch,
+        batchOverheadMs,
+        deadlineMs,
+        staticExit,
+        queueCapacity,
+        confidence: new Map<PolicyName, ConfidencePassRateEstimator>(),
+      };
       for (const policyName of POLICIES) {
         await replay(policyName, { ...setting, frames: frames.slice(0, warmUp), arrivals: poissonArrivals(1, warmUp) });
       }

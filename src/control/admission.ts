@@ -1,4 +1,4 @@
-import { choiceLadder, expectedAccuracy, type ChoiceCosts, type ExitChoice } from './choice-ladder.ts';
+import { choiceLadder, expectedAccuracy, lossPerStop, type ChoiceCosts, type ExitChoice } from './choice-ladder.ts';
 import type { ConfidencePassRates } from './confidence-pass-rates.ts';
 import { ControlError } from './control-error.ts';
 import { deadlineTs, exitCostMs, preferredExit, type ExitPolicy } from './exit-policy.ts';
@@ -387,8 +387,7 @@ function planWithBatchSize(
   if (slots.every((slot) => !slot.late)) {
     for (const slot of slots) {
       slot.cap = slot.preferred;
-      const stop = stopLevel(slot);
-      slot.accuracy = expectedAccuracy(model, slot.frame.policy, slot.cap, stop, simulator.stoppedEarly(slot.cap, stop));
+      slot.accuracy = expectedAccuracy(model, slot.frame.policy, slot.cap, simulator.stopLoss(slot.cap, stopLevel(slot)));
     }
     const everyone = [...slots, ...reserved];
     const run = simulator.run(everyone, batchSize, startTs);
@@ -675,10 +674,17 @@ class QueueSimulator implements ChoiceCosts {
     return work;
   }
 
-  /** Share of frames that stop at a confident exit before reaching cap's stage. */
-  stoppedEarly(cap: number, level: ConfidenceLevel | undefined): number {
-    if (level === undefined) return 0;
-    return 1 - (this.reach(cap, level)[this.exitStage[cap - 1] ?? 0] ?? 1);
+  /** Expected accuracy lost per frame to stops at confident exits before cap: Σ P(stop at k) × lossPerStop at k. */
+  stopLoss(cap: number, level: ConfidenceLevel | undefined): number {
+    if (level === undefined || this.confidence === undefined) return 0;
+    let loss = 0;
+    let goingOn = 1;
+    for (let exit = 1; exit < cap; exit++) {
+      const rate = Math.min(1, Math.max(0, this.confidence.passRate(exit, level) || 0));
+      loss += goingOn * rate * lossPerStop(level, this.confidence.disagreement?.(exit, level, cap) ?? NaN);
+      goingOn *= 1 - rate;
+    }
+    return loss;
   }
 
   /**

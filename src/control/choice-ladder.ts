@@ -7,35 +7,35 @@ export interface ExitChoice {
   stop: ConfidenceLevel | undefined;
   /** Expected work per frame (ms), stops included. */
   workMs: number;
-  /** Expected accuracy, see expectedAccuracy. */
+  /** Expected accuracy, see expectedAccuracy and lossPerStop. */
   accuracy: number;
 }
 
-/** What the ladder needs to know of a choice's cost: its expected work, and the share of frames it stops early. */
+/** What the ladder needs to know of a choice: its expected work, and the accuracy its stops are expected to cost. */
 export interface ChoiceCosts {
   workMs(capExit: number, stop: ConfidenceLevel | undefined): number;
-  /** Share of frames that stop at a confident exit before capExit. */
-  stoppedEarly(capExit: number, stop: ConfidenceLevel | undefined): number;
+  /** Expected accuracy lost by stopping frames at confident exits before capExit (0 without a stop). */
+  stopLoss(capExit: number, stop: ConfidenceLevel | undefined): number;
 }
 
 /**
- * Expected accuracy of frames run to capExit, a share `stoppedEarly` of them stopped earlier by a confidence stop at
- * `level`. A stopped frame is right at least `level` of the time (that is how thresholds are calibrated), and at
- * best the cap would have got it right: so each stop is charged at most 1 − level. An estimate on the safe side: it
- * favours the deeper exit over a stop.
+ * What one frame stopped at a confident exit costs in accuracy, at most: 1 − level (thresholds are calibrated so
+ * that frames passing them are right at least `level` of the time, and at best the cap would have got them right),
+ * or less where the frames that passed there and ran on were seen to agree with their deeper answer more often (a
+ * stopped frame can only lose where the two answers differ).
  */
-export function expectedAccuracy(
-  model: ModelView,
-  policy: ExitPolicy,
-  capExit: number,
-  level: ConfidenceLevel | undefined,
-  stoppedEarly: number,
-): number {
+export function lossPerStop(level: ConfidenceLevel, disagreement: number): number {
+  const calibrated = 1 - Number(level);
+  return Number.isFinite(disagreement) ? Math.min(calibrated, Math.max(0, disagreement)) : calibrated;
+}
+
+/** Expected accuracy of frames run to capExit (the vote's where it answers there), less what stops cost them. */
+export function expectedAccuracy(model: ModelView, policy: ExitPolicy, capExit: number, stopLoss: number): number {
   const exit = model.exits[capExit - 1];
   const atCap = answersByVote(model, policy, capExit)
     ? Math.max(model.vote?.validationAccuracy ?? 0, exit?.validationAccuracy ?? 0)
     : (exit?.validationAccuracy ?? 0);
-  return level === undefined ? atCap : atCap - stoppedEarly * (1 - Number(level));
+  return atCap - stopLoss;
 }
 
 /**
@@ -53,12 +53,11 @@ export function choiceLadder(model: ModelView, policy: ExitPolicy, preferredExit
     for (const stop of stopOptions) {
       // At exit 1 a stop changes nothing (the frame ends there either way): one choice, stopping only if it must.
       if (capExit === 1 && stop !== stopOptions[0]) continue;
-      const stoppedEarly = stop === undefined ? 0 : costs.stoppedEarly(capExit, stop);
       choices.push({
         capExit,
         stop,
         workMs: costs.workMs(capExit, stop),
-        accuracy: expectedAccuracy(model, policy, capExit, stop, stoppedEarly),
+        accuracy: expectedAccuracy(model, policy, capExit, stop === undefined ? 0 : costs.stopLoss(capExit, stop)),
       });
     }
   }

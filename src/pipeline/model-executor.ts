@@ -181,18 +181,18 @@ export class ModelExecutor {
     const { runner, model, estimator } = this.options;
     const startTs = this.now();
     const continuation = createBatchContinuation(batch, model, estimator);
-    // Each frame's confidence at every exit it ran teaches the planner how many frames a confidence stop takes off.
-    const observed = this.passRates.observeBatch(batch.length, continuation.decide);
     let answers: FrameAnswer[];
     try {
       const run = await runner.runBatch(jobs.map((job) => job.frame.tensor), {
-        decide: observed.decide,
+        decide: continuation.decide,
         vote: batch.some((p) => p.policy.vote),
         // No frame goes past its cap: the stage at the deepest cap need not hand out features.
         lastExit: Math.max(...batch.map((p) => p.capExit)),
       });
       answers = run.answers;
-      observed.learn();
+      // Each frame's confidences and answers at the exits it ran teach the planner how many frames a confidence stop
+      // takes off, and how often the stopped answer would have differed.
+      this.passRates.observeAnswers(answers);
       this.batchOverhead.observe(this.now() - startTs, run.timings.reduce((sum, timing) => sum + timing.ms, 0));
     } catch (error) {
       // One failed batch is an `error` outcome for its frames, never the end of the stream.

@@ -205,6 +205,14 @@ describe('planBatch', () => {
       expect(choices(plan)).toEqual(['4', '4', '3', '3']);
     });
 
+    it('uses those stops once frames that passed were seen to agree with their deeper answers', () => {
+      // The same four frames: stopped frames now cost 0.5% each (0.45 points in all), less than exit 3's 2 points.
+      // All four reach exit 4 with stops; the last step, no stop, goes to as many as fit, earliest deadline first.
+      const agreeing = { ...rates, disagreement: () => 0.005 };
+      const plan = planBatch(frames(4, { ...confident, deadlineMs: 30 }), MODEL, latency, { now: NOW, confidence: agreeing }, options);
+      expect(choices(plan)).toEqual(['4', '4', '4+stop', '4+stop']);
+    });
+
     it('uses stops where they are cheap in accuracy', () => {
       // At the 0.99 level half the frames stop at exit 2, each wrong at most 1% of the time (0.5 points), and stages 3
       // and 4 run for two frames of four: a batch of four ends at 25 ms instead of 33 ms.

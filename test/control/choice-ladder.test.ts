@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { choiceLadder, expectedAccuracy, type ChoiceCosts } from '../../src/control/choice-ladder.ts';
+import { choiceLadder, expectedAccuracy, lossPerStop, type ChoiceCosts } from '../../src/control/choice-ladder.ts';
 import type { ConfidenceLevel } from '../../src/control/model-view.ts';
 import { MODEL, policy } from './fixtures.ts';
 
 // Exits cost 1, 2, 4, 8 ms to reach (validation accuracy 0.80, 0.88, 0.93, 0.95). A stop takes `stopped` of the
-// frames off after exit 1; they cost exit 1's work.
+// frames off after exit 1; they cost exit 1's work and each loses 1 − level.
 function costs(stopped: number): ChoiceCosts {
   const reach = [1, 2, 4, 8];
   return {
@@ -12,7 +12,7 @@ function costs(stopped: number): ChoiceCosts {
       const full = reach[cap - 1] ?? 0;
       return stop === undefined || cap === 1 ? full : stopped * 1 + (1 - stopped) * full;
     },
-    stoppedEarly: (cap, stop) => (stop === undefined || cap === 1 ? 0 : stopped),
+    stopLoss: (cap, stop) => (stop === undefined || cap === 1 ? 0 : stopped * (1 - Number(stop))),
   };
 }
 
@@ -21,13 +21,22 @@ const steps = (ladder: { capExit: number; stop: ConfidenceLevel | undefined }[])
 
 describe('expectedAccuracy', () => {
   it.each([
-    { name: 'no stop: the exit', cap: 3, level: undefined, stopped: 0.5, vote: false, expected: 0.93 },
-    { name: 'a stop at 0.95 charges each stopped frame 5%', cap: 3, level: '0.95' as const, stopped: 0.4, vote: false, expected: 0.93 - 0.02 },
-    { name: 'a stop at 0.99 charges 1%', cap: 4, level: '0.99' as const, stopped: 0.5, vote: false, expected: 0.95 - 0.005 },
-    { name: 'the vote, where allowed and better, at the last exit', cap: 4, level: undefined, stopped: 0, vote: true, expected: 0.955 },
-    { name: 'the vote is for the last exit only', cap: 3, level: undefined, stopped: 0, vote: true, expected: 0.93 },
-  ])('$name', ({ cap, level, stopped, vote, expected }) => {
-    expect(expectedAccuracy(MODEL, policy({ vote }), cap, level, stopped)).toBeCloseTo(expected, 9);
+    { name: 'the exit less what stops cost', cap: 3, loss: 0.02, vote: false, expected: 0.93 - 0.02 },
+    { name: 'the vote, where allowed and better, at the last exit', cap: 4, loss: 0, vote: true, expected: 0.955 },
+    { name: 'the vote is for the last exit only', cap: 3, loss: 0, vote: true, expected: 0.93 },
+  ])('$name', ({ cap, loss, vote, expected }) => {
+    expect(expectedAccuracy(MODEL, policy({ vote }), cap, loss)).toBeCloseTo(expected, 9);
+  });
+});
+
+describe('lossPerStop', () => {
+  it.each([
+    { name: 'nothing seen: 1 − level', level: '0.95' as const, disagreement: NaN, expected: 0.05 },
+    { name: 'seen to agree more often: the disagreement', level: '0.95' as const, disagreement: 0.02, expected: 0.02 },
+    { name: 'never more than 1 − level', level: '0.99' as const, disagreement: 0.2, expected: 0.01 },
+    { name: 'never below 0', level: '0.90' as const, disagreement: -1, expected: 0 },
+  ])('$name', ({ level, disagreement, expected }) => {
+    expect(lossPerStop(level, disagreement)).toBeCloseTo(expected, 9);
   });
 });
 

@@ -34,21 +34,22 @@ describe('ConfidencePassRateEstimator', () => {
     expect(rates.passRate(1, '0.90')).toBeLessThan(0.05);
   });
 
-  it('learns a batch through its wrapped decider, frame by frame, once the batch has run', () => {
-    const rates = new ConfidencePassRateEstimator(MODEL, { minFrames: 1 });
-    const decisions: string[] = [];
-    const observed = rates.observeBatch(2, (frame: number, exit: number) => {
-      decisions.push(`${frame}@${exit}`);
-      return 'continue' as const;
-    });
-    // Interleaved as a runner calls it: exit 1 for both frames, then exit 2.
-    expect(observed.decide(0, 1, 0.98)).toBe('continue');
-    observed.decide(1, 1, 0.5);
-    observed.decide(1, 2, 0.95);
-    expect(decisions).toEqual(['0@1', '1@1', '1@2']);
-    expect(rates.passRate(1, '0.95')).toBe(0);
-    observed.learn();
-    expect(rates.passRate(1, '0.95')).toBeCloseTo(0.5, 2);
-    expect(rates.passRate(2, '0.95')).toBe(1);
+  it('learns from answered frames, and how often a frame that passed and ran on was answered differently deeper', () => {
+    const rates = new ConfidencePassRateEstimator(MODEL, { minFrames: 4 });
+    const frame = (exits: [number, number][]) => ({ exits: exits.map(([confidence, classIndex]) => ({ confidence, classIndex })) });
+    // Confident at exit 1 (0.98 ≥ 0.97 at the 0.95 level), ran on to exit 3: at exit 2 none answered differently, at
+    // exit 3 one in four.
+    rates.observeAnswers([frame([[0.98, 1], [0.9, 1], [0.9, 1]]), frame([[0.98, 2], [0.9, 2], [0.9, 2]]), undefined]);
+    rates.observeAnswers([frame([[0.98, 0], [0.9, 0], [0.9, 0]])]);
+    expect(rates.disagreement(1, '0.95', 3)).toBeNaN();
+    rates.observeAnswers([frame([[0.98, 3], [0.9, 3], [0.9, 0]])]);
+    expect(rates.passRate(1, '0.95')).toBe(1);
+    expect(rates.disagreement(1, '0.95', 2)).toBe(0);
+    expect(rates.disagreement(1, '0.95', 3)).toBeCloseTo(0.25, 2);
+    expect(rates.disagreement(1, '0.95', 4)).toBeNaN();
+    expect(rates.disagreement(2, '0.95', 3)).toBeNaN();
+    // A frame that stopped where it passed shows nothing about what running on would have answered.
+    for (let i = 0; i < 10; i++) rates.observeAnswers([frame([[0.98, 5]])]);
+    expect(rates.disagreement(1, '0.95', 3)).toBeCloseTo(0.25, 2);
   });
 });
