@@ -153,9 +153,10 @@ interface Candidate {
  * Frames behind others have less slack: the planner simulates the queue in batches, each starting when the one ahead
  * is predicted to end. Under overload it degrades before it drops: every frame starts at exit 1; only frames that
  * miss even then, at the median latency, are shed (or marked late), the first miss first, so the hopeless go rather
- * than making everyone late. Then exits are raised level by level (everyone to exit 2 before anyone to exit 3, earliest deadline first)
- * as long as no admitted frame would miss. Each candidate batch size is planned this way; the one that sheds fewest,
- * then answers fewest late, then gives the most validated accuracy wins.
+ * than making everyone late. Then frames climb their ladder of (cap, confidence stop) choices step by step (everyone
+ * one step before anyone two, earliest deadline first; choice-ladder.ts) as long as no admitted frame would miss.
+ * Each candidate batch size is planned this way; the one that sheds fewest, then answers fewest late, then gives the
+ * most expected accuracy wins.
  */
 export function planBatch(
   queue: readonly QueuedFrame[],
@@ -409,8 +410,8 @@ function planWithBatchSize(
   };
   for (const slot of slots) choose(slot, 0);
 
-  // 1. Everyone on the ladder's first step, exit 1 (least work); the first frame that still misses, at the median, is hopeless behind the
-  //    ones ahead.
+  // 1. Everyone on the ladder's first step, exit 1 (least work); the first frame that still misses, at the median,
+  //    is hopeless behind the ones ahead.
   for (;;) {
     const { finishes } = simulator.run(slots, batchSize, startTs, 'median');
     const missing = slots.findIndex((slot, i) => hopeless(slot, finishes[i]));
