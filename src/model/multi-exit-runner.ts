@@ -1,5 +1,4 @@
 import { ModelInputError } from './errors.ts';
-import { Float32BufferPool } from './engines/buffer-pool.ts';
 import type { FeatureBatch, InferenceEngine } from './engines/engine.ts';
 import type { LoadedModel } from './load-model.ts';
 import { inputSize, type Manifest } from './manifest.ts';
@@ -92,8 +91,6 @@ export class MultiExitRunner {
   readonly stageCount: number;
   private readonly listeners = new Set<StageTimingListener>();
   private readonly now: () => number;
-  /** Packed stage-1 inputs, reused batch after batch (engines do not keep their input past runStage). */
-  readonly inputBuffers = new Float32BufferPool(16 * 1024 * 1024, 2);
 
   constructor(model: Pick<LoadedModel, 'manifest' | 'engine'>, options: RunnerOptions = {}) {
     this.manifest = model.manifest;
@@ -243,7 +240,7 @@ export class BatchContinuation {
         return row;
       });
       // One frame runs from its own array; a batch is packed row-major (the engines take one contiguous tensor).
-      input = rows.length === 1 ? (rows[0] as Float32Array) : packRows(rows, this.inputValues, this.runner.inputBuffers.take(rows.length * this.inputValues));
+      input = rows.length === 1 ? (rows[0] as Float32Array) : packRows(rows, this.inputValues);
     } else {
       const features = this.features as FeatureBatch;
       const rows = frames.map((frame) => {
@@ -262,7 +259,6 @@ export class BatchContinuation {
       result = await engine.runStage(stage, input, frames.length, stage < this.lastStage);
     } finally {
       if (selected !== undefined) engine.release(selected);
-      if (stage === 1 && frames.length > 1) this.runner.inputBuffers.give(input as Float32Array);
     }
     const ms = this.now() - started;
     this.dropFeatures();
@@ -298,7 +294,8 @@ export class BatchContinuation {
   }
 }
 
-function packRows(rows: readonly Float32Array[], size: number, packed: Float32Array): Float32Array {
+function packRows(rows: readonly Float32Array[], size: number): Float32Array {
+  const packed = new Float32Array(rows.length * size);
   rows.forEach((row, i) => packed.set(row, i * size));
   return packed;
 }

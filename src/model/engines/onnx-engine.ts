@@ -4,18 +4,13 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelFileError, ModelInputError } from '../errors.ts';
 import { inputSize, type Manifest, type StageSpec } from '../manifest.ts';
-import { Float32BufferPool } from './buffer-pool.ts';
 import type { EngineOptions, FeatureBatch, InferenceEngine, StageResult } from './engine.ts';
 
 /** Features as ONNX Runtime returned them: the next stage takes this very tensor, no copy. */
 class OnnxFeatures implements FeatureBatch {
   readonly engine = 'onnx' as const;
   released = false;
-  /** buffer: the pooled array the tensor's data lives in (compacted rows), handed back on release. */
-  constructor(
-    readonly tensor: ort.Tensor,
-    readonly buffer?: Float32Array,
-  ) {}
+  constructor(readonly tensor: ort.Tensor) {}
   get batchSize(): number {
     return this.tensor.dims[0] ?? 0;
   }
@@ -45,8 +40,6 @@ function ortVersion(): string {
 export class OnnxEngine implements InferenceEngine {
   readonly name = 'onnx' as const;
   readonly backend: string;
-  /** Feature buffers, reused: see Float32BufferPool. */
-  private readonly featureBuffers = new Float32BufferPool();
 
   private constructor(
     private readonly stages: LoadedStage[],
@@ -124,17 +117,14 @@ export class OnnxEngine implements InferenceEngine {
     const { tensor } = this.own(features);
     const data = tensor.data as Float32Array;
     const rowSize = data.length / (tensor.dims[0] ?? 1);
-    const out = this.featureBuffers.take(rows.length * rowSize);
+    const out = new Float32Array(rows.length * rowSize);
     rows.forEach((row, i) => out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
-    return new OnnxFeatures(new ort.Tensor('float32', out, [rows.length, ...tensor.dims.slice(1)]), out);
+    return new OnnxFeatures(new ort.Tensor('float32', out, [rows.length, ...tensor.dims.slice(1)]));
   }
 
   release(features: FeatureBatch): void {
-    // CPU tensors are plain typed arrays: a pooled one goes back for the next batch, others are left to the GC;
-    // marking catches use after release.
-    const own = this.own(features);
-    own.released = true;
-    if (own.buffer !== undefined) this.featureBuffers.give(own.buffer);
+    // CPU tensors are plain typed arrays: dropping the reference frees them; marking catches use after release.
+    this.own(features).released = true;
   }
 
   async close(): Promise<void> {
