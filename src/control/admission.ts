@@ -69,8 +69,8 @@ export interface PlannedFrame {
   /** Deepest exit the frame may run to; confidence may stop it earlier, the live deadline check too. */
   capExit: number;
   /**
-   * Whether a confident exit stops it: per its policy's confidenceStop, and with confidenceStopWhen 'busy' only when
-   * the queue could not run every frame to its preferred exit on time without early stops.
+   * Whether a confident exit stops it: per its policy's confidenceStop; with confidenceStopWhen 'busy' only on a busy
+   * plan, where a stop buys more expected accuracy per millisecond than a shallower cap (choice-ladder.ts).
    */
   stopWhenConfident: boolean;
   /** Cannot make its deadline even at exit 1 and its flow answers late: runs exit 1 only, outcome `late`. */
@@ -194,7 +194,7 @@ export function planBatch(
       preferred: preferredExit(model, frame.policy),
       cap: 1,
       late: hopeless,
-      stopWhenConfident: stopsWhenConfident(frame.policy, false),
+      stopWhenConfident: stopsWhenIdle(frame.policy),
       accuracy: 0,
       ladder: [],
       step: 0,
@@ -346,9 +346,9 @@ function stopLevel(slot: Slot): ConfidenceLevel | undefined {
   return slot.stopWhenConfident && slot.frame.policy.confidenceStop !== 'none' ? slot.frame.policy.confidenceStop : undefined;
 }
 
-/** Whether a frame of this policy stops at a confident exit, when the machine is busy or not. */
-function stopsWhenConfident(policy: ExitPolicy, busy: boolean): boolean {
-  return policy.confidenceStop !== 'none' && (busy || policy.confidenceStopWhen === 'always');
+/** Whether a frame of this policy stops at a confident exit on an idle machine (a busy plan follows its ladder). */
+function stopsWhenIdle(policy: ExitPolicy): boolean {
+  return policy.confidenceStop !== 'none' && policy.confidenceStopWhen === 'always';
 }
 
 function candidateBatchSizes(options: PlannerOptions, frames: number): number[] {
@@ -453,7 +453,7 @@ function planWithBatchSize(
   // Sustained load is served in full batches: judge the long-run work at maxBatch, whatever this batch's size.
   // The budget holds per batch, not over the plan: only the first batch runs before the next plan, so a plan-wide
   // budget would be spent on the head of the queue again and again.
-  const perFrameMs = (slot: Slot): number => simulator.workPerFrameMs(slot, slot.cap);
+  const perFrameMs = (slot: Slot): number => simulator.workPerFrameMs(slot);
   const budgetPerFrameMs = load.arrivalRatePerMs > 0 ? load.targetUtilization / load.arrivalRatePerMs : Infinity;
   const batchWorkMs: number[] = [];
   slots.forEach((slot, i) => {
@@ -519,7 +519,7 @@ function withinWorkBudget(
   const budgetPerFrameMs = load.targetUtilization / load.arrivalRatePerMs;
   for (let first = 0; first < slots.length; first += batchSize) {
     const batch = slots.slice(first, first + batchSize);
-    const work = batch.reduce((sum, slot) => sum + simulator.workPerFrameMs(slot, slot.cap), 0);
+    const work = batch.reduce((sum, slot) => sum + simulator.workPerFrameMs(slot), 0);
     if (work > budgetPerFrameMs * batch.length + 1e-9) return false;
   }
   return true;
@@ -543,12 +543,7 @@ function isBetter(candidate: Candidate, incumbent: Candidate): boolean {
   return false;
 }
 
-/**
- * Predicts when each frame of an ordered queue is answered when run in consecutive batches. Within a batch the stages
- * run once for all frames still going, so stage s costs its price at the number of frames expected to run it: every
- * frame up to its cap, less, for frames that stop when confident, the share the learned pass rates take off earlier
- * (rounded up: a stage that probably runs for 1.2 frames is priced at 2).
- */
+/** What QueueSimulator.run predicts for each frame of the queue. */
 interface SimulatedRun {
   finishes: Float64Array;
   /** 1 where an expected arrival would find the queue full. */
@@ -584,6 +579,13 @@ class StageCostTable {
   }
 }
 
+/**
+ * Predicts when each frame of an ordered queue is answered when run in consecutive batches. Within a batch the stages
+ * run once for all frames still going, so stage s costs its price at the number of frames expected to run it: every
+ * frame up to its cap, less, for frames that stop when confident, the share the learned pass rates take off earlier
+ * (rounded up: a stage that probably runs for 1.2 frames is priced at 2). Also prices each (cap, stop) choice for the
+ * choice ladder: its work per frame and what its stops cost in accuracy.
+ */
 class QueueSimulator implements ChoiceCosts {
   private readonly stageCost: StageCostTable;
   private readonly medianStageCost: StageCostTable;
@@ -596,6 +598,7 @@ class QueueSimulator implements ChoiceCosts {
   /** P(the frame runs stage s) by (cap, confidence stop level), see reachKey; filled on first use. */
   private readonly reachTable: (Float64Array | undefined)[] = [];
   private readonly workTable: (number | undefined)[] = [];
+  private readonly stopLossTable: (number | undefined)[] = [];
   private finishes = new Float64Array(0);
   private starts = new Float64Array(0);
   private overflows = new Uint8Array(0);
@@ -643,11 +646,8 @@ class QueueSimulator implements ChoiceCosts {
     for (let stage = 1; stage <= capStage; stage++) {
       reach[stage] = goingOn;
       if (stage === this.exitStage[exit]) {
-        if (level !== undefined && this.confidence !== undefined) {
-          const rate = this.confidence.passRate(exit + 1, level);
-          goingOn *= 1 - Math.min(1, Math.max(0, Number.isFinite(rate) ? rate : 0));
-        }
         exit++;
+        goingOn *= 1 - this.passRate(exit, level);
       }
     }
     this.reachTable[key] = reach;
@@ -658,8 +658,8 @@ class QueueSimulator implements ChoiceCosts {
    * Expected median work per frame at cap in a full batch (long-run work is about typical, not tail, cost),
    * including its share of the per-batch overhead: for a small model that overhead is a good part of the work.
    */
-  workPerFrameMs(slot: Slot, cap: number): number {
-    return this.workMs(cap, stopLevel(slot));
+  workPerFrameMs(slot: Slot): number {
+    return this.workMs(slot.cap, stopLevel(slot));
   }
 
   workMs(cap: number, level: ConfidenceLevel | undefined): number {
@@ -677,15 +677,26 @@ class QueueSimulator implements ChoiceCosts {
 
   /** Expected accuracy lost per frame to stops at confident exits before cap: Σ P(stop at k) × lossPerStop at k. */
   stopLoss(cap: number, level: ConfidenceLevel | undefined): number {
-    if (level === undefined || this.confidence === undefined) return 0;
-    let loss = 0;
+    if (level === undefined) return 0;
+    const key = this.reachKey(cap, level);
+    let loss = this.stopLossTable[key];
+    if (loss !== undefined) return loss;
+    loss = 0;
     let goingOn = 1;
     for (let exit = 1; exit < cap; exit++) {
-      const rate = Math.min(1, Math.max(0, this.confidence.passRate(exit, level) || 0));
-      loss += goingOn * rate * lossPerStop(level, this.confidence.disagreement?.(exit, level, cap) ?? NaN);
+      const rate = this.passRate(exit, level);
+      loss += goingOn * rate * lossPerStop(level, this.confidence?.disagreement?.(exit, level, cap) ?? NaN);
       goingOn *= 1 - rate;
     }
+    this.stopLossTable[key] = loss;
     return loss;
+  }
+
+  /** Learned share of the frames reaching `exit` that its threshold at `level` stops; 0 without a stop or data. */
+  private passRate(exit: number, level: ConfidenceLevel | undefined): number {
+    if (level === undefined || this.confidence === undefined) return 0;
+    const rate = this.confidence.passRate(exit, level);
+    return Number.isFinite(rate) ? Math.min(1, Math.max(0, rate)) : 0;
   }
 
   /**

@@ -14,8 +14,9 @@ export interface ExitPolicy {
   /** Stop at the first exit whose confidence passes the threshold calibrated for this level. */
   confidenceStop: 'none' | ConfidenceLevel;
   /**
-   * busy: only while the queue could not otherwise run every frame to its preferred exit on time (an idle machine
-   * answers from the preferred exit: most accurate). always: every frame (least work, e.g. to save power).
+   * busy: only while the queue could not otherwise run every frame to its preferred exit on time, and only where a
+   * stop buys more expected accuracy per millisecond than a shallower cap (an idle machine answers from the
+   * preferred exit: most accurate). always: every frame (least work, e.g. to save power).
    */
   confidenceStopWhen: 'busy' | 'always';
   /** Answer with the manifest's weighted vote when a frame reaches the last exit unconfident and the vote beats it. */
