@@ -20,7 +20,8 @@ export interface AnsweredFrame {
  * Learns, per exit and confidence level, how often a frame that reaches the exit without having passed an earlier
  * one passes this exit's calibrated threshold: the share of frames a confidence stop takes off the later stages.
  * The planner uses it to predict the work of a batch whose frames may stop early, so a busy machine still runs the
- * unconfident frames deeper instead of capping everyone at exit 1.
+ * unconfident frames deeper instead of capping everyone at exit 1. From the answers, it also learns how often a
+ * frame confident at exit k answered differently at each later exit it ran: what stopping it at k would cost.
  *
  * Counts decay (about the last `window` frames), so a shift in the input (a new product, a dirty lens) shows within
  * seconds. Until `minFrames` frames reached an exit its rate reads 0: no frame is assumed to stop early, the safe side.
@@ -63,7 +64,7 @@ export class ConfidencePassRateEstimator implements ConfidencePassRates {
     const exits = this.model.exits.length;
     const ran = Math.min(confidences.length, exits);
     LEVELS.forEach((level, l) => {
-      for (let k = 0; k < confidences.length && k < this.model.exits.length; k++) {
+      for (let k = 0; k < ran; k++) {
         const cell = k * LEVELS.length + l;
         this.reached[cell] = (this.reached[cell] ?? 0) * this.decay + 1;
         this.passed[cell] = (this.passed[cell] ?? 0) * this.decay;
