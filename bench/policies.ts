@@ -42,7 +42,7 @@ import { openTestSet } from '../src/model/datasets/locate.ts';
 import { loadModel, type LoadedModel } from '../src/model/load-model.ts';
 import { inputSize, type Manifest } from '../src/model/manifest.ts';
 import { MultiExitRunner, type ExitDecider } from '../src/model/multi-exit-runner.ts';
-import { loadOrMeasureProfile } from '../src/model/profiler.ts';
+import { loadOrMeasureProfile, quantile } from '../src/model/profiler.ts';
 import { modelViewOf } from '../src/pipeline/model-view.ts';
 import { seededRandom } from '../test/helpers/seeded-random.ts';
 
@@ -108,14 +108,9 @@ interface Row {
   mean_exit: number;
 }
 
-function quantile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const pos = (sorted.length - 1) * p;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  const a = sorted[lo] ?? NaN;
-  return a + ((sorted[hi] ?? a) - a) * (pos - lo);
+/** p-quantile of unsorted values (the profiler's interpolation). */
+function quantileOfValues(values: readonly number[], p: number): number {
+  return quantile([...values].sort((a, b) => a - b), p);
 }
 
 function shippedModels(): { dirs: string[]; smoke: boolean } {
@@ -181,7 +176,7 @@ async function answerEveryExit(
       });
     });
   }
-  return { frames, batchOverheadMs: Math.max(0, quantile(overheads, 0.5)), fullBatchMs: quantile(fullBatches, 0.5) };
+  return { frames, batchOverheadMs: Math.max(0, quantileOfValues(overheads, 0.5)), fullBatchMs: quantileOfValues(fullBatches, 0.5) };
 }
 
 /** Virtual time that runs at real speed while the model works and jumps over idle time. */
@@ -351,8 +346,8 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
     accuracy: answered.filter((o) => o.correct).length / Math.max(1, answered.length),
     attainment: onTime.length / Math.max(1, outcome.length),
     shed_rate: (outcome.length - answered.length) / Math.max(1, outcome.length),
-    p50_ms: quantile(answered.map((o) => o.latencyMs), 0.5),
-    p99_ms: quantile(answered.map((o) => o.latencyMs), 0.99),
+    p50_ms: quantileOfValues(answered.map((o) => o.latencyMs), 0.5),
+    p99_ms: quantileOfValues(answered.map((o) => o.latencyMs), 0.99),
     mean_exit: answered.reduce((s, o) => s + o.exit, 0) / Math.max(1, answered.length),
   };
 }
