@@ -2,6 +2,11 @@ import { defineConfig } from 'vitest/config';
 
 // Two projects: `unit` (fakes and virtual time, no services) and `integration` (real Mosquitto, InfluxDB,
 // node-opcua and the shipped models, started by test/global-setup.ts).
+// Test workers are forked from this process and inherit its environment. glibc's malloc otherwise gives each thread
+// that frees native buffers (MQTT payloads, ONNX Runtime outputs) an arena of its own, and RSS then creeps by tens
+// of MiB with no memory held: the memory-bound tests measure RSS as the service runs in its container (Dockerfile).
+process.env.MALLOC_ARENA_MAX ??= '2';
+
 export default defineConfig({
   test: {
     projects: [

@@ -253,3 +253,21 @@ export const rssMiB = (): number => process.memoryUsage().rss / 2 ** 20;
 setFlagsFromString('--expose-gc');
 /** A forced full GC, so that the memory left after it is memory still held (memory-bound tests). */
 export const collectGarbage = runInNewContext('gc') as () => void;
+
+/**
+ * Memory the process still holds (MiB): the least of a few forced collections 50 ms apart. One collection leaves
+ * buffers freed lazily (external memory) and allocator slack in RSS, tens of MiB on a busy run; a retained
+ * allocation stays in every sample.
+ */
+export async function settledMemory(samples = 5): Promise<{ rss: number; buffers: number }> {
+  let rss = Infinity;
+  let buffers = Infinity;
+  for (let i = 0; i < samples; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    collectGarbage();
+    const usage = process.memoryUsage();
+    rss = Math.min(rss, usage.rss / 2 ** 20);
+    buffers = Math.min(buffers, (usage.external + usage.arrayBuffers) / 2 ** 20);
+  }
+  return { rss, buffers };
+}

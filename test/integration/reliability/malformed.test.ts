@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  collectGarbage,
   connectPublisher,
   influxFor,
   loadFlow,
+  settledMemory,
   signalFlowYaml,
   signalPayload,
   startTestService,
@@ -139,14 +139,13 @@ limits: { maxPayloadBytes: ${MAX_PAYLOAD} }
     };
     const answered = (): number => running.results.filter((result) => result.id.startsWith('after-')).length;
     // Warm-up (allocator and pools grow), then two equal phases of 340 rounds: a retained payload would grow RSS by
-    // ~42 MiB a phase. Measured after a forced GC; external buffers are reported (they are freed lazily).
+    // ~42 MiB a phase. Measured as settled memory (the least of a few forced collections); external buffers are
+    // reported too.
     const memory: { rss: number; buffers: number }[] = [];
     for (const [from, to] of [[0, 40], [40, 380], [380, rounds]] as const) {
       for (let round = from; round < to; round += 1) await runRound(round);
       await waitFor('rounds answered', () => answered() >= to, 30_000);
-      collectGarbage();
-      const usage = process.memoryUsage();
-      memory.push({ rss: usage.rss / 2 ** 20, buffers: (usage.external + usage.arrayBuffers) / 2 ** 20 });
+      memory.push(await settledMemory());
     }
     const [, middle = { rss: 0, buffers: 0 }, last = { rss: 0, buffers: 0 }] = memory;
     await running.stop(5_000);
