@@ -35,6 +35,14 @@ export interface LatencyEstimatorOptions {
    * cannot blind it; a real step change still gets through in a few observations.
    */
   maxJumpRatio?: number;
+  /**
+   * Huber bound, in learnt standard deviations: an observation further than this from the estimate counts as if it
+   * were this far, in both the scale and the spread. A stall of 10x (a GC pause inside a stage of 0.1 ms) then moves
+   * the median by ~3% instead of ~30%, and the p95 by ~20% instead of ~2.6x; a planner reading those would shed
+   * frames that make it. A real step change still gets through: each bounded observation widens the spread by half,
+   * so a 2x slowdown is covered by the p95 within four observations.
+   */
+  outlierSd?: number;
 }
 
 /** Per-stage online state: the device's current speed relative to the profile, and how much that ratio scatters. */
@@ -48,6 +56,8 @@ export interface StageEstimate {
 }
 
 const Z_P95 = 1.6448536269514722;
+/** Smallest Huber bound on ln(observed / estimate): ±5%. */
+const MIN_OUTLIER_LOG = 0.05;
 /** E|X − μ| = σ·√(2/π) for a normal X. */
 const MAD_TO_SD = Math.sqrt(Math.PI / 2);
 
@@ -82,10 +92,12 @@ export class LatencyEstimator implements LatencyModel {
   private readonly stages: StageState[];
   private readonly alpha: number;
   private readonly maxJumpRatio: number;
+  private readonly outlierSd: number;
 
   constructor(profile: readonly StageLatencyProfileEntry[], options: LatencyEstimatorOptions = {}) {
     this.alpha = options.alpha ?? 0.2;
     this.maxJumpRatio = options.maxJumpRatio ?? 4;
+    this.outlierSd = options.outlierSd ?? 3;
     if (!(this.alpha > 0 && this.alpha <= 1)) {
       throw new ControlError('EDGEKE_CONTROL_OPTIONS', `latency estimator alpha must be in (0, 1], got ${this.alpha}`);
     }
@@ -98,7 +110,8 @@ export class LatencyEstimator implements LatencyModel {
     // A failed or bogus timing must not poison the model; the runtime counts those as errors elsewhere.
     if (!Number.isFinite(ms) || ms < 0 || !(batchSize >= 1)) return;
     const state = this.state(stage);
-    const maxJump = Math.log(this.maxJumpRatio);
+    // The floor keeps a spread learnt on a very steady machine from rejecting ordinary jitter.
+    const maxJump = Math.min(Math.log(this.maxJumpRatio), Math.max(MIN_OUTLIER_LOG, this.outlierSd * this.sdOf(state)));
     const logRatio = Math.log(Math.max(ms / baselineMs(state.points, batchSize), 1e-6));
     const diff = Math.min(maxJump, Math.max(-maxJump, logRatio - state.logScale));
     state.logScale += this.alpha * diff;

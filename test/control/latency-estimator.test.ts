@@ -42,7 +42,7 @@ describe('LatencyEstimator seeded from a profile', () => {
 });
 
 describe('LatencyEstimator online updates', () => {
-  it('notices a 2x slowdown: p95 covers it within 3 observations, the mean within 10% in 11', () => {
+  it('notices a 2x slowdown: p95 covers it within 4 observations, the mean within 10% in 11', () => {
     const estimator = new LatencyEstimator(profile(1.1));
     const slow = 2 * 2; // stage 1, batch 1, twice as slow
     let p95CoversAfter = -1;
@@ -53,7 +53,7 @@ describe('LatencyEstimator online updates', () => {
       if (meanWithin10After < 0 && Math.abs(estimator.stageMs(1, 1, 0.5) - slow) <= 0.1 * slow) meanWithin10After = n;
     }
     expect(p95CoversAfter).toBeGreaterThan(0);
-    expect(p95CoversAfter).toBeLessThanOrEqual(3);
+    expect(p95CoversAfter).toBeLessThanOrEqual(4);
     expect(meanWithin10After).toBeGreaterThan(0);
     expect(meanWithin10After).toBeLessThanOrEqual(11);
   });
@@ -89,6 +89,15 @@ describe('LatencyEstimator online updates', () => {
     }
     expect(covered / trials).toBeGreaterThan(0.9);
     expect(covered / trials).toBeLessThan(0.995);
+  });
+
+  it('shrugs off a stall: one 10x observation moves the median under 5% and the p95 under 25%', () => {
+    const estimator = new LatencyEstimator(profile(1.1));
+    const [p50, p95] = [estimator.stageMs(1, 1, 0.5), estimator.stageMs(1, 1, 0.95)];
+    estimator.observe({ stage: 1, batchSize: 1, ms: 20 });
+    expect(estimator.stageMs(1, 1, 0.5)).toBeGreaterThan(p50);
+    expect(estimator.stageMs(1, 1, 0.5)).toBeLessThan(1.05 * p50);
+    expect(estimator.stageMs(1, 1, 0.95)).toBeLessThan(1.25 * p95);
   });
 
   it('bounds the pull of one huge outlier', () => {
