@@ -107,6 +107,12 @@ export interface PlannerState {
    */
   arrivalRatePerMs?: number;
   /**
+   * Long-run arrival rate (frames/ms, ArrivalRateEstimator.sustainedRatePerMs) that sets the work budget: the mean
+   * work per frame the machine can afford. A budget set by the recent rate follows every Poisson cluster and would
+   * lower frames at half load. Absent: arrivalRatePerMs.
+   */
+  sustainedArrivalRatePerMs?: number;
+  /**
    * Learned share of frames each exit's confidence stop takes off the later stages (ConfidencePassRateEstimator).
    * With it, a frame allowed to stop when confident is planned at its expected work, not at its cap's. Absent: no
    * frame is expected to stop early.
@@ -232,11 +238,12 @@ export function planBatch(
   // edge of their deadlines, for as long as the load lasts.
   const tightestMs = Math.min(...alive.map((slot) => slot.frame.policy.deadlineMs));
   const backlog = Math.max(0, alive.length - 2 * options.maxBatch);
-  const backlogRatePerMs = (state.arrivalRatePerMs ?? 0) > 0 ? backlog / Math.max(tightestMs, 1e-3) : 0;
+  const sustainedRatePerMs = state.sustainedArrivalRatePerMs ?? state.arrivalRatePerMs ?? 0;
+  const backlogRatePerMs = sustainedRatePerMs > 0 ? backlog / Math.max(tightestMs, 1e-3) : 0;
   let best: Candidate | undefined;
   for (const batchSize of candidateBatchSizes(options, planned.length)) {
     const candidate = planWithBatchSize(planned, reserved, batchSize, startTs, model, simulator, {
-      arrivalRatePerMs: (state.arrivalRatePerMs ?? 0) + backlogRatePerMs,
+      arrivalRatePerMs: sustainedRatePerMs + backlogRatePerMs,
       targetUtilization: options.targetUtilization ?? 0.8,
       finishMarginMs: options.finishMarginMs ?? 0,
     });

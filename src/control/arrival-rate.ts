@@ -1,29 +1,61 @@
 /**
- * Recent arrival rate of one model's queue (frames/ms), for the planner's room reservation. An EWMA of the gaps
- * between arrivals; when arrivals stop, the silence since the last one counts as a gap in progress, so the rate
- * decays instead of staying at the last burst's level.
+ * Arrival rate of one model's queue (frames/ms), as two EWMAs of the gaps between arrivals: a recent one for the
+ * planner's room reservation (it must see a burst coming) and a sustained one for its work budget (what the machine
+ * must keep up with in the long run; see PlannerState). When arrivals stop, the silence since the last one counts as a
+ * gap in progress, so both rates decay instead of staying at the last burst's level.
  */
 export class ArrivalRateEstimator {
-  private meanGapMs: number | undefined;
+  private readonly recent: GapAverage;
+  private readonly sustained: GapAverage;
   private lastTs: number | undefined;
 
-  /** alpha: weight of the newest gap; 0.05 averages over roughly the last 40 arrivals. */
-  constructor(private readonly alpha = 0.05) {}
+  /**
+   * alpha: weight of the newest gap in the recent rate; 0.05 averages over roughly the last 40 arrivals.
+   * sustainedAlpha: the same for the sustained rate; 0.01 averages over roughly the last 200. Forty Poisson gaps
+   * scatter by about 16%, so a work budget set by the recent rate would lower frames now and then at half load.
+   */
+  constructor(alpha = 0.05, sustainedAlpha = 0.01) {
+    this.recent = new GapAverage(alpha);
+    this.sustained = new GapAverage(sustainedAlpha);
+  }
 
   observe(arrivalTs: number): void {
     if (this.lastTs !== undefined) {
       const gap = Math.max(0, arrivalTs - this.lastTs);
-      this.meanGapMs = this.meanGapMs === undefined ? gap : this.meanGapMs + this.alpha * (gap - this.meanGapMs);
+      this.recent.add(gap);
+      this.sustained.add(gap);
     }
     this.lastTs = this.lastTs === undefined ? arrivalTs : Math.max(this.lastTs, arrivalTs);
   }
 
-  /** Frames per ms at `now`; 0 until two arrivals were seen. */
+  /** Recent frames per ms at `now`; 0 until two arrivals were seen. */
   ratePerMs(now: number): number {
-    if (this.meanGapMs === undefined || this.lastTs === undefined) return 0;
+    return this.recent.ratePerMs(this.silenceMs(now));
+  }
+
+  /** Sustained frames per ms at `now`; 0 until two arrivals were seen. */
+  sustainedRatePerMs(now: number): number {
+    return this.sustained.ratePerMs(this.silenceMs(now));
+  }
+
+  private silenceMs(now: number): number {
+    return this.lastTs === undefined ? NaN : now - this.lastTs;
+  }
+}
+
+class GapAverage {
+  private meanGapMs: number | undefined;
+
+  constructor(private readonly alpha: number) {}
+
+  add(gapMs: number): void {
+    this.meanGapMs = this.meanGapMs === undefined ? gapMs : this.meanGapMs + this.alpha * (gapMs - this.meanGapMs);
+  }
+
+  ratePerMs(silenceMs: number): number {
+    if (this.meanGapMs === undefined || !Number.isFinite(silenceMs)) return 0;
     // The silence so far is a gap still in progress: it counts like an observation once it outlasts the mean.
-    const silence = now - this.lastTs;
-    const gap = this.meanGapMs + this.alpha * Math.max(0, silence - this.meanGapMs);
+    const gap = this.meanGapMs + this.alpha * Math.max(0, silenceMs - this.meanGapMs);
     return 1 / Math.max(gap, 1e-3);
   }
 }

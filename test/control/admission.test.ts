@@ -107,6 +107,16 @@ describe('planBatch', () => {
     expect(busy.shed).toEqual([]);
   });
 
+  it('sets the work budget by the sustained arrival rate, not by the recent burst', () => {
+    const queue = frames(4, { deadlineMs: 100 });
+    const depth = (plan: BatchPlan): number => plan.batch.reduce((sum, f) => sum + f.capExit, 0);
+    const burst = { now: NOW, arrivalRatePerMs: 0.2 };
+    const burstAtLowLoad = planBatch(queue, MODEL, latency, { ...burst, sustainedArrivalRatePerMs: 0.02 }, options);
+    const sustainedBurst = planBatch(queue, MODEL, latency, { ...burst, sustainedArrivalRatePerMs: 0.2 }, options);
+    expect(depth(burstAtLowLoad)).toBeGreaterThan(depth(sustainedBurst));
+    expect(depth(planBatch(queue, MODEL, latency, burst, options))).toBe(depth(sustainedBurst));
+  });
+
   it('marks the hopeless late instead when the flow answers late', () => {
     const plan = planBatch(frames(24, { latePolicy: 'answer-late' }), MODEL, latency, { now: NOW }, options);
     expect(plan.shed).toEqual([]);

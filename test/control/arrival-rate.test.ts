@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ArrivalRateEstimator } from '../../src/control/arrival-rate.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 describe('ArrivalRateEstimator', () => {
   it('knows nothing before two arrivals', () => {
@@ -23,11 +24,46 @@ describe('ArrivalRateEstimator', () => {
     expect(estimator.ratePerMs(t)).toBeGreaterThan(0.45);
   });
 
+  it('keeps a sustained rate that scatters far less than the recent one over Poisson arrivals', () => {
+    const random = seededRandom(3);
+    const estimator = new ArrivalRateEstimator();
+    let t = 0;
+    const recent: number[] = [];
+    const sustained: number[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      estimator.observe((t += -Math.log(1 - random()) / 5));
+      if (i >= 2_000) {
+        recent.push(estimator.ratePerMs(t));
+        sustained.push(estimator.sustainedRatePerMs(t));
+      }
+    }
+    const spread = (xs: number[]): number => {
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+      return Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length) / mean;
+    };
+    // Over the last ~40 gaps the estimate scatters by ~16%; over ~200 by ~7%.
+    expect(spread(recent)).toBeGreaterThan(0.12);
+    expect(spread(sustained)).toBeLessThan(0.09);
+    expect(sustained.filter((rate) => rate > 1.25 * 5).length / sustained.length).toBeLessThan(0.01);
+    expect(recent.filter((rate) => rate > 1.25 * 5).length / recent.length).toBeGreaterThan(0.05);
+  });
+
+  it('moves the sustained rate to a new load within a few hundred arrivals', () => {
+    const estimator = new ArrivalRateEstimator();
+    let t = 0;
+    for (let i = 0; i < 1_000; i++) estimator.observe((t += 10));
+    for (let i = 0; i < 100; i++) estimator.observe((t += 2));
+    expect(estimator.sustainedRatePerMs(t)).toBeLessThan(0.45);
+    for (let i = 0; i < 400; i++) estimator.observe((t += 2));
+    expect(estimator.sustainedRatePerMs(t)).toBeGreaterThan(0.45);
+  });
+
   it('decays when arrivals stop', () => {
     const estimator = new ArrivalRateEstimator();
     for (let t = 0; t <= 100; t += 1) estimator.observe(t);
     expect(estimator.ratePerMs(100)).toBeCloseTo(1, 6);
     expect(estimator.ratePerMs(1100)).toBeLessThan(0.05);
     expect(estimator.ratePerMs(10_100)).toBeLessThan(0.005);
+    expect(estimator.sustainedRatePerMs(10_100)).toBeLessThan(0.02);
   });
 });

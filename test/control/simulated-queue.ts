@@ -83,7 +83,7 @@ export function simulate(settings: SimulationSettings): SimulationReport {
       t = arrivals[next] ?? t;
       continue;
     }
-    const plan = planBatch(queue, MODEL, estimator, { now: t, busyUntilTs: t, arrivalRatePerMs: settings.knowsArrivalRate === false ? 0 : arrivalRate.ratePerMs(t) }, settings.planner);
+    const plan = planBatch(queue, MODEL, estimator, { now: t, busyUntilTs: t, arrivalRatePerMs: settings.knowsArrivalRate === false ? 0 : arrivalRate.ratePerMs(t), sustainedArrivalRatePerMs: settings.knowsArrivalRate === false ? 0 : arrivalRate.sustainedRatePerMs(t) }, settings.planner);
     for (const shed of plan.shed) Object.assign(records.get(shed.id) ?? {}, { outcome: 'shed', reason: shed.reason });
     plans.push({ caps: plan.batch.map((f) => f.capExit), slackSheds: plan.shed.filter((s) => s.reason !== 'queue-full').length });
     queue = plan.waiting;
