@@ -21,6 +21,8 @@ export type ExitDecision =
 /**
  * Decision after exit `exitIndex` of one frame: stop (and answer from this exit, or by weighted vote) or run on.
  * `runningBatchSize` is how many frames of the batch would run the next stages (the cost depends on it).
+ * `passedEarlierExit`: whether the frame's confidence passed the threshold of an exit before this one. The vote
+ * answers only frames that reach the last exit without any exit passing its threshold.
  */
 export function decideAfterExit(
   model: ModelView,
@@ -30,6 +32,7 @@ export function decideAfterExit(
   confidence: number,
   nowMs: number,
   runningBatchSize: number,
+  passedEarlierExit = false,
 ): ExitDecision {
   const { policy } = frame;
   const confident = passesConfidence(model, policy, exitIndex, confidence);
@@ -37,7 +40,7 @@ export function decideAfterExit(
     return {
       action: 'stop',
       reason: 'last-exit',
-      answer: !confident && answersByVote(model, policy, exitIndex) ? 'vote' : 'exit',
+      answer: !confident && !passedEarlierExit && answersByVote(model, policy, exitIndex) ? 'vote' : 'exit',
     };
   }
   if (confident && frame.stopWhenConfident) return { action: 'stop', reason: 'confident', answer: 'exit' };
@@ -65,6 +68,7 @@ export function createBatchContinuation(
   latency: LatencyModel,
 ): BatchContinuation {
   const stops = new Map<number, { exit: number; reason: StopReason; answer: 'exit' | 'vote' }>();
+  const passedAnExit = new Uint8Array(batch.length);
   return {
     decide(frameIndex, exitIndex, confidence, nowMs) {
       const frame = batch[frameIndex];
@@ -72,7 +76,9 @@ export function createBatchContinuation(
       const already = stops.get(frameIndex);
       if (already !== undefined) return 'stop';
       const running = Math.max(1, batch.length - stops.size);
-      const decision = decideAfterExit(model, latency, frame, exitIndex, confidence, nowMs, running);
+      const passedEarlier = passedAnExit[frameIndex] === 1;
+      if (passesConfidence(model, frame.policy, exitIndex, confidence)) passedAnExit[frameIndex] = 1;
+      const decision = decideAfterExit(model, latency, frame, exitIndex, confidence, nowMs, running, passedEarlier);
       if (decision.action === 'continue') return 'continue';
       stops.set(frameIndex, { exit: exitIndex, reason: decision.reason, answer: decision.answer });
       return 'stop';

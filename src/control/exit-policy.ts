@@ -90,6 +90,11 @@ export function passesConfidence(model: ModelView, policy: ExitPolicy, exitIndex
   return threshold !== null && threshold !== undefined && confidence >= threshold;
 }
 
+/** Whether any of a frame's confidences at exits 1..n (in order) passed its exit's threshold. */
+export function passedAnyExit(model: ModelView, policy: ExitPolicy, confidences: readonly number[]): boolean {
+  return confidences.some((confidence, k) => passesConfidence(model, policy, k + 1, confidence));
+}
+
 /**
  * Whether a frame that stopped at `exitIndex` without passing a threshold is answered by the weighted vote: only at
  * the last exit, only when the flow allows it and the manifest says the vote beat the last exit on validation data.

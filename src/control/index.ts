@@ -11,6 +11,7 @@ export {
   deepestExitWithin,
   exitCostMs,
   nextExitCostMs,
+  passedAnyExit,
   passesConfidence,
   preferredExit,
 } from './exit-policy.ts';

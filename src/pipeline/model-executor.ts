@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import {
   createBatchContinuation,
   decideAfterExit,
+  passedAnyExit,
   planBatch,
   type ExitPolicy,
   type LatencyEstimator,
@@ -140,7 +141,12 @@ export class ModelExecutor {
       const now = this.now();
       const byKey = new Map(this.queue.map((job) => [job.key, job]));
       const queued: QueuedFrame[] = this.queue.map((job) => ({ id: job.key, captureTs: job.frame.captureTs, policy: job.flow.policy() }));
-      const state = { now, arrivalRatePerMs: this.arrivals.ratePerMs(now), confidence: this.passRates };
+      const state = {
+        now,
+        arrivalRatePerMs: this.arrivals.ratePerMs(now),
+        sustainedArrivalRatePerMs: this.arrivals.sustainedRatePerMs(now),
+        confidence: this.passRates,
+      };
       const plan = planBatch(queued, this.options.model, this.options.estimator, state, {
         maxBatch: Math.max(...this.queue.map((job) => job.flow.maxBatch())),
         // The flows' capacities together: the planner reserves room within it for frames about to arrive.
@@ -218,7 +224,7 @@ export class ModelExecutor {
     finishTs: number,
   ): FrameResult {
     const { frame, flow } = job;
-    const answerBy = stopAnswer ?? (answer.exit === this.options.model.exits.length ? this.lastExitAnswer(planned, answer.output.confidence, finishTs) : 'exit');
+    const answerBy = stopAnswer ?? (answer.exit === this.options.model.exits.length ? this.lastExitAnswer(planned, answer, finishTs) : 'exit');
     const chosen = answerBy === 'vote' && answer.vote !== undefined ? answer.vote : answer.output;
     const e2eMs = finishTs - frame.captureTs;
     const deadlineMs = planned.policy.deadlineMs;
@@ -246,9 +252,11 @@ export class ModelExecutor {
   }
 
   /** The runner stops every frame at the last exit without asking: ask the controller there whether to vote. */
-  private lastExitAnswer(planned: PlannedFrame, confidence: number, nowMs: number): 'exit' | 'vote' {
+  private lastExitAnswer(planned: PlannedFrame, answer: FrameAnswer, nowMs: number): 'exit' | 'vote' {
     const { model, estimator } = this.options;
-    const decision = decideAfterExit(model, estimator, planned, model.exits.length, confidence, nowMs, 1);
+    const earlier = answer.exits.slice(0, -1).map((e) => e.confidence);
+    const passedEarlier = passedAnyExit(model, planned.policy, earlier);
+    const decision = decideAfterExit(model, estimator, planned, model.exits.length, answer.output.confidence, nowMs, 1, passedEarlier);
     return decision.action === 'stop' ? decision.answer : 'exit';
   }
 

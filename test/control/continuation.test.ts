@@ -92,6 +92,12 @@ describe('decideAfterExit', () => {
     expect(decideAfterExit(MODEL, latency, f, exit, conf, NOW, 1)).toEqual(expected);
   });
 
+  it('votes only for frames that passed no threshold on the way: one that passed an earlier exit keeps the last answer', () => {
+    const f = frame({ confidenceStop: '0.95', vote: true }, 4, NOW + 100, false);
+    expect(decideAfterExit(MODEL, latency, f, 4, 0.5, NOW, 1, false)).toMatchObject({ answer: 'vote' });
+    expect(decideAfterExit(MODEL, latency, f, 4, 0.5, NOW, 1, true)).toMatchObject({ answer: 'exit' });
+  });
+
   it('prices the next stages at the batch that will run them', () => {
     // Exit 2 → 3 is stage 3: 4 ms alone, 4 × 2.2 = 8.8 ms for 4 frames.
     const f = frame({}, 4, NOW + 6);
@@ -116,6 +122,17 @@ describe('createBatchContinuation', () => {
     // A frame asked again after it stopped, or one not in the batch, stops.
     expect(control.decide(0, 2, 0.2, NOW)).toBe('stop');
     expect(control.decide(9, 1, 0.2, NOW)).toBe('stop');
+  });
+
+  it('remembers a threshold passed at an earlier exit (stops off): that frame is not answered by the vote', () => {
+    const batch = [frame({ vote: true, confidenceStop: '0.90' }, 4, NOW + 100, false), frame({ vote: true, confidenceStop: '0.90' }, 4, NOW + 100, false)];
+    const control = createBatchContinuation(batch, MODEL, latency);
+    expect(control.decide(0, 1, 0.99, NOW)).toBe('continue');
+    expect(control.decide(1, 1, 0.2, NOW)).toBe('continue');
+    for (const exit of [2, 3]) for (const i of [0, 1]) control.decide(i, exit, 0.2, NOW);
+    for (const i of [0, 1]) expect(control.decide(i, 4, 0.2, NOW)).toBe('stop');
+    expect(control.stopOf(0)).toMatchObject({ answer: 'exit' });
+    expect(control.stopOf(1)).toMatchObject({ answer: 'vote' });
   });
 
   it('counts only the frames still running when it prices the next stage', () => {
