@@ -17,7 +17,7 @@
  * Also the EdgeKE paper's tables (unloaded, from the per-exit answers and the profile): accuracy loss vs the final
  * exit at several latency budgets, and speedup at several accuracy requirements.
  *
- *   node --expose-gc --import tsx bench/policies.ts [--model models/x ...] [--frames 400] [--loads 0.5,1,1.5,2,3]
+ *   node --expose-gc --v8-pool-size=1 --import tsx bench/policies.ts [--model models/x ...] [--frames all|N] [--loads 0.5,1,1.5,2,3]
  *        [--deadline-factor 1.5] [--deadline-floor-ms 10] [--max-batch auto|N] [--queue auto|N] [--threads 1] [--seed 1]
  *        [--min-duration-ms 2000] [--smoke] [--no-plot]
  * Each load's stream cycles through the test frames until it lasts --min-duration-ms at that load.
@@ -35,13 +35,13 @@ import { BatchOverheadEstimator } from '../src/control/batch-overhead.ts';
 import { PlanErrorEstimator } from '../src/control/plan-error.ts';
 import { ConfidencePassRateEstimator } from '../src/control/confidence-pass-rates.ts';
 import { createBatchContinuation, decideAfterExit } from '../src/control/continuation.ts';
-import { passesConfidence, type ExitPolicy } from '../src/control/exit-policy.ts';
+import { passedAnyExit, passesConfidence, type ExitPolicy } from '../src/control/exit-policy.ts';
 import { LatencyEstimator } from '../src/control/latency-estimator.ts';
 import type { ModelView } from '../src/control/model-view.ts';
 import { openTestSet } from '../src/model/datasets/locate.ts';
 import { loadModel, type LoadedModel } from '../src/model/load-model.ts';
 import { inputSize, type Manifest } from '../src/model/manifest.ts';
-import { MultiExitRunner, type ExitDecider } from '../src/model/multi-exit-runner.ts';
+import { MultiExitRunner, type ExitDecider, type FrameAnswer } from '../src/model/multi-exit-runner.ts';
 import { loadOrMeasureProfile, quantile } from '../src/model/profiler.ts';
 import { modelViewOf } from '../src/pipeline/model-view.ts';
 import { seededRandom } from '../test/helpers/seeded-random.ts';
@@ -49,7 +49,7 @@ import { seededRandom } from '../test/helpers/seeded-random.ts';
 const { values } = parseArgs({
   options: {
     model: { type: 'string', multiple: true },
-    frames: { type: 'string', default: '400' },
+    frames: { type: 'string', default: 'all' },
     loads: { type: 'string', default: '0.5,1,1.5,2,3' },
     'deadline-factor': { type: 'string', default: '1.5' },
     'deadline-floor-ms': { type: 'string', default: '10' },
@@ -63,7 +63,14 @@ const { values } = parseArgs({
     'no-plot': { type: 'boolean', default: false },
   },
 });
-const frameCount = Number(values.frames);
+/**
+ * Test frames per model ('all': the whole test split). Ours and the baselines differ by fractions of a point at light
+ * load; on a few hundred frames that is a handful of frames, and which few decides the verdict. The stream cycles
+ * through them either way, so more frames cost only the one pass that records every exit's answers.
+ */
+const frameCount = values.frames === 'all' ? Infinity : Number(values.frames);
+/** Frames of seeded noise in a smoke run. */
+const SMOKE_FRAMES = 400;
 const loads = (values.loads ?? '').split(',').map(Number);
 const deadlineFactor = Number(values['deadline-factor']);
 const deadlineFloorMs = Number(values['deadline-floor-ms']);
@@ -131,7 +138,7 @@ async function readInputs(dir: string, manifest: Manifest, smoke: boolean): Prom
   const random = seededRandom(seed);
   if (smoke) {
     const size = inputSize(manifest);
-    const inputs = Array.from({ length: frameCount }, () => Float32Array.from({ length: size }, () => random() * 2 - 1));
+    const inputs = Array.from({ length: Math.min(frameCount, SMOKE_FRAMES) }, () => Float32Array.from({ length: size }, () => random() * 2 - 1));
     return { inputs, labels: undefined, description: 'seeded noise (smoke run: labels are the final exit answers)' };
   }
   const testSet = await openTestSet(dir, manifest);
@@ -217,8 +224,8 @@ interface ReplayContext {
 }
 
 async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<Row, 'model' | 'load' | 'deadline_ms'>> {
-  // The previous replay's garbage (one outcome per frame) would otherwise be collected during this one: a pause of
-  // tens of milliseconds against deadlines of ten. Available when run with --expose-gc (edgeke bench does).
+  // The previous replay's garbage would otherwise be collected during this one: a pause of tens of milliseconds
+  // against deadlines of ten. Available when run with --expose-gc (edgeke bench does).
   (globalThis as { gc?: () => void }).gc?.();
   const clock = new VirtualClock();
   const runner = new MultiExitRunner(ctx.model, { now: () => clock.now() });
@@ -251,12 +258,9 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
     return k < 0 ? lastExit : k + 1;
   });
 
-  const outcome: { answered: boolean; correct: boolean; latencyMs: number; exit: number }[] = ctx.frames.map(() => ({
-    answered: false,
-    correct: false,
-    latencyMs: NaN,
-    exit: 0,
-  }));
+  // Typed arrays, not an object per frame: the bench's own bookkeeping (tens of thousands of frames that live to the
+  // end of the replay) should not add to the collector's work while a policy is measured.
+  const outcome = new FrameOutcomes(ctx.frames.length);
   let queue: QueuedFrame[] = [];
   let next = 0;
   let t = 0;
@@ -274,14 +278,14 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
       clock.start(t); // planning costs time too
       let batch: PlannedFrame[];
       let decide: ExitDecider;
-      let answerByVote: (i: number, exit: number, confidence: number) => boolean = () => false;
+      let answerByVote: (i: number, answer: FrameAnswer) => boolean = () => false;
       if (planned) {
         const now = clock.now();
         const plan = planBatch(
           queue,
           ctx.view,
           estimator,
-          { now, arrivalRatePerMs: arrivalRate.ratePerMs(now), confidence: passRates },
+          { now, arrivalRatePerMs: arrivalRate.ratePerMs(now), sustainedArrivalRatePerMs: arrivalRate.sustainedRatePerMs(now), confidence: passRates },
           { maxBatch: ctx.maxBatch, queueCapacity: ctx.queueCapacity, batchOverheadMs: overhead.ms, finishMarginMs: planError.marginMs },
         );
         queue = plan.waiting;
@@ -296,12 +300,13 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
               }
             : (i, exit, confidence, nowMs) => continuation.decide(i, exit, confidence, nowMs);
         if (policyName === 'ours') {
-          answerByVote = (i, exit, confidence) => {
+          answerByVote = (i, answer) => {
             const stop = continuation.stopOf(i);
             if (stop !== undefined) return stop.answer === 'vote';
             const frame = batch[i];
-            if (frame === undefined || exit !== lastExit) return false;
-            const decision = decideAfterExit(ctx.view, estimator, frame, exit, confidence, clock.now(), 1);
+            if (frame === undefined || answer.exit !== lastExit) return false;
+            const earlier = answer.exits.slice(0, -1).map((e) => e.confidence);
+            const decision = decideAfterExit(ctx.view, estimator, frame, answer.exit, answer.output.confidence, clock.now(), 1, passedAnyExit(ctx.view, policy, earlier));
             return decision.action === 'stop' && decision.answer === 'vote';
           };
         }
@@ -330,26 +335,60 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
         const index = Number(batch[i]?.id);
         const truth = ctx.frames[index];
         if (truth === undefined) return;
-        const byVote = answerByVote(i, answer.exit, answer.output.confidence) && answer.vote !== undefined;
+        const byVote = answerByVote(i, answer) && answer.vote !== undefined;
         const classIndex = byVote ? answer.vote?.classIndex : answer.output.classIndex;
-        outcome[index] = { answered: true, correct: classIndex === truth.label, latencyMs: t - (ctx.arrivals[index] ?? t), exit: answer.exit };
+        outcome.record(index, classIndex === truth.label, t - (ctx.arrivals[index] ?? t), answer.exit);
       });
     }
   } finally {
     unsubscribe();
   }
-  const answered = outcome.filter((o) => o.answered);
-  const onTime = answered.filter((o) => o.latencyMs <= ctx.deadlineMs);
-  return {
-    policy: policyName,
-    frames: outcome.length,
-    accuracy: answered.filter((o) => o.correct).length / Math.max(1, answered.length),
-    attainment: onTime.length / Math.max(1, outcome.length),
-    shed_rate: (outcome.length - answered.length) / Math.max(1, outcome.length),
-    p50_ms: quantileOfValues(answered.map((o) => o.latencyMs), 0.5),
-    p99_ms: quantileOfValues(answered.map((o) => o.latencyMs), 0.99),
-    mean_exit: answered.reduce((s, o) => s + o.exit, 0) / Math.max(1, answered.length),
-  };
+  return { policy: policyName, ...outcome.summary(ctx.deadlineMs) };
+}
+
+/** What happened to each frame of a replay, by frame index (exit 0: not answered, i.e. refused or shed). */
+class FrameOutcomes {
+  private readonly exit: Uint8Array;
+  private readonly correct: Uint8Array;
+  private readonly latencyMs: Float64Array;
+
+  constructor(readonly length: number) {
+    this.exit = new Uint8Array(length);
+    this.correct = new Uint8Array(length);
+    this.latencyMs = new Float64Array(length).fill(NaN);
+  }
+
+  record(index: number, correct: boolean, latencyMs: number, exit: number): void {
+    this.exit[index] = exit;
+    this.correct[index] = correct ? 1 : 0;
+    this.latencyMs[index] = latencyMs;
+  }
+
+  summary(deadlineMs: number): Omit<Row, 'model' | 'load' | 'deadline_ms' | 'policy'> {
+    const latencies: number[] = [];
+    let correct = 0;
+    let onTime = 0;
+    let exits = 0;
+    for (let i = 0; i < this.length; i++) {
+      const exit = this.exit[i] ?? 0;
+      if (exit === 0) continue;
+      const latency = this.latencyMs[i] ?? NaN;
+      latencies.push(latency);
+      correct += this.correct[i] ?? 0;
+      if (latency <= deadlineMs) onTime++;
+      exits += exit;
+    }
+    const answered = latencies.length;
+    return {
+      frames: this.length,
+      accuracy: correct / Math.max(1, answered),
+      attainment: onTime / Math.max(1, this.length),
+      shed_rate: (this.length - answered) / Math.max(1, this.length),
+      p50_ms: quantileOfValues(latencies, 0.5),
+      p99_ms: quantileOfValues(latencies, 0.99),
+      mean_exit: exits / Math.max(1, answered),
+    };
+  }
 }
 
 /**
@@ -587,7 +626,7 @@ async function main(): Promise<void> {
     smoke,
     // Replays run at real speed: on a shared machine the load average says how much the numbers can be trusted.
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads, loadAverage1m: loadavg()[0] },
-    settings: { frames: frameCount, minDurationMs, loads, deadlineFactor, deadlineFloorMs, maxBatch: maxBatchSetting, queue: queueSetting, seed, confidenceLevel: CONFIDENCE_LEVEL },
+    settings: { frames: values.frames, minDurationMs, loads, deadlineFactor, deadlineFloorMs, maxBatch: maxBatchSetting, queue: queueSetting, seed, confidenceLevel: CONFIDENCE_LEVEL },
     models,
     rows,
     verdicts,

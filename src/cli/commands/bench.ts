@@ -5,6 +5,13 @@ import { UsageError, type Command } from '../command.ts';
 
 const BENCH_DIR = resolve(import.meta.dirname, '../../../bench');
 
+/**
+ * One V8 helper thread instead of four. Inference runs on the main thread; on a 2-core edge box, V8's concurrent
+ * marking and sweeping threads took both cores now and then and descheduled it for a scheduler tick (~4 ms) inside
+ * ORT calls that take 0.1 ms, against deadlines of 10 ms. The service image sets the same (Dockerfile).
+ */
+const V8_POOL_SIZE_FLAG = '--v8-pool-size=1';
+
 function benchmarks(): string[] {
   return readdirSync(BENCH_DIR)
     .filter((file) => file.endsWith('.ts'))
@@ -32,7 +39,8 @@ export const benchCommand: Command = {
     if (!existsSync(file)) throw new UsageError(`bench/${name}.ts is missing`);
     return new Promise<number>((resolveExit) => {
       // --expose-gc: a benchmark may collect between measurements, so one run's garbage does not pause the next.
-      const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // --v8-pool-size=1: see V8_POOL_SIZE_FLAG.
+      const child = spawn(process.execPath, ['--expose-gc', V8_POOL_SIZE_FLAG, '--import', 'tsx', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.pipe(stdout, { end: false });
       child.stderr.pipe(stderr, { end: false });
       child.on('exit', (code) => resolveExit(code ?? 1));
