@@ -53,3 +53,36 @@ def vote_weights(exit_probabilities, labels: np.ndarray, step: float = 0.1):
 
 def vote(exit_probabilities, weights) -> np.ndarray:
     return sum(w * p for w, p in zip(weights, exit_probabilities))
+
+
+def stop_losses(exit_probabilities, labels: np.ndarray, exit_thresholds) -> list:
+    """What stopping a frame at its first confident exit costs against running it on, measured on validation data.
+
+    For each level and each exit k before the last: the frames whose confidence first passes the level's threshold at
+    exit k (no earlier exit passed), and for each later exit c, over those frames: accuracy at c minus accuracy at k
+    (`loss`, negative where stopping helps) and the share answered differently (`disagreement`). The runtime learns the
+    disagreement online without labels and scales this loss by it, so drift in the input still shows. Entries backed
+    by fewer than MIN_SUPPORT frames are left out. exit_thresholds: per exit, the dict `thresholds` returns.
+    """
+    confidences = [p.max(1) for p in exit_probabilities]
+    answers = [p.argmax(1) for p in exit_probabilities]
+    entries = []
+    for level in (f"{t:.2f}" for t in TARGETS):
+        undecided = np.ones(len(labels), dtype=bool)
+        for k in range(len(exit_probabilities) - 1):
+            threshold = exit_thresholds[k].get(level)
+            if threshold is None:
+                continue
+            first = undecided & (confidences[k] >= threshold)
+            undecided &= ~first
+            frames = int(first.sum())
+            if frames < MIN_SUPPORT:
+                continue
+            right_at_k = (answers[k][first] == labels[first]).mean()
+            for c in range(k + 1, len(exit_probabilities)):
+                entries.append({
+                    "exit": k + 1, "level": level, "laterExit": c + 1, "frames": frames,
+                    "loss": round(float((answers[c][first] == labels[first]).mean() - right_at_k), 6),
+                    "disagreement": round(float((answers[c][first] != answers[k][first]).mean()), 6),
+                })
+    return entries

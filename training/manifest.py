@@ -5,8 +5,9 @@ from datetime import datetime, timezone
 FORMAT = "edgeke-multi-exit/1"
 
 
-def build(recipe, classes, stages, costs, exits, vote, teacher, dataset, training) -> dict:
-    """stages: entries from onnx_export; costs: flops.exit_costs; exits: per exit accuracies and thresholds."""
+def build(recipe, classes, stages, costs, exits, vote, stop_loss, teacher, dataset, training) -> dict:
+    """stages: entries from onnx_export; costs: flops.exit_costs; exits: per exit accuracies and thresholds;
+    stop_loss: calibration.stop_losses."""
     for stage, cost in zip(stages, costs):
         stage["flops"], stage["params"] = cost["stageFlops"], cost["stageParams"]
     return {
@@ -21,6 +22,7 @@ def build(recipe, classes, stages, costs, exits, vote, teacher, dataset, trainin
             for i, (cost, exit_) in enumerate(zip(costs, exits), start=1)
         ],
         "vote": vote,
+        "stopLoss": stop_loss,
         "teacher": teacher,
         "dataset": dataset,
         "training": {**training, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")},

@@ -85,6 +85,7 @@ def main(argv=None):
     vote_test = float((calibration.vote(shipped["test_p"], weights).argmax(1) == y_test).mean())
     exits = [{"testAccuracy": t, "validationAccuracy": v, "thresholds": calibration.thresholds(p, y_val)}
              for t, v, p in zip(shipped["test"], shipped["validation"], shipped["val_p"])]
+    stop_loss = calibration.stop_losses(shipped["val_p"], y_val, [e["thresholds"] for e in exits])
 
     model = shipped["model"].eval()
     out.mkdir(parents=True, exist_ok=True)
@@ -96,6 +97,7 @@ def main(argv=None):
         recipe, classes, stages, exit_costs(model, input_shape), exits,
         vote={"weights": weights, "validationAccuracy": vote_val, "testAccuracy": vote_test,
               "beatsLastExit": vote_val > shipped["validation"][-1]},
+        stop_loss=stop_loss,
         teacher={"architecture": teacher.architecture, "params": teacher_cost["params"],
                  "flops": teacher_cost["flops"], "testAccuracy": teacher_test},
         dataset=splits.description,

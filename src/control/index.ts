@@ -2,8 +2,8 @@
 export { ControlError } from './control-error.ts';
 export { LatencyEstimator, normalQuantile } from './latency-estimator.ts';
 export type { LatencyEstimatorOptions, LatencyModel, RiskQuantile, StageEstimate, StageObservation } from './latency-estimator.ts';
-export { exitAt, validateModelView } from './model-view.ts';
-export type { ConfidenceLevel, ExitView, ModelView } from './model-view.ts';
+export { exitAt, validateModelView, validatedStopLoss } from './model-view.ts';
+export type { ConfidenceLevel, ExitView, ModelView, ValidatedStopLoss } from './model-view.ts';
 export {
   answersByVote,
   chooseExit,

@@ -16,10 +16,24 @@ export interface ExitView {
   thresholds: Partial<Record<ConfidenceLevel, number | null>>;
 }
 
+/**
+ * What stopping frames at their first confident exit cost on the validation split, against running them on to
+ * laterExit: the accuracy lost (negative where stopping helped) and how often the two answers differed.
+ */
+export interface ValidatedStopLoss {
+  exit: number;
+  level: ConfidenceLevel;
+  laterExit: number;
+  loss: number;
+  disagreement: number;
+}
+
 export interface ModelView {
   exits: readonly ExitView[];
   /** EdgeKE weighted vote of all exits; absent when the model ships no vote weights. */
   vote?: { beatsLastExit: boolean; validationAccuracy: number } | null;
+  /** Absent for models calibrated before it was measured: the planner then uses its label-free bound alone. */
+  stopLoss?: readonly ValidatedStopLoss[];
 }
 
 /**
@@ -49,4 +63,9 @@ export function exitAt(model: ModelView, exitIndex: number): ExitView {
     throw new ControlError('EDGEKE_CONTROL_MODEL', `exit ${exitIndex} does not exist (1..${model.exits.length})`);
   }
   return exit;
+}
+
+/** The validated cost of stopping at `exitIndex` at `level` instead of running on to `laterExit`, if measured. */
+export function validatedStopLoss(model: ModelView, exitIndex: number, level: ConfidenceLevel, laterExit: number): ValidatedStopLoss | undefined {
+  return model.stopLoss?.find((entry) => entry.exit === exitIndex && entry.level === level && entry.laterExit === laterExit);
 }

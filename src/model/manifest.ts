@@ -58,6 +58,20 @@ export const exitSchema = z.object({
 });
 
 /**
+ * What a confidence stop cost on the validation split (training/calibration.py, stop_losses): of the frames whose
+ * confidence first passes `level`'s threshold at `exit`, the accuracy at `laterExit` minus the accuracy at `exit`
+ * (`loss`, negative where stopping helped) and the share answered differently there.
+ */
+export const stopLossSchema = z.object({
+  exit: positiveInt,
+  level: z.enum(['0.90', '0.95', '0.99']),
+  laterExit: positiveInt,
+  frames: positiveInt,
+  loss: z.number().min(-1).max(1),
+  disagreement: z.number().min(0).max(1),
+});
+
+/**
  * Where `edgeke eval` finds the test split. Optional: without it the runtime looks for data that matches the
  * manifest's classes and input (see src/model/datasets/locate.ts). Relative paths are taken from the repository root.
  */
@@ -91,6 +105,7 @@ export const manifestSchema = z
       })
       .nullish()
       .transform((v) => v ?? undefined),
+    stopLoss: z.array(stopLossSchema).optional(),
     teacher: z.looseObject({}).optional(),
     dataset: z
       .looseObject({
@@ -126,6 +141,12 @@ export const manifestSchema = z
     if (m.vote != null && m.vote.weights.length !== m.exits.length) {
       issue(['vote', 'weights'], `expected one weight per exit (${m.exits.length}), got ${m.vote.weights.length}`);
     }
+    m.stopLoss?.forEach((entry, i) => {
+      if (!(entry.exit < entry.laterExit && entry.laterExit <= m.exits.length)) {
+        issue(['stopLoss', i], `expected exit < laterExit <= ${m.exits.length}, got exit ${entry.exit}, laterExit ${entry.laterExit}`);
+      }
+      if (entry.loss > entry.disagreement + 1e-9) issue(['stopLoss', i, 'loss'], 'cannot exceed the disagreement it comes from');
+    });
     const p = m.input.preprocessing;
     if (p.kind === 'image') {
       if (m.input.layout !== 'NCHW') issue(['input', 'layout'], 'image preprocessing needs layout NCHW');

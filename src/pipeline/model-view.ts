@@ -1,7 +1,7 @@
 import type { ModelView } from '../control/index.ts';
 import type { Manifest } from '../model/manifest.ts';
 
-/** What the controller reads of a manifest: exits (stage, validation accuracy, thresholds) and the vote. */
+/** What the controller reads of a manifest: exits (stage, validation accuracy, thresholds), the vote, stop costs. */
 export function modelViewOf(manifest: Manifest): ModelView {
   return {
     exits: manifest.exits.map((exit) => ({
@@ -14,5 +14,6 @@ export function modelViewOf(manifest: Manifest): ModelView {
       manifest.vote === undefined
         ? null
         : { beatsLastExit: manifest.vote.beatsLastExit ?? false, validationAccuracy: manifest.vote.validationAccuracy ?? 0 },
+    ...(manifest.stopLoss === undefined ? {} : { stopLoss: manifest.stopLoss }),
   };
 }

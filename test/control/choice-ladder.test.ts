@@ -38,6 +38,19 @@ describe('lossPerStop', () => {
   ])('$name', ({ level, disagreement, expected }) => {
     expect(lossPerStop(level, disagreement)).toBeCloseTo(expected, 9);
   });
+
+  const validated = { loss: 0.018, disagreement: 0.036 };
+  it.each([
+    { name: 'validated, nothing learnt yet: the validated loss', disagreement: NaN, v: validated, expected: 0.018 },
+    { name: 'validated, disagreeing as on validation: the validated loss', disagreement: 0.036, v: validated, expected: 0.018 },
+    { name: 'validated, disagreeing twice as often (drift): twice the loss', disagreement: 0.072, v: validated, expected: 0.036 },
+    { name: 'validated, agreeing more: less', disagreement: 0.018, v: validated, expected: 0.009 },
+    { name: 'stopping helped on validation: no loss', disagreement: 0.05, v: { loss: -0.01, disagreement: 0.05 }, expected: 0 },
+    { name: 'never disagreed on validation, disagreeing now: the bound', disagreement: 0.02, v: { loss: 0, disagreement: 0 }, expected: 0.02 },
+    { name: 'never above the learnt disagreement', disagreement: 0.01, v: { loss: 0.04, disagreement: 0.04 }, expected: 0.01 },
+  ])('$name', ({ disagreement, v, expected }) => {
+    expect(lossPerStop('0.95', disagreement, v)).toBeCloseTo(expected, 9);
+  });
 });
 
 describe('choiceLadder', () => {

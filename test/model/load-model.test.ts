@@ -90,6 +90,33 @@ describe('manifest', () => {
   });
 });
 
+describe('manifest stopLoss', () => {
+  const base = (): Record<string, unknown> => JSON.parse(readFileSync(join(IMAGE_MODEL, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  const entry = { exit: 1, level: '0.95', laterExit: 3, frames: 40, loss: 0.02, disagreement: 0.05 };
+  const problems = (stopLoss: unknown): string => {
+    try {
+      parseManifest({ ...base(), stopLoss }, 'm.json');
+      return '';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it('is optional, and parsed when present', () => {
+    expect(parseManifest(base(), 'm.json').stopLoss).toBeUndefined();
+    expect(parseManifest({ ...base(), stopLoss: [entry] }, 'm.json').stopLoss).toEqual([entry]);
+  });
+
+  it.each([
+    { name: 'a later exit that is not later', bad: { ...entry, laterExit: 1 }, expected: 'stopLoss.0: expected exit < laterExit' },
+    { name: 'a later exit beyond the last', bad: { ...entry, laterExit: 9 }, expected: 'stopLoss.0: expected exit < laterExit' },
+    { name: 'a loss above its disagreement', bad: { ...entry, loss: 0.1 }, expected: 'stopLoss.0.loss' },
+    { name: 'an unknown level', bad: { ...entry, level: '0.80' }, expected: 'stopLoss.0.level' },
+  ])('rejects $name', ({ bad, expected }) => {
+    expect(problems([bad])).toContain(expected);
+  });
+});
+
 describe.each(['onnx', 'tfjs'] as const)('loading with the %s engine', (engine) => {
   it('loads a model folder', async () => {
     const model = await loadModel(IMAGE_MODEL, { engine });

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.calibration import MIN_SUPPORT, confidence_threshold, thresholds, vote, vote_weights
+from training.calibration import MIN_SUPPORT, confidence_threshold, stop_losses, thresholds, vote, vote_weights
 
 
 def test_threshold_is_the_lowest_confidence_meeting_the_target():
@@ -44,3 +44,41 @@ def test_vote_prefers_the_exit_that_is_right():
     assert accuracy == 1.0 and weights[1] > weights[0]
     assert sum(weights) == pytest.approx(1.0)
     assert (vote([bad, good], weights).argmax(1) == labels).all()
+
+
+def test_stop_losses_measure_the_frames_that_first_pass_at_each_exit():
+    # 40 frames, 2 classes, 3 exits. Exit 1 is confident (0.97) on frames 0-19 and right on 16 of them; exit 2 is
+    # confident on every frame (so at exit 2 only frames 20-39, which exit 1 left, count) and right on all but 20-21;
+    # exit 3 is right everywhere.
+    labels = np.array([0, 1] * 20)
+    right = np.eye(2)[labels]
+    wrong = np.eye(2)[1 - labels]
+
+    def probs(confident_right, confident_wrong, rest):
+        p = np.full((40, 2), 0.5)
+        for i in range(40):
+            p[i] = (0.97 * right[i] + 0.03 * wrong[i]) if i in confident_right else \
+                   (0.97 * wrong[i] + 0.03 * right[i]) if i in confident_wrong else rest
+        return p
+
+    exit1 = probs(set(range(16)), {16, 17, 18, 19}, [0.5, 0.5])
+    exit2 = probs(set(range(22, 40)) | set(range(0, 20)), {20, 21}, [0.5, 0.5])
+    exit3 = probs(set(range(40)), set(), [0.5, 0.5])
+    th = [{"0.90": 0.9, "0.95": 0.9, "0.99": None}] * 3
+    entries = {(e["exit"], e["level"], e["laterExit"]): e for e in stop_losses([exit1, exit2, exit3], labels, th)}
+    first = entries[(1, "0.95", 3)]
+    assert first["frames"] == 20 and first["loss"] == pytest.approx(0.2) and first["disagreement"] == pytest.approx(0.2)
+    assert entries[(1, "0.95", 2)]["loss"] == pytest.approx(0.2)
+    second = entries[(2, "0.95", 3)]
+    assert second["frames"] == 20 and second["loss"] == pytest.approx(0.1) and second["disagreement"] == pytest.approx(0.1)
+    # No threshold at 0.99: nothing measured there; never an entry for the last exit, which has nothing after it.
+    assert not any(level == "0.99" for _, level, _ in entries)
+    assert not any(exit_ == 3 for exit_, _, _ in entries)
+
+
+def test_stop_losses_leave_out_what_too_few_frames_back():
+    labels = np.zeros(MIN_SUPPORT + 5, dtype=int)
+    confident_few = np.array([[0.99, 0.01]] * (MIN_SUPPORT - 1) + [[0.5, 0.5]] * 6)
+    sure = np.array([[0.99, 0.01]] * len(labels))
+    th = [{"0.90": 0.9, "0.95": 0.9, "0.99": 0.9}] * 2
+    assert stop_losses([confident_few, sure], labels, th) == []

@@ -36,6 +36,12 @@ def test_folder_follows_the_format(name):
     folder = REPO_ROOT / "models" / name
     assert sum(f.stat().st_size for f in folder.iterdir()) < 20e6
     assert len(m["exits"]) == len(m["stages"]) >= 3
+    # What a confidence stop costs, measured on validation data (training.calibrate_stop_losses): every exit but the
+    # last at the 0.95 level, against every later exit.
+    measured = {(e["exit"], e["level"], e["laterExit"]) for e in m["stopLoss"]}
+    last = len(m["exits"])
+    assert {(1, "0.95", c) for c in range(2, last + 1)} <= measured
+    assert all(e["loss"] <= e["disagreement"] and e["frames"] >= 10 for e in m["stopLoss"])
     accuracies = [e["testAccuracy"] for e in m["exits"]]
     # Each deeper exit is more accurate than the one before on the test split (the models issue's requirement).
     assert all(a < b for a, b in zip(accuracies, accuracies[1:])), accuracies
