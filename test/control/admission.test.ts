@@ -117,6 +117,16 @@ describe('planBatch', () => {
     expect(depth(planBatch(queue, MODEL, latency, burst, options))).toBe(depth(sustainedBurst));
   });
 
+  it('takes no frame a second step up its ladder while another still waits for its first', () => {
+    // Five frames 2 ms old and a fresh one, frames arriving at 0.1/ms: not every frame can take its second step
+    // (cap 3 on this model's ladder of caps), so none does. Raising the head anyway (caps 3, 3, 2, 2) took the time
+    // the frames behind it needed.
+    const queue = [...frames(1, {}, 0, 'h'), ...frames(5, {}, 2, 't')];
+    const plan = planBatch(queue, MODEL, latency, { now: NOW, arrivalRatePerMs: 0.1 }, options);
+    expect(plan.shed).toEqual([]);
+    expect(plan.batch.map((f) => f.capExit)).toEqual([2, 2, 2, 2]);
+  });
+
   it('marks the hopeless late instead when the flow answers late', () => {
     const plan = planBatch(frames(24, { latePolicy: 'answer-late' }), MODEL, latency, { now: NOW }, options);
     expect(plan.shed).toEqual([]);
