@@ -86,6 +86,7 @@ def main(argv=None):
     exits = [{"testAccuracy": t, "validationAccuracy": v, "thresholds": calibration.thresholds(p, y_val)}
              for t, v, p in zip(shipped["test"], shipped["validation"], shipped["val_p"])]
     stop_loss = calibration.stop_losses(shipped["val_p"], y_val, [e["thresholds"] for e in exits])
+    vote_levels = calibration.vote_by_level(shipped["val_p"], y_val, weights, [e["thresholds"] for e in exits])
 
     model = shipped["model"].eval()
     out.mkdir(parents=True, exist_ok=True)
@@ -96,7 +97,7 @@ def main(argv=None):
     result = manifest.build(
         recipe, classes, stages, exit_costs(model, input_shape), exits,
         vote={"weights": weights, "validationAccuracy": vote_val, "testAccuracy": vote_test,
-              "beatsLastExit": vote_val > shipped["validation"][-1]},
+              "beatsLastExit": vote_val > shipped["validation"][-1], "byLevel": vote_levels},
         stop_loss=stop_loss,
         teacher={"architecture": teacher.architecture, "params": teacher_cost["params"],
                  "flops": teacher_cost["flops"], "testAccuracy": teacher_test},

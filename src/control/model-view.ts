@@ -30,8 +30,11 @@ export interface ValidatedStopLoss {
 
 export interface ModelView {
   exits: readonly ExitView[];
-  /** EdgeKE weighted vote of all exits; absent when the model ships no vote weights. */
-  vote?: { beatsLastExit: boolean; validationAccuracy: number } | null;
+  /**
+   * EdgeKE weighted vote of all exits; absent when the model ships no vote weights. beatsLastExit: over all
+   * validation frames; byLevel: over those that pass no exit's threshold at a level, where measured.
+   */
+  vote?: { beatsLastExit: boolean; validationAccuracy: number; byLevel?: Partial<Record<ConfidenceLevel, { beatsLastExit: boolean }>> } | null;
   /** Absent for models calibrated before it was measured: the planner then uses its label-free bound alone. */
   stopLoss?: readonly ValidatedStopLoss[];
 }

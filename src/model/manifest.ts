@@ -102,6 +102,21 @@ export const manifestSchema = z
         validationAccuracy: z.number().min(0).max(1).optional(),
         testAccuracy: z.number().min(0).max(1).optional(),
         beatsLastExit: z.boolean().optional(),
+        /**
+         * Per confidence level, on the validation frames that pass no exit's threshold there (the only frames the
+         * runtime answers by vote): whether the vote beat the last exit on them.
+         */
+        byLevel: z
+          .partialRecord(
+            z.enum(['0.90', '0.95', '0.99']),
+            z.object({
+              frames: positiveInt,
+              accuracy: z.number().min(0).max(1),
+              lastExitAccuracy: z.number().min(0).max(1),
+              beatsLastExit: z.boolean(),
+            }),
+          )
+          .optional(),
       })
       .nullish()
       .transform((v) => v ?? undefined),

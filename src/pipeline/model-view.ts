@@ -13,7 +13,11 @@ export function modelViewOf(manifest: Manifest): ModelView {
     vote:
       manifest.vote === undefined
         ? null
-        : { beatsLastExit: manifest.vote.beatsLastExit ?? false, validationAccuracy: manifest.vote.validationAccuracy ?? 0 },
+        : {
+            beatsLastExit: manifest.vote.beatsLastExit ?? false,
+            validationAccuracy: manifest.vote.validationAccuracy ?? 0,
+            ...(manifest.vote.byLevel === undefined ? {} : { byLevel: manifest.vote.byLevel }),
+          },
     ...(manifest.stopLoss === undefined ? {} : { stopLoss: manifest.stopLoss }),
   };
 }

@@ -107,6 +107,17 @@ describe('weighted vote', () => {
   ])('$name → $expected', ({ model, vote, exit, expected }) => {
     expect(answersByVote(model, policy({ vote }), exit)).toBe(expected);
   });
+
+  // Better over all frames, worse on the frames that pass no threshold at 0.95 (the ones it would answer).
+  const byLevel: ModelView = { exits: MODEL.exits, vote: { beatsLastExit: true, validationAccuracy: 0.96, byLevel: { '0.95': { beatsLastExit: false }, '0.99': { beatsLastExit: true } } } };
+  it.each([
+    { name: 'measured at the flow level: loses there', level: '0.95' as const, expected: false },
+    { name: 'measured at the flow level: wins there', level: '0.99' as const, expected: true },
+    { name: 'not measured at the flow level: over all frames', level: '0.90' as const, expected: true },
+    { name: 'no confidence stop: every frame reaches the last exit, over all frames', level: 'none' as const, expected: true },
+  ])('$name → $expected', ({ level, expected }) => {
+    expect(answersByVote(byLevel, policy({ vote: true, confidenceStop: level }), 4)).toBe(expected);
+  });
 });
 
 describe('validateModelView', () => {

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from training.calibration import MIN_SUPPORT, confidence_threshold, stop_losses, thresholds, vote, vote_weights
+from training.calibration import (MIN_SUPPORT, confidence_threshold, stop_losses, thresholds, vote, vote_by_level,
+                                  vote_weights)
 
 
 def test_threshold_is_the_lowest_confidence_meeting_the_target():
@@ -82,3 +83,21 @@ def test_stop_losses_leave_out_what_too_few_frames_back():
     sure = np.array([[0.99, 0.01]] * len(labels))
     th = [{"0.90": 0.9, "0.95": 0.9, "0.99": 0.9}] * 2
     assert stop_losses([confident_few, sure], labels, th) == []
+
+
+def test_vote_by_level_judges_the_vote_on_the_frames_no_exit_passes():
+    # 30 frames: 15 confident everywhere (right), 15 unconfident everywhere, where the last exit is right on 5 and
+    # the vote (weights on exit 1, right on 10 of them) on 10.
+    labels = np.zeros(30, dtype=int)
+    sure = np.array([[0.99, 0.01]] * 15)
+    unsure_right, unsure_wrong = [0.55, 0.45], [0.45, 0.55]
+    exit1 = np.vstack([sure, [unsure_right] * 10 + [unsure_wrong] * 5])
+    exit2 = np.vstack([sure, [unsure_right] * 5 + [unsure_wrong] * 10])
+    th = [{"0.90": 0.9, "0.95": 0.9, "0.99": 0.999}] * 2
+    levels = vote_by_level([exit1, exit2], labels, [1.0, 0.0], th)
+    assert levels["0.95"] == {"frames": 15, "accuracy": pytest.approx(10 / 15), "lastExitAccuracy": pytest.approx(5 / 15),
+                              "beatsLastExit": True}
+    # At 0.99 no exit passes at all: every frame counts.
+    assert levels["0.99"]["frames"] == 30 and levels["0.99"]["beatsLastExit"] is True
+    # Flip the weights: the vote is the last exit, and does not beat it.
+    assert vote_by_level([exit1, exit2], labels, [0.0, 1.0], th)["0.95"]["beatsLastExit"] is False

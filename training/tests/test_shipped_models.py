@@ -36,7 +36,7 @@ def test_folder_follows_the_format(name):
     folder = REPO_ROOT / "models" / name
     assert sum(f.stat().st_size for f in folder.iterdir()) < 20e6
     assert len(m["exits"]) == len(m["stages"]) >= 3
-    # What a confidence stop costs, measured on validation data (training.calibrate_stop_losses): every exit but the
+    # What a confidence stop costs, measured on validation data (training.recalibrate): every exit but the
     # last at the 0.95 level, against every later exit.
     measured = {(e["exit"], e["level"], e["laterExit"]) for e in m["stopLoss"]}
     last = len(m["exits"])

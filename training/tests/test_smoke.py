@@ -24,6 +24,7 @@ def test_smoke_training_writes_a_loadable_model_folder(tmp_path, name):
     assert flops == sorted(flops)
     assert set(manifest["exits"][0]["thresholds"]) == {"0.90", "0.95", "0.99"}
     assert len(manifest["vote"]["weights"]) == len(manifest["exits"])
+    assert set(manifest["vote"]["byLevel"]) <= {"0.90", "0.95", "0.99"}
     # A smoke run's 64 validation frames may back no stop at all; what is there must be well formed.
     for entry in manifest["stopLoss"]:
         assert 1 <= entry["exit"] < entry["laterExit"] <= len(manifest["exits"])

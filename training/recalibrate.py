@@ -1,10 +1,11 @@
-"""Adds the validation-measured cost of confidence stops (calibration.stop_losses) to a shipped model's manifest,
-from its training checkpoint, without retraining. New training runs write it themselves (train.py).
+"""Recomputes the validation-calibrated parts of a shipped model's manifest that came after it was trained (the cost
+of confidence stops, calibration.stop_losses; where the vote helps, calibration.vote_by_level) from its training
+checkpoint, without retraining. New training runs write them themselves (train.py).
 
-    /usr/bin/python3 -m training.calibrate_stop_losses neu-surface [cwru-bearing ...]
+    /usr/bin/python3 -m training.recalibrate neu-surface [cwru-bearing ...]
 
 Reads the validation split through the one dataset setting (EDGEKE_DATASETS, see paths.py). Refuses when the
-checkpoint's validation accuracies differ from the manifest's: the stop costs must describe the shipped weights.
+checkpoint's validation accuracies differ from the manifest's: the figures must describe the shipped weights.
 """
 import argparse
 import json
@@ -21,7 +22,7 @@ from .trainer import accuracies, predict
 TOLERANCE = 1e-3
 
 
-def calibrate(name: str) -> list:
+def recalibrate(name: str) -> dict:
     path = REPO_ROOT / "models" / name / "manifest.json"
     manifest = json.loads(path.read_text())
     recipe = RECIPES[name]
@@ -33,23 +34,28 @@ def calibrate(name: str) -> list:
     shipped = [e["validationAccuracy"] for e in manifest["exits"]]
     if not np.allclose(measured, shipped, atol=TOLERANCE):
         raise SystemExit(f"{name}: checkpoint validation accuracies {measured} differ from the manifest's {shipped}")
-    entries = calibration.stop_losses(val_p, splits.validation.y.numpy(), [e["thresholds"] for e in manifest["exits"]])
-    manifest["stopLoss"] = entries
+    labels = splits.validation.y.numpy()
+    thresholds = [e["thresholds"] for e in manifest["exits"]]
+    manifest["stopLoss"] = calibration.stop_losses(val_p, labels, thresholds)
+    manifest["vote"]["byLevel"] = calibration.vote_by_level(val_p, labels, manifest["vote"]["weights"], thresholds)
     path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return entries
+    return manifest
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python3 -m training.calibrate_stop_losses", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python3 -m training.recalibrate", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="+", choices=sorted(RECIPES))
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(1)
     for name in args.names:
-        entries = calibrate(name)
-        print(f"[{name}] {len(entries)} stop-loss entries:", flush=True)
-        for e in entries:
+        manifest = recalibrate(name)
+        print(f"[{name}] stop costs (validation):", flush=True)
+        for e in manifest["stopLoss"]:
             print(f"  exit {e['exit']} at {e['level']} vs exit {e['laterExit']}: {e['frames']} frames, "
                   f"loss {e['loss']:+.4f}, disagreement {e['disagreement']:.4f}", flush=True)
+        for level, v in manifest["vote"]["byLevel"].items():
+            print(f"  vote on the {v['frames']} frames no exit passes at {level}: {v['accuracy']:.4f} vs last exit "
+                  f"{v['lastExitAccuracy']:.4f}", flush=True)
 
 
 if __name__ == "__main__":
