@@ -83,12 +83,16 @@ export interface RunnerOptions {
   now?: () => number;
 }
 
-const epochNow = (): number => performance.timeOrigin + performance.now();
+// performance.timeOrigin is a getter that costs about as much as now() itself: read it once.
+const TIME_ORIGIN = performance.timeOrigin;
+const epochNow = (): number => TIME_ORIGIN + performance.now();
 
 export class MultiExitRunner {
   readonly manifest: Manifest;
   readonly engine: InferenceEngine;
   readonly stageCount: number;
+  /** Values per input frame. */
+  readonly inputValues: number;
   private readonly listeners = new Set<StageTimingListener>();
   private readonly now: () => number;
 
@@ -96,6 +100,7 @@ export class MultiExitRunner {
     this.manifest = model.manifest;
     this.engine = model.engine;
     this.stageCount = model.manifest.stages.length;
+    this.inputValues = inputSize(model.manifest);
     this.now = options.now ?? epochNow;
   }
 
@@ -198,7 +203,7 @@ export class BatchContinuation {
   readonly timings: StageTiming[] = [];
   private features: FeatureBatch | undefined;
   /** Frame index -> row of `features`. */
-  private rows = new Map<number, number>();
+  private readonly rows = new Map<number, number>();
   private readonly inputValues: number;
 
   constructor(
@@ -208,10 +213,11 @@ export class BatchContinuation {
     private readonly report: (timing: StageTiming) => void,
     private readonly lastStage: number,
   ) {
-    this.inputValues = inputSize(runner.manifest);
-    inputs.forEach((input, i) => {
-      if (input.length !== this.inputValues) throw new ModelInputError(`frame ${i}: expected ${this.inputValues} input values, got ${input.length}`);
-    });
+    this.inputValues = runner.inputValues;
+    for (let i = 0; i < inputs.length; i++) {
+      const length = inputs[i]?.length;
+      if (length !== this.inputValues) throw new ModelInputError(`frame ${i}: expected ${this.inputValues} input values, got ${length}`);
+    }
     if (inputs.length === 0) throw new ModelInputError('empty batch');
   }
 
@@ -234,11 +240,12 @@ export class BatchContinuation {
     let input: Float32Array | FeatureBatch;
     let selected: FeatureBatch | undefined;
     if (stage === 1) {
-      const rows = frames.map((frame) => {
-        const row = this.inputs[frame];
-        if (row === undefined) throw new ModelInputError(`frame ${frame} is not in the batch`);
-        return row;
-      });
+      const rows: Float32Array[] = new Array<Float32Array>(frames.length);
+      for (let i = 0; i < frames.length; i++) {
+        const row = this.inputs[frames[i] as number];
+        if (row === undefined) throw new ModelInputError(`frame ${frames[i]} is not in the batch`);
+        rows[i] = row;
+      }
       // One frame runs from its own array; a batch is packed row-major (the engines take one contiguous tensor).
       input = rows.length === 1 ? (rows[0] as Float32Array) : packRows(rows, this.inputValues);
     } else {
@@ -265,7 +272,7 @@ export class BatchContinuation {
     this.stagesRun = stage;
     if (result.features !== undefined) {
       this.features = result.features;
-      this.rows = new Map(frames.map((frame, i) => [frame, i]));
+      for (let i = 0; i < frames.length; i++) this.rows.set(frames[i] as number, i);
     }
     const timing = { stage, batchSize: frames.length, ms };
     this.timings.push(timing);
@@ -274,12 +281,14 @@ export class BatchContinuation {
     if (result.logits.length !== frames.length * classes) {
       throw new ModelInputError(`stage ${stage} returned ${result.logits.length} logits for ${frames.length} frames x ${classes} classes`);
     }
-    return frames.map((_, i) => {
+    const outputs: ExitOutput[] = new Array<ExitOutput>(frames.length);
+    for (let i = 0; i < frames.length; i++) {
       const logits = result.logits.slice(i * classes, (i + 1) * classes);
       const probabilities = softmax(logits);
       const classIndex = argmax(probabilities);
-      return { exit: stage, logits, probabilities, classIndex, confidence: probabilities[classIndex] as number };
-    });
+      outputs[i] = { exit: stage, logits, probabilities, classIndex, confidence: probabilities[classIndex] as number };
+    }
+    return outputs;
   }
 
   /** Frees the features still held. Safe to call more than once. */
@@ -290,7 +299,7 @@ export class BatchContinuation {
   private dropFeatures(): void {
     if (this.features !== undefined) this.runner.engine.release(this.features);
     this.features = undefined;
-    this.rows = new Map();
+    this.rows.clear();
   }
 }
 
