@@ -127,24 +127,27 @@ export class MultiExitRunner {
     }
     const batch = this.begin(inputs, lastExit);
     const start = this.now();
-    const reached: ExitOutput[][] = inputs.map(() => []);
+    const reached: ExitOutput[][] = new Array<ExitOutput[]>(inputs.length);
     const answers: FrameAnswer[] = new Array<FrameAnswer>(inputs.length);
+    let running: number[] = new Array<number>(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      reached[i] = [];
+      running[i] = i;
+    }
     try {
-      let running = inputs.map((_, i) => i);
       while (running.length > 0) {
         const outputs = await batch.advance(running);
         const last = batch.stagesRun === lastExit;
         const carried: number[] = [];
         const nowMs = this.now();
-        outputs.forEach((output, i) => {
+        for (let i = 0; i < outputs.length; i++) {
+          const output = outputs[i] as ExitOutput;
           const frame = running[i] as number;
-          (reached[frame] as ExitOutput[]).push(output);
-          if (!last && decide(frame, output.exit, output.confidence, nowMs, output) === 'continue') {
-            carried.push(frame);
-            return;
-          }
-          answers[frame] = this.answer(frame, reached[frame] as ExitOutput[], nowMs - start, options.vote === true);
-        });
+          const exits = reached[frame] as ExitOutput[];
+          exits.push(output);
+          if (!last && decide(frame, output.exit, output.confidence, nowMs, output) === 'continue') carried.push(frame);
+          else answers[frame] = this.answer(frame, exits, nowMs - start, options.vote === true);
+        }
         running = carried;
       }
     } finally {
@@ -202,8 +205,8 @@ export class BatchContinuation {
   stagesRun = 0;
   readonly timings: StageTiming[] = [];
   private features: FeatureBatch | undefined;
-  /** Frame index -> row of `features`. */
-  private readonly rows = new Map<number, number>();
+  /** The frame of each row of `features`, in row order (a batch holds at most a few dozen frames). */
+  private featureFrames: readonly number[] = NO_FRAMES;
   private readonly inputValues: number;
 
   constructor(
@@ -227,7 +230,7 @@ export class BatchContinuation {
 
   /** Frames that can still continue (all frames before the first stage). */
   get active(): number[] {
-    return this.stagesRun === 0 ? this.inputs.map((_, i) => i) : [...this.rows.keys()];
+    return this.stagesRun === 0 ? this.inputs.map((_, i) => i) : [...this.featureFrames];
   }
 
   /** Runs stage `stagesRun + 1` for `frames`; returns their exit outputs in the same order. */
@@ -251,8 +254,8 @@ export class BatchContinuation {
     } else {
       const features = this.features as FeatureBatch;
       const rows = frames.map((frame) => {
-        const row = this.rows.get(frame);
-        if (row === undefined) throw new ModelInputError(`frame ${frame} left the batch before stage ${stage}`);
+        const row = this.featureFrames.indexOf(frame);
+        if (row < 0) throw new ModelInputError(`frame ${frame} left the batch before stage ${stage}`);
         return row;
       });
       // Compaction: only the rows of frames that continue run the next stage (no copy when all continue in order).
@@ -272,7 +275,7 @@ export class BatchContinuation {
     this.stagesRun = stage;
     if (result.features !== undefined) {
       this.features = result.features;
-      for (let i = 0; i < frames.length; i++) this.rows.set(frames[i] as number, i);
+      this.featureFrames = frames.slice();
     }
     const timing = { stage, batchSize: frames.length, ms };
     this.timings.push(timing);
@@ -299,9 +302,11 @@ export class BatchContinuation {
   private dropFeatures(): void {
     if (this.features !== undefined) this.runner.engine.release(this.features);
     this.features = undefined;
-    this.rows.clear();
+    this.featureFrames = NO_FRAMES;
   }
 }
+
+const NO_FRAMES: readonly number[] = [];
 
 function packRows(rows: readonly Float32Array[], size: number): Float32Array {
   const packed = new Float32Array(rows.length * size);
