@@ -11,7 +11,8 @@
  *   always-exit-1    FIFO batches, every frame stops at exit 1
  *   edgeke-static    FIFO batches, one exit picked offline: the deepest whose profiled p95 (batch 1) fits the deadline
  *   confidence-only  FIFO batches, stop at the first exit passing its 0.95 threshold, else the last exit
- *   oracle           ours, but each frame stops at the shallowest exit that answers it correctly (upper bound)
+ *   oracle           FIFO batches, each frame stops at the shallowest exit that answers it correctly (read from the
+ *                    labels), at exit 1 when none does: the most accuracy for the least work (the limit, not a policy)
  * Every policy has the same queue capacity; a frame refused or shed counts as a miss.
  *
  * Also the EdgeKE paper's tables (unloaded, from the per-exit answers and the profile): accuracy loss vs the final
@@ -252,11 +253,9 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
     latePolicy: 'shed',
     riskQuantile: 0.95,
   };
-  const planned = policyName === 'ours' || policyName === 'oracle';
-  const oracleExit = ctx.frames.map((f) => {
-    const k = f.exitClass.findIndex((c) => c === f.label);
-    return k < 0 ? lastExit : k + 1;
-  });
+  const planned = policyName === 'ours';
+  // No exit answers it correctly: exit 1, the least work for the same wrong answer.
+  const oracleExit = ctx.frames.map((f) => f.exitClass.findIndex((c) => c === f.label) + 1 || 1);
 
   // Typed arrays, not an object per frame: the bench's own bookkeeping (tens of thousands of frames that live to the
   // end of the replay) should not add to the collector's work while a policy is measured.
@@ -292,28 +291,21 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
         batch = plan.batch;
         predictedEndTs = plan.predictedBatchEndTs;
         const continuation = createBatchContinuation(batch, ctx.view, estimator);
-        decide =
-          policyName === 'oracle'
-            ? (i, exit, confidence, nowMs) => {
-                const own = continuation.decide(i, exit, confidence, nowMs);
-                return exit >= (oracleExit[Number(batch[i]?.id)] ?? lastExit) ? 'stop' : own;
-              }
-            : (i, exit, confidence, nowMs) => continuation.decide(i, exit, confidence, nowMs);
-        if (policyName === 'ours') {
-          answerByVote = (i, answer) => {
-            const stop = continuation.stopOf(i);
-            if (stop !== undefined) return stop.answer === 'vote';
-            const frame = batch[i];
-            if (frame === undefined || answer.exit !== lastExit) return false;
-            const earlier = answer.exits.slice(0, -1).map((e) => e.confidence);
-            const decision = decideAfterExit(ctx.view, estimator, frame, answer.exit, answer.output.confidence, clock.now(), 1, passedAnyExit(ctx.view, policy, earlier));
-            return decision.action === 'stop' && decision.answer === 'vote';
-          };
-        }
+        decide = (i, exit, confidence, nowMs) => continuation.decide(i, exit, confidence, nowMs);
+        answerByVote = (i, answer) => {
+          const stop = continuation.stopOf(i);
+          if (stop !== undefined) return stop.answer === 'vote';
+          const frame = batch[i];
+          if (frame === undefined || answer.exit !== lastExit) return false;
+          const earlier = answer.exits.slice(0, -1).map((e) => e.confidence);
+          const decision = decideAfterExit(ctx.view, estimator, frame, answer.exit, answer.output.confidence, clock.now(), 1, passedAnyExit(ctx.view, policy, earlier));
+          return decision.action === 'stop' && decision.answer === 'vote';
+        };
       } else {
         const taken = queue.splice(0, ctx.maxBatch);
-        batch = taken.map((q) => ({ ...q, deadlineTs: q.captureTs + ctx.deadlineMs, capExit: lastExit, stopWhenConfident: false, late: false, probe: false, predictedFinishTs: t }));
-        decide = baselineDecider(policyName, ctx);
+        const capOf = (q: QueuedFrame): number => (policyName === 'oracle' ? (oracleExit[Number(q.id)] ?? lastExit) : baselineLastExit(policyName, ctx));
+        batch = taken.map((q) => ({ ...q, deadlineTs: q.captureTs + ctx.deadlineMs, capExit: capOf(q), stopWhenConfident: false, late: false, probe: false, predictedFinishTs: t }));
+        decide = policyName === 'oracle' ? (i, exit) => (exit >= (batch[i]?.capExit ?? lastExit) ? 'stop' : 'continue') : baselineDecider(policyName, ctx);
       }
       if (batch.length === 0) {
         t = clock.stop();
@@ -322,7 +314,7 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
       const batchStart = t;
       const run = await runner.runBatch(
         batch.map((f) => ctx.frames[Number(f.id)]?.input as Float32Array),
-        { decide, vote: true, lastExit: planned ? Math.max(...batch.map((f) => f.capExit)) : baselineLastExit(policyName, ctx) },
+        { decide, vote: true, lastExit: Math.max(...batch.map((f) => f.capExit)) },
       );
       t = clock.stop();
       if (planned) {
