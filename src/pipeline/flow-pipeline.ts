@@ -163,6 +163,15 @@ export class FlowPipeline implements ExecutorFlow {
 
   private async intake(message: RawMessage): Promise<void> {
     await this.waitForSinks();
+    // Past its deadline before it is even decoded (it waited here behind others, or for the sinks): decoding it would
+    // spend the time the frames behind it need, only for the executor to shed it. Its age since it was received is a
+    // lower bound where the capture time is inside the payload. Under overload this is where a backlog builds (image
+    // decoding costs more than a shallow exit), and the planner cannot see it.
+    const { policy } = this.config;
+    if (policy.latePolicy === 'shed' && this.now() - (message.captureTs ?? message.receivedTs) > policy.deadlineMs) {
+      this.settleUndecoded(message, 'shed', 'no-slack');
+      return;
+    }
     const decoded = await this.options.decoder.decode(message);
     if (!decoded.ok) {
       this.options.logger.warn({ origin: message.origin, code: decoded.error.code, reason: decoded.error.reason }, 'frame rejected');

@@ -6,6 +6,7 @@ import { Subject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FrameResult, RawMessage } from '../../src/core/frame.ts';
 import { createDecoder } from '../../src/decode/create-decoder.ts';
+import type { Decoder } from '../../src/decode/decoder.ts';
 import { flowSchema, type FlowConfig } from '../../src/flows/schema.ts';
 import { FlowPipeline } from '../../src/pipeline/flow-pipeline.ts';
 import type { ResultSink } from '../../src/pipeline/result-sink.ts';
@@ -116,6 +117,44 @@ describe('FlowPipeline with a real multi-exit model', () => {
     expect(byId.get('stale')).toMatchObject({ outcome: 'shed', reason: 'no-slack' });
     expect(byId.get('fresh')?.outcome).toMatch(/ok|late/);
     expect(acks.sort()).toEqual(['fresh', 'stale']);
+  });
+
+  it('sheds without decoding a message that waited past its deadline before decoding', async () => {
+    const sink = new MemorySink();
+    const source = new Subject<RawMessage>();
+    const acks: string[] = [];
+    const config = flowConfig({ policy: { deadlineMs: 50, latePolicy: 'shed' } });
+    const manifest = model.loaded.manifest;
+    const decoder = createDecoder(config.decode, { flow: config.name, input: manifest.input, classes: manifest.classes, maxPayloadBytes: config.limits.maxPayloadBytes });
+    const decoded: string[] = [];
+    const counting: Decoder = {
+      kind: decoder.kind,
+      decode: async (m) => {
+        decoded.push(m.payload.kind === 'bytes' ? (JSON.parse(m.payload.bytes.toString()) as { id: string }).id : '?');
+        return decoder.decode(m);
+      },
+    };
+    const pipeline = new FlowPipeline({
+      config,
+      configVersion: 1,
+      source,
+      decoder: counting,
+      executor: model.executor,
+      model: { name: manifest.name, engine: 'onnx', classes: manifest.classes },
+      sinks: [sink],
+      logger,
+    });
+    pipeline.start();
+    // Received 10 s ago (a backlog in front of the decoders), captured just now by its own clock.
+    source.next({ ...message('queued', sine(0), acks), receivedTs: Date.now() - 10_000 });
+    source.next(message('fresh', sine(1), acks));
+    expect(await pipeline.stop(10_000)).toBe(true);
+    // Undecoded, its id (inside the payload) is unknown: the result gets a generated one, like a queue-full shed.
+    expect(sink.results).toHaveLength(2);
+    expect(sink.results.find((r) => r.id !== 'fresh')).toMatchObject({ outcome: 'shed', reason: 'no-slack' });
+    expect(sink.results.find((r) => r.id === 'fresh')?.outcome).toMatch(/ok|late/);
+    expect(decoded).toEqual(['fresh']);
+    expect(acks.sort()).toEqual(['fresh', 'queued']);
   });
 
   it('answers late from exit 1 under the answer-late policy', async () => {
