@@ -733,29 +733,50 @@ class QueueSimulator implements ChoiceCosts {
       stageOf[i] = this.exitStage[slot.cap - 1] ?? 0;
       reachOf[i] = this.reach(slot.cap, stopLevel(slot));
     }
-    let t = startTs;
+    // Times at the risk quantile: the median timeline plus the excess over it. Within a batch the stages' excesses
+    // add up (a slow batch is slow throughout); across batches they add in quadrature, as independent spreads do: a
+    // stall in one batch is not a stall in the next, and a persistent slowdown is in the medians already (the
+    // latency estimator's scale). Summing every batch's own quantile made a backlog of five batches look ~30% longer
+    // to drain than it ever took, and frames behind it were lowered for nothing.
+    let median = startTs;
+    let spreadSq = 0;
     let firstBatchEnd = startTs;
     for (let first = 0; first < n; first += batchSize) {
       const last = Math.min(n, first + batchSize);
       let deepest = 0;
+      let ready = -Infinity;
       expectedRunning.fill(0);
       for (let i = first; i < last; i++) {
         const stages = stageOf[i] ?? 0;
         deepest = Math.max(deepest, stages);
-        t = Math.max(t, slots[i]?.readyTs ?? t);
+        ready = Math.max(ready, slots[i]?.readyTs ?? -Infinity);
         const reach = reachOf[i] as Float64Array;
         for (let stage = 1; stage <= stages; stage++) expectedRunning[stage] = (expectedRunning[stage] ?? 0) + (reach[stage] ?? 0);
       }
-      for (let i = first; i < last; i++) starts[i] = t;
-      t += this.batchOverheadMs;
-      doneAt[0] = t;
+      // Waiting for an expected arrival: the runtime idles first, and the earlier batches' spread is absorbed once
+      // even their slow case would have ended.
+      if (ready > median) {
+        if (ready >= median + Math.sqrt(spreadSq)) spreadSq = 0;
+        median = ready;
+      }
+      const batchStart = median + Math.sqrt(spreadSq);
+      for (let i = first; i < last; i++) starts[i] = batchStart;
+      median += this.batchOverheadMs;
+      doneAt[0] = median + Math.sqrt(spreadSq);
+      let excess = 0;
       for (let stage = 1; stage <= deepest; stage++) {
         const running = Math.ceil((expectedRunning[stage] ?? 0) - 1e-9);
-        t += running > 0 ? stageCost.ms(stage, running) : 0;
-        doneAt[stage] = t;
+        if (running > 0) {
+          const typical = this.medianStageCost.ms(stage, running);
+          median += typical;
+          excess += Math.max(0, stageCost.ms(stage, running) - typical);
+        }
+        doneAt[stage] = median + Math.sqrt(spreadSq + excess * excess);
       }
-      for (let i = first; i < last; i++) finishes[i] = this.resultsAtExit ? (doneAt[stageOf[i] ?? 0] ?? t) : t;
-      if (first === 0) firstBatchEnd = t;
+      spreadSq += excess * excess;
+      const end = median + Math.sqrt(spreadSq);
+      for (let i = first; i < last; i++) finishes[i] = this.resultsAtExit ? (doneAt[stageOf[i] ?? 0] ?? end) : end;
+      if (first === 0) firstBatchEnd = end;
     }
     // Batch starts never decrease along the order, and expected arrivals come in arrival order: one sweep finds,
     // at each arrival, the first frame that has not started yet.

@@ -127,6 +127,18 @@ describe('planBatch', () => {
     expect(plan.batch.map((f) => f.capExit)).toEqual([2, 2, 2, 2]);
   });
 
+  it('adds the spreads of the batches queued behind each other in quadrature, not quantile on quantile', () => {
+    // p95 = 1.5 x median. Twelve frames, three batches of four, 50 ms: the sum of three p95 batches at exit 3 would
+    // miss, and two of the first batch's frames would drop to exit 2; independent spreads say all four fit.
+    const spread = new LatencyEstimator(profile(1.5));
+    const queue = frames(12, { deadlineMs: 50, riskQuantile: 0.95 });
+    const plan = planBatch(queue, MODEL, spread, { now: NOW }, options);
+    expect(plan.shed).toEqual([]);
+    expect(plan.batch.map((f) => f.capExit)).toEqual([3, 3, 3, 3]);
+    // The first batch alone is still planned at its own p95.
+    expect(plan.predictedBatchEndTs - NOW).toBeCloseTo(spread.stagesMs(1, 3, 4, 0.95), 6);
+  });
+
   it('marks the hopeless late instead when the flow answers late', () => {
     const plan = planBatch(frames(24, { latePolicy: 'answer-late' }), MODEL, latency, { now: NOW }, options);
     expect(plan.shed).toEqual([]);
