@@ -384,23 +384,34 @@ class FrameOutcomes {
 }
 
 /**
- * Per model and load: whether ours is on the Pareto front of accuracy and attainment (no baseline at least as good on
- * both and better on one), and at 2x whether it meets the issue's target: attainment >= 99% with accuracy within
- * 3 points of the final exit's (always-final's accuracy on the same stream).
+ * Per model and load: whether ours is on the Pareto front of accuracy and attainment as the issue defines it (no
+ * baseline better on both), which baselines would dominate it in the stricter, textbook sense too (at least as good on
+ * both and better on one: a tie on attainment and a frame more right is enough), and at 2x whether it meets the
+ * issue's target: attainment >= 99% with accuracy within 3 points of the final exit's (always-final on the same
+ * stream).
  */
 function judge(rows: readonly Row[]) {
-  const verdicts: { model: string; load: number; on_pareto_front: boolean; dominated_by: string[]; meets_2x_target: boolean | null }[] = [];
+  const verdicts: {
+    model: string;
+    load: number;
+    on_pareto_front: boolean;
+    better_on_both: string[];
+    weakly_dominated_by: string[];
+    meets_2x_target: boolean | null;
+  }[] = [];
   for (const ours of rows.filter((r) => r.policy === 'ours')) {
     const peers = rows.filter((r) => r.model === ours.model && r.load === ours.load && r.policy !== 'ours' && r.policy !== 'oracle');
-    const dominatedBy = peers
+    const betterOnBoth = peers.filter((r) => r.accuracy > ours.accuracy && r.attainment > ours.attainment).map((r) => r.policy);
+    const weaklyDominatedBy = peers
       .filter((r) => r.accuracy >= ours.accuracy && r.attainment >= ours.attainment && (r.accuracy > ours.accuracy || r.attainment > ours.attainment))
       .map((r) => r.policy);
     const final = peers.find((r) => r.policy === 'always-final');
     verdicts.push({
       model: ours.model,
       load: ours.load,
-      on_pareto_front: dominatedBy.length === 0,
-      dominated_by: dominatedBy,
+      on_pareto_front: betterOnBoth.length === 0,
+      better_on_both: betterOnBoth,
+      weakly_dominated_by: weaklyDominatedBy,
       meets_2x_target: ours.load === 2 && final !== undefined ? ours.attainment >= 0.99 && final.accuracy - ours.accuracy <= 0.03 : null,
     });
   }
@@ -610,7 +621,10 @@ async function main(): Promise<void> {
   const verdicts = judge(rows);
   console.log('\nours against the baselines (oracle excluded: it reads the labels):');
   for (const v of verdicts) {
-    const front = v.on_pareto_front ? 'on the Pareto front' : `dominated by ${v.dominated_by.join(', ')}`;
+    const tied = v.weakly_dominated_by.filter((p) => !v.better_on_both.includes(p));
+    const front = v.on_pareto_front
+      ? `on the Pareto front${tied.length > 0 ? ` (weakly dominated: ${tied.join(', ')} as good on one, better on the other)` : ''}`
+      : `dominated by ${v.better_on_both.join(', ')} (better on both)`;
     const target = v.load === 2 ? `; 2x target (attainment >= 99%, accuracy within 3 points of always-final): ${v.meets_2x_target ? 'met' : 'NOT met'}` : '';
     console.log(`  ${v.model} ${v.load.toFixed(1)}x: ${front}${target}`);
   }
