@@ -168,7 +168,7 @@ export const policySchema = z
       'busy: stop early only when the load leaves no time to run every frame to its preferred exit, and only where a stop buys more expected accuracy per millisecond than a shallower cap (an idle machine answers from the preferred exit, its most accurate). always: stop early on every frame (least work).',
       'busy',
     ),
-    vote: doc(z.boolean().default(false), 'Answer with the weighted vote of all exits run so far (when the model ships vote weights).', false),
+    vote: doc(z.boolean().default(false), 'A frame that reaches the last exit without passing any threshold is answered by the weighted vote of all exits, where the manifest says the vote beat the last exit on such frames of the validation split (vote.byLevel; else over all frames).', false),
     latePolicy: doc(
       z.enum(['shed', 'answer-late']).default('shed'),
       'When even exit 1 cannot meet the deadline: shed the frame, or answer from exit 1 and mark it late.',
