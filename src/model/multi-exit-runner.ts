@@ -286,7 +286,8 @@ export class BatchContinuation {
     }
     const outputs: ExitOutput[] = new Array<ExitOutput>(frames.length);
     for (let i = 0; i < frames.length; i++) {
-      const logits = result.logits.slice(i * classes, (i + 1) * classes);
+      // The engines hand out a fresh logits buffer per run: a lone frame keeps it as it is, a batch gets views.
+      const logits = frames.length === 1 ? result.logits : result.logits.subarray(i * classes, (i + 1) * classes);
       const probabilities = softmax(logits);
       const classIndex = argmax(probabilities);
       outputs[i] = { exit: stage, logits, probabilities, classIndex, confidence: probabilities[classIndex] as number };
