@@ -35,8 +35,8 @@ import { ArrivalRateEstimator } from '../src/control/arrival-rate.ts';
 import { BatchOverheadEstimator } from '../src/control/batch-overhead.ts';
 import { PlanErrorEstimator } from '../src/control/plan-error.ts';
 import { ConfidencePassRateEstimator } from '../src/control/confidence-pass-rates.ts';
-import { createBatchContinuation, decideAfterExit } from '../src/control/continuation.ts';
-import { passedAnyExit, passesConfidence, type ExitPolicy } from '../src/control/exit-policy.ts';
+import { createBatchContinuation, lastExitAnswer } from '../src/control/continuation.ts';
+import { passesConfidence, type ExitPolicy } from '../src/control/exit-policy.ts';
 import { LatencyEstimator } from '../src/control/latency-estimator.ts';
 import type { ModelView } from '../src/control/model-view.ts';
 import { openTestSet } from '../src/model/datasets/locate.ts';
@@ -297,9 +297,7 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
           if (stop !== undefined) return stop.answer === 'vote';
           const frame = batch[i];
           if (frame === undefined || answer.exit !== lastExit) return false;
-          const earlier = answer.exits.slice(0, -1).map((e) => e.confidence);
-          const decision = decideAfterExit(ctx.view, estimator, frame, answer.exit, answer.output.confidence, clock.now(), 1, passedAnyExit(ctx.view, policy, earlier));
-          return decision.action === 'stop' && decision.answer === 'vote';
+          return lastExitAnswer(ctx.view, estimator, frame, answer.exits.map((e) => e.confidence), clock.now()) === 'vote';
         };
       } else {
         const taken = queue.splice(0, ctx.maxBatch);

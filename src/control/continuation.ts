@@ -1,5 +1,5 @@
 import type { PlannedFrame } from './admission.ts';
-import { answersByVote, nextExitCostMs, passesConfidence } from './exit-policy.ts';
+import { answersByVote, nextExitCostMs, passedAnyExit, passesConfidence } from './exit-policy.ts';
 import type { LatencyModel } from './latency-estimator.ts';
 import type { ModelView } from './model-view.ts';
 
@@ -48,6 +48,22 @@ export function decideAfterExit(
   const nextFinish = nowMs + nextExitCostMs(model, latency, exitIndex, runningBatchSize, policy.riskQuantile);
   if (nextFinish > frame.deadlineTs) return { action: 'stop', reason: 'deadline', answer: 'exit' };
   return { action: 'continue' };
+}
+
+/**
+ * How a frame the runner stopped at the last exit without asking (it was the batch's deepest cap) is answered: by
+ * its own last exit or by the weighted vote. `confidences`: its confidence at every exit it ran, shallowest first.
+ */
+export function lastExitAnswer(
+  model: ModelView,
+  latency: LatencyModel,
+  frame: Pick<PlannedFrame, 'policy' | 'deadlineTs' | 'capExit' | 'stopWhenConfident'>,
+  confidences: readonly number[],
+  nowMs: number,
+): 'exit' | 'vote' {
+  const passedEarlier = passedAnyExit(model, frame.policy, confidences.slice(0, -1));
+  const decision = decideAfterExit(model, latency, frame, model.exits.length, confidences[confidences.length - 1] ?? 0, nowMs, 1, passedEarlier);
+  return decision.action === 'stop' ? decision.answer : 'exit';
 }
 
 /** The runner's view of one batch's decisions. */

@@ -22,5 +22,5 @@ export { ConfidencePassRateEstimator } from './confidence-pass-rates.ts';
 export type { ConfidencePassRates } from './confidence-pass-rates.ts';
 export { admitToQueue, planBatch } from './admission.ts';
 export type { BatchPlan, PlannedFrame, PlannerOptions, PlannerState, QueuedFrame, ShedDecision, ShedReason } from './admission.ts';
-export { createBatchContinuation, decideAfterExit } from './continuation.ts';
+export { createBatchContinuation, decideAfterExit, lastExitAnswer } from './continuation.ts';
 export type { BatchContinuation, ExitDecision, StopReason } from './continuation.ts';

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import {
   createBatchContinuation,
-  decideAfterExit,
-  passedAnyExit,
+  lastExitAnswer,
   planBatch,
   type ExitPolicy,
   type LatencyEstimator,
@@ -224,7 +223,7 @@ export class ModelExecutor {
     finishTs: number,
   ): FrameResult {
     const { frame, flow } = job;
-    const answerBy = stopAnswer ?? (answer.exit === this.options.model.exits.length ? this.lastExitAnswer(planned, answer, finishTs) : 'exit');
+    const answerBy = stopAnswer ?? (answer.exit === this.options.model.exits.length ? lastExitAnswer(this.options.model, this.options.estimator, planned, answer.exits.map((e) => e.confidence), finishTs) : 'exit');
     const chosen = answerBy === 'vote' && answer.vote !== undefined ? answer.vote : answer.output;
     const e2eMs = finishTs - frame.captureTs;
     const deadlineMs = planned.policy.deadlineMs;
@@ -251,14 +250,6 @@ export class ModelExecutor {
     };
   }
 
-  /** The runner stops every frame at the last exit without asking: ask the controller there whether to vote. */
-  private lastExitAnswer(planned: PlannedFrame, answer: FrameAnswer, nowMs: number): 'exit' | 'vote' {
-    const { model, estimator } = this.options;
-    const earlier = answer.exits.slice(0, -1).map((e) => e.confidence);
-    const passedEarlier = passedAnyExit(model, planned.policy, earlier);
-    const decision = decideAfterExit(model, estimator, planned, model.exits.length, answer.output.confidence, nowMs, 1, passedEarlier);
-    return decision.action === 'stop' ? decision.answer : 'exit';
-  }
 
   /** What a frame of `flow` that the model did not answer becomes. */
   private unanswered(flow: ExecutorFlow, frame: Frame, outcome: 'shed' | 'error', reason: string, leftQueueTs: number, endTs = leftQueueTs): FrameResult {

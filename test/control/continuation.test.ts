@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PlannedFrame } from '../../src/control/admission.ts';
-import { createBatchContinuation, decideAfterExit } from '../../src/control/continuation.ts';
+import { createBatchContinuation, decideAfterExit, lastExitAnswer } from '../../src/control/continuation.ts';
 import type { ExitPolicy } from '../../src/control/exit-policy.ts';
 import { LatencyEstimator } from '../../src/control/latency-estimator.ts';
 import { MODEL, policy, profile } from './fixtures.ts';
@@ -103,6 +103,17 @@ describe('decideAfterExit', () => {
     const f = frame({}, 4, NOW + 6);
     expect(decideAfterExit(MODEL, latency, f, 2, 0, NOW, 1).action).toBe('continue');
     expect(decideAfterExit(MODEL, latency, f, 2, 0, NOW, 4).action).toBe('stop');
+  });
+});
+
+describe('lastExitAnswer', () => {
+  const f = frame({ confidenceStop: '0.95', vote: true }, 4, NOW + 100, false);
+  it.each([
+    { name: 'no exit passed: the vote', confidences: [0.5, 0.5, 0.5, 0.5], expected: 'vote' },
+    { name: 'an earlier exit passed: the last exit', confidences: [0.99, 0.5, 0.5, 0.5], expected: 'exit' },
+    { name: 'the last exit passed: the last exit', confidences: [0.5, 0.5, 0.5, 0.8], expected: 'exit' },
+  ])('$name', ({ confidences, expected }) => {
+    expect(lastExitAnswer(MODEL, latency, f, confidences, NOW)).toBe(expected);
   });
 });
 
