@@ -60,6 +60,17 @@ export interface PlannerOptions {
    * idle that confidence-only used for more accuracy at the same attainment (cwru-bearing and fashion-mnist at 2x).
    */
   targetUtilization?: number;
+  /**
+   * Frames of this model's flows received and not yet decoded (they wait upstream for the decoder). They are queued
+   * work the planner cannot see yet: they count towards the backlog the work budget must drain. Default 0.
+   */
+  waitingUpstream?: number;
+  /**
+   * Share of the inference core taken at the current load by work outside this model's inference (receiving,
+   * decoding, sinks, other models), 0..1 (OtherWorkShareMeter). The work budget is what is left of
+   * targetUtilization. Default 0.
+   */
+  otherWorkShare?: number;
 }
 
 export interface PlannedFrame {
@@ -240,14 +251,14 @@ export function planBatch(
   // it is short again. Planning for the arrivals alone would hold a backlog at a steady length, its frames at the
   // edge of their deadlines, for as long as the load lasts.
   const tightestMs = Math.min(...alive.map((slot) => slot.frame.policy.deadlineMs));
-  const backlog = Math.max(0, alive.length - 2 * options.maxBatch);
+  const backlog = Math.max(0, alive.length + (options.waitingUpstream ?? 0) - 2 * options.maxBatch);
   const sustainedRatePerMs = state.sustainedArrivalRatePerMs ?? state.arrivalRatePerMs ?? 0;
   const backlogRatePerMs = sustainedRatePerMs > 0 ? backlog / Math.max(tightestMs, 1e-3) : 0;
   let best: Candidate | undefined;
   for (const batchSize of candidateBatchSizes(options, planned.length)) {
     const candidate = planWithBatchSize(planned, reserved, batchSize, startTs, model, simulator, {
       arrivalRatePerMs: sustainedRatePerMs + backlogRatePerMs,
-      targetUtilization: options.targetUtilization ?? 0.9,
+      targetUtilization: Math.max(0, (options.targetUtilization ?? 0.9) - (options.otherWorkShare ?? 0)),
       finishMarginMs: options.finishMarginMs ?? 0,
     });
     if (best === undefined || isBetter(candidate, best)) best = candidate;

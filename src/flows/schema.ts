@@ -235,6 +235,11 @@ export const limitsSchema = z
   .object({
     maxPayloadBytes: doc(positiveInt().default(4 * 1024 * 1024), 'Largest payload decoded; larger ones are rejected before parsing.', 4_194_304),
     queueCapacity: doc(positiveInt().default(64), 'Frames waiting for inference before admission sheds.', 64),
+    maxInFlight: doc(
+      positiveInt().max(65_535).default(256),
+      'Most messages received and not yet acknowledged (the MQTT 5 receive maximum). Frames wait for the decoder newest first and are shed as their deadline runs out, so this only bounds memory (at most maxInFlight x maxPayloadBytes); beyond it the oldest waiting frame is shed (queue-full).',
+      256,
+    ),
   })
   .strict();
 

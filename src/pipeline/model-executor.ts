@@ -15,6 +15,7 @@ import { ArrivalRateEstimator } from '../control/arrival-rate.ts';
 import { BatchOverheadEstimator } from '../control/batch-overhead.ts';
 import { PlanErrorEstimator } from '../control/plan-error.ts';
 import { ConfidencePassRateEstimator } from '../control/confidence-pass-rates.ts';
+import { OtherWorkShareMeter, type CpuClock } from '../control/other-work-share.ts';
 import { unansweredResult } from './unanswered-result.ts';
 
 /** What the executor needs of a flow: its live settings and where its results go. */
@@ -28,6 +29,8 @@ export interface ExecutorFlow {
   maxWaitMs(): number;
   /** Every frame handed to `submit` comes back here exactly once. */
   deliver(result: FrameResult, frame: Frame): void;
+  /** Frames received and not yet submitted (waiting for the decoder): queued work the planner cannot see yet. */
+  waitingUpstream?(): number;
 }
 
 interface Job {
@@ -44,6 +47,9 @@ export interface ModelExecutorOptions {
   engine: string;
   logger: Logger;
   now?: () => number;
+  /** Cores the process may use (os.availableParallelism()); with cpuClock, how much room other work leaves. */
+  cores?: number;
+  cpuClock?: CpuClock;
 }
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
@@ -61,6 +67,10 @@ export class ModelExecutor {
   private readonly passRates: ConfidencePassRateEstimator;
   private readonly batchOverhead = new BatchOverheadEstimator();
   private readonly planError = new PlanErrorEstimator();
+  private readonly otherWork: OtherWorkShareMeter;
+  private readonly flows = new Set<ExecutorFlow>();
+  private readonly spaceListeners = new Set<() => void>();
+  private predictedBusyUntilTs = 0;
   private readonly now: () => number;
   private running = false;
   private batchTimer: NodeJS.Timeout | undefined;
@@ -70,6 +80,7 @@ export class ModelExecutor {
   constructor(private readonly options: ModelExecutorOptions) {
     this.now = options.now ?? epochNow;
     this.passRates = new ConfidencePassRateEstimator(options.model);
+    this.otherWork = new OtherWorkShareMeter(options.cores ?? 1, options.cpuClock);
     options.runner.onStageTiming((timing) => options.estimator.observe(timing));
   }
 
@@ -82,9 +93,48 @@ export class ModelExecutor {
     return this.running || this.queue.length > 0;
   }
 
+  /**
+   * A frame was offered to one of this model's flows (received, before anything else): the planner's arrival rate
+   * counts every offered frame, also those shed or still waiting upstream, so under overload it plans for the load
+   * that is really there.
+   */
+  offered(now = this.now()): void {
+    this.arrivals.observe(now);
+  }
+
+  /** A flow that submits here: the planner counts what waits upstream in it (waitingUpstream). */
+  attach(flow: ExecutorFlow): () => void {
+    this.flows.add(flow);
+    return () => this.flows.delete(flow);
+  }
+
+  /** Calls `listener` whenever frames leave the queue for a batch or a shed: there is room to submit more. */
+  onSpace(listener: () => void): () => void {
+    this.spaceListeners.add(listener);
+    return () => this.spaceListeners.delete(listener);
+  }
+
+  /**
+   * Predicted ms until the model is free of what is queued and running now, every queued frame at exit 1 and at the
+   * median (the least it can cost): admission's view of the wait ahead of a frame submitted now.
+   */
+  backlogMs(now = this.now()): number {
+    const running = Math.max(0, this.predictedBusyUntilTs - now);
+    if (this.queue.length === 0) return running;
+    const { model, estimator } = this.options;
+    const batch = Math.max(1, Math.min(this.queue.length, ...this.queue.map((job) => job.flow.maxBatch())));
+    const perFrame = estimator.stagesMs(1, model.exits[0]?.stage ?? 1, batch, 0.5) / batch;
+    return running + this.queue.length * perFrame + this.batchOverhead.ms * Math.ceil(this.queue.length / batch);
+  }
+
+  /** Predicted ms for one frame alone at exit 1, at the median: the least inference can cost. */
+  exit1Ms(): number {
+    const { model, estimator } = this.options;
+    return estimator.stagesMs(1, model.exits[0]?.stage ?? 1, 1, 0.5) + this.batchOverhead.ms;
+  }
+
   submit(flow: ExecutorFlow, frame: Frame): void {
     const now = this.now();
-    this.arrivals.observe(now);
     const queued = this.queuedPerFlow.get(flow.name) ?? 0;
     if (queued >= flow.queueCapacity()) {
       flow.deliver(this.unanswered(flow, frame, 'shed', 'queue-full', now), frame);
@@ -152,6 +202,8 @@ export class ModelExecutor {
         queueCapacity: this.totalCapacity(),
         batchOverheadMs: this.batchOverhead.ms,
         finishMarginMs: this.planError.marginMs,
+        waitingUpstream: this.waitingUpstream(),
+        otherWorkShare: this.otherWork.share(),
       });
       const taken = new Set([...plan.batch.map((p) => p.id), ...plan.shed.map((s) => s.id)]);
       this.removeFromQueue(taken);
@@ -159,11 +211,19 @@ export class ModelExecutor {
         const job = byKey.get(shed.id);
         if (job !== undefined) job.flow.deliver(this.unanswered(job.flow, job.frame, 'shed', shed.reason, now), job.frame);
       }
+      if (taken.size > 0) for (const listener of this.spaceListeners) listener();
       if (plan.batch.length === 0) continue;
+      this.predictedBusyUntilTs = plan.predictedBatchEndTs;
       const jobs = plan.batch.map((planned) => byKey.get(planned.id) as Job);
       await this.runBatch(plan.batch, jobs);
       this.planError.observe(plan.predictedBatchEndTs, this.now());
     }
+  }
+
+  private waitingUpstream(): number {
+    let waiting = 0;
+    for (const flow of this.flows) waiting += flow.waitingUpstream?.() ?? 0;
+    return waiting;
   }
 
   private totalCapacity(): number {
@@ -198,7 +258,9 @@ export class ModelExecutor {
       // Each frame's confidences and answers at the exits it ran teach the planner how many frames a confidence stop
       // takes off, and how often the stopped answer would have differed.
       this.passRates.observeAnswers(answers);
-      this.batchOverhead.observe(this.now() - startTs, run.timings.reduce((sum, timing) => sum + timing.ms, 0));
+      const stagesMs = run.timings.reduce((sum, timing) => sum + timing.ms, 0);
+      this.batchOverhead.observe(this.now() - startTs, stagesMs);
+      this.otherWork.observeInference(stagesMs);
     } catch (error) {
       // One failed batch is an `error` outcome for its frames, never the end of the stream.
       this.options.logger.error({ err: error, batch: jobs.length }, 'inference failed');

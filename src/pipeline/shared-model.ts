@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { LatencyEstimator, validateModelView } from '../control/index.ts';
 import { loadModel, type LoadedModel } from '../model/load-model.ts';
@@ -65,6 +66,7 @@ export async function openSharedModel(model: ModelConfig, options: SharedModelOp
       model: view,
       engine: model.engine,
       logger: options.logger.child({ model: loaded.manifest.name }),
+      cores: availableParallelism(),
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     return { key: sharedModelKey(model), loaded, executor, estimator, users: new Set() };

@@ -117,6 +117,30 @@ describe('planBatch', () => {
     expect(depth(planBatch(queue, MODEL, latency, burst, options))).toBe(depth(sustainedBurst));
   });
 
+  it('budgets only what the work around inference leaves of the core', () => {
+    // Frames arrive every 20 ms on average: alone, the whole budget affords the deepest exit.
+    const queue = frames(4, { deadlineMs: 100 });
+    const depth = (plan: BatchPlan): number => plan.batch.reduce((sum, f) => sum + f.capExit, 0);
+    const state = { now: NOW, arrivalRatePerMs: 0.05, sustainedArrivalRatePerMs: 0.05 };
+    const alone = planBatch(queue, MODEL, latency, state, options);
+    const shared = planBatch(queue, MODEL, latency, state, { ...options, otherWorkShare: 0.6 });
+    const taken = planBatch(queue, MODEL, latency, state, { ...options, otherWorkShare: 1 });
+    expect(depth(alone)).toBe(16);
+    expect(depth(shared)).toBeLessThan(depth(alone));
+    // Nothing left for inference: every frame at exit 1, none shed (the deadline still allows them all).
+    expect(taken.batch.map((f) => f.capExit)).toEqual([1, 1, 1, 1]);
+    expect(taken.shed).toEqual([]);
+  });
+
+  it('counts frames waiting upstream of the decoder as a backlog to drain', () => {
+    const queue = frames(4, { deadlineMs: 100 });
+    const depth = (plan: BatchPlan): number => plan.batch.reduce((sum, f) => sum + f.capExit, 0);
+    const state = { now: NOW, arrivalRatePerMs: 0.05, sustainedArrivalRatePerMs: 0.05 };
+    const clear = planBatch(queue, MODEL, latency, state, options);
+    const backedUp = planBatch(queue, MODEL, latency, state, { ...options, waitingUpstream: 40 });
+    expect(depth(backedUp)).toBeLessThan(depth(clear));
+  });
+
   it('takes no frame a second step up its ladder while another still waits for its first', () => {
     // Five frames 2 ms old and a fresh one, frames arriving at 0.1/ms: not every frame can take its second step
     // (cap 3 on this model's ladder of caps), so none does. Raising the head anyway (caps 3, 3, 2, 2) took the time
