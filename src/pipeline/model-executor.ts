@@ -50,6 +50,12 @@ export interface ModelExecutorOptions {
   /** Cores the process may use (os.availableParallelism()); with cpuClock, how much room other work leaves. */
   cores?: number;
   cpuClock?: CpuClock;
+  /**
+   * How many models share the process's CPU. Each is entitled to an equal share of the inference budget however
+   * busy the others are: a burst on one model's flows then lowers its own exits and sheds its own frames, and the
+   * others keep the time their deadlines need. Default 1.
+   */
+  modelsSharingCpu?: () => number;
 }
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
@@ -203,7 +209,7 @@ export class ModelExecutor {
         batchOverheadMs: this.batchOverhead.ms,
         finishMarginMs: this.planError.marginMs,
         waitingUpstream: this.waitingUpstream(),
-        otherWorkShare: this.otherWork.share(),
+        otherWorkShare: this.otherWorkShare(),
       });
       const taken = new Set([...plan.batch.map((p) => p.id), ...plan.shed.map((s) => s.id)]);
       this.removeFromQueue(taken);
@@ -218,6 +224,13 @@ export class ModelExecutor {
       await this.runBatch(plan.batch, jobs);
       this.planError.observe(plan.predictedBatchEndTs, this.now());
     }
+  }
+
+  /** What other work takes of the core, capped so that this model keeps its fair share when several share it. */
+  private otherWorkShare(): number {
+    const models = this.options.modelsSharingCpu?.() ?? 1;
+    const fairShare = models >= 2 ? 1 / models : 0;
+    return Math.min(this.otherWork.share(), 1 - fairShare);
   }
 
   private waitingUpstream(): number {

@@ -240,6 +240,7 @@ export class EdgekeService {
     const model = await openSharedModel(config.model, {
       logger: this.logger.child({ component: 'model' }),
       maxBatch: Math.max(this.options.profileMaxBatch ?? 8, config.batching.maxBatch),
+      modelsSharingCpu: () => this.models.size,
       ...(this.options.profileCacheDir === undefined ? {} : { profileCacheDir: this.options.profileCacheDir }),
       ...(this.options.profileRepeats === undefined ? {} : { profileRepeats: this.options.profileRepeats }),
     });
