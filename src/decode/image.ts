@@ -25,8 +25,9 @@ export async function decodeImage(bytes: Buffer | Uint8Array, preprocessing: Ima
       kernel: preprocessing.resize === 'nearest' ? 'nearest' : 'linear',
     })
     .raw({ depth: 'uchar' })
-    .toBuffer();
-  return toModelInput(resized, preprocessing.width * preprocessing.height, preprocessing.channels, preprocessing);
+    .toBuffer({ resolveWithObject: true });
+  // sharp may hand a resized one-channel image back with three (equal) channels: read the channels it says.
+  return toModelInput(resized.data, preprocessing.width * preprocessing.height, resized.info.channels, preprocessing);
 }
 
 /**
