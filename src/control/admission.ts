@@ -1,16 +1,16 @@
 import { choiceLadder, expectedAccuracy, lossPerStop, type ChoiceCosts, type ExitChoice } from './choice-ladder.ts';
 import type { ConfidencePassRates } from './confidence-pass-rates.ts';
 import { ControlError } from './control-error.ts';
-import { deadlineTs, exitCostMs, preferredExit, type ExitPolicy } from './exit-policy.ts';
+import { deadlineTs, exitCostMs, lowestExit, preferredExit, type ExitPolicy } from './exit-policy.ts';
 import type { LatencyModel } from './latency-estimator.ts';
 import { CONFIDENCE_LEVELS, validatedStopLoss, type ConfidenceLevel, type ModelView } from './model-view.ts';
 
 /**
  * Why admission dropped a frame (FrameResult.reason); "miss" is judged at the median latency, so only the hopeless
  * are dropped:
- * - `no-slack`: even alone, at exit 1, starting now, it would miss its deadline;
+ * - `no-slack`: even alone, at exit 1 (its pinned exit in fixed mode), starting now, it would miss its deadline;
  * - `overload`: it could make it alone, but not behind the frames with earlier deadlines, even with every frame at
- *   exit 1;
+ *   its lowest exit;
  * - `queue-full`: the queue holds queueCapacity frames already.
  */
 export type ShedReason = 'no-slack' | 'overload' | 'queue-full';
@@ -74,7 +74,10 @@ export interface PlannedFrame {
    * plan, where a stop buys more expected accuracy per millisecond than a shallower cap (choice-ladder.ts).
    */
   stopWhenConfident: boolean;
-  /** Cannot make its deadline even at exit 1 and its flow answers late: runs exit 1 only, outcome `late`. */
+  /**
+   * Cannot make its deadline even at its lowest exit and its flow answers late: runs that exit only (exit 1, or the
+   * pinned exit in fixed mode), outcome `late`.
+   */
   late: boolean;
   /**
    * Predicted to miss, run anyway at exit 1 because nothing else would run (see probeWhenIdle); its outcome depends
@@ -185,8 +188,9 @@ export function planBatch(
   for (const { frame, due } of ordered) {
     // Shedding is for the hopeless: judged at the median, not at the risk quantile (a frame that probably makes it at
     // exit 1 runs, even when it might not).
-    const aloneAtExit1 = startTs + (options.batchOverheadMs ?? 0) + exitCostMs(model, latency, 1, 1, 0.5);
-    const hopeless = aloneAtExit1 > due;
+    const lowest = lowestExit(model, frame.policy);
+    const aloneAtLowest = startTs + (options.batchOverheadMs ?? 0) + exitCostMs(model, latency, lowest, 1, 0.5);
+    const hopeless = aloneAtLowest > due;
     if (hopeless && frame.policy.latePolicy === 'shed') {
       shed.push({ id: frame.id, reason: 'no-slack' });
       continue;
@@ -199,7 +203,7 @@ export function planBatch(
       frame,
       due,
       preferred: preferredExit(model, frame.policy),
-      cap: 1,
+      cap: lowest,
       late: hopeless,
       stopWhenConfident: stopsWhenIdle(frame.policy),
       accuracy: 0,
@@ -222,7 +226,7 @@ export function planBatch(
   // are the next plans' business; the work budget already keeps the long run sustainable. Four horizons made plans
   // slower than the model itself on cwru-bearing at 3x load, and timid: frames far ahead, reserved at exit 1, held
   // back the ones planned now (3x accuracy 93.5% → 97.2% with one, attainment 100% both).
-  const reserved = [...beyond, ...expectedArrivals(planned, state, horizon)].slice(0, horizon);
+  const reserved = [...beyond, ...expectedArrivals(planned, model, state, horizon)].slice(0, horizon);
 
   const simulator = new QueueSimulator(model, latency, options, planned, state.confidence);
   // What a busy plan may choose for each frame: one ladder per policy (frames of a flow share theirs).
@@ -304,12 +308,13 @@ function probeWhenIdle(
   }
   if (chosen === undefined) return plan;
   const { frame, due } = chosen;
+  const capExit = lowestExit(model, frame.policy);
   const finish =
-    plan.startTs + (options.batchOverheadMs ?? 0) + exitCostMs(model, latency, 1, 1, frame.policy.riskQuantile);
+    plan.startTs + (options.batchOverheadMs ?? 0) + exitCostMs(model, latency, capExit, 1, frame.policy.riskQuantile);
   return {
     ...plan,
     batch: [
-      { id: frame.id, captureTs: frame.captureTs, policy: frame.policy, deadlineTs: due, capExit: 1, stopWhenConfident: false, late: false, probe: true, predictedFinishTs: finish },
+      { id: frame.id, captureTs: frame.captureTs, policy: frame.policy, deadlineTs: due, capExit, stopWhenConfident: false, late: false, probe: true, predictedFinishTs: finish },
     ],
     shed: plan.shed.filter((decision) => decision.id !== frame.id),
     predictedBatchEndTs: finish,
@@ -320,7 +325,7 @@ function probeWhenIdle(
  * Frames expected to arrive while the planned ones are served (until the last planned deadline, at most `count`), at
  * the recent rate, with the tightest deadline among the planned frames' flows.
  */
-function expectedArrivals(planned: readonly Slot[], state: PlannerState, count: number): Slot[] {
+function expectedArrivals(planned: readonly Slot[], model: ModelView, state: PlannerState, count: number): Slot[] {
   const rate = state.arrivalRatePerMs ?? 0;
   const first = planned[0];
   if (!(rate > 0) || first === undefined) return [];
@@ -331,11 +336,12 @@ function expectedArrivals(planned: readonly Slot[], state: PlannerState, count: 
     const arrivalTs = state.now + i / rate;
     if (arrivalTs > lastDue) break;
     const policy = tightest.frame.policy;
+    const lowest = lowestExit(model, policy);
     arrivals.push({
       frame: { id: `expected-${i}`, captureTs: arrivalTs, policy },
       due: arrivalTs + policy.deadlineMs,
-      preferred: 1,
-      cap: 1,
+      preferred: lowest,
+      cap: lowest,
       late: false,
       stopWhenConfident: false,
       accuracy: 0,
@@ -355,7 +361,7 @@ function stopLevel(slot: Slot): ConfidenceLevel | undefined {
 
 /** Whether a frame of this policy stops at a confident exit on an idle machine (a busy plan follows its ladder). */
 function stopsWhenIdle(policy: ExitPolicy): boolean {
-  return policy.confidenceStop !== 'none' && policy.confidenceStopWhen === 'always';
+  return policy.mode !== 'fixed' && policy.confidenceStop !== 'none' && policy.confidenceStopWhen === 'always';
 }
 
 function candidateBatchSizes(options: PlannerOptions, frames: number): number[] {
@@ -382,7 +388,7 @@ function planWithBatchSize(
   simulator: QueueSimulator,
   load: { arrivalRatePerMs: number; targetUtilization: number; finishMarginMs: number },
 ): Candidate {
-  const slots = planned.map((slot) => ({ ...slot, cap: 1 }));
+  const slots = planned.map((slot) => ({ ...slot, cap: lowestExit(model, slot.frame.policy) }));
   const overloadShed: ShedDecision[] = [];
   const margin = Math.max(0, load.finishMarginMs);
   // Hopeless: misses even at the median with nothing in reserve. Choosing exits keeps the margin in reserve.
@@ -403,7 +409,7 @@ function planWithBatchSize(
     if (fits && withinWorkBudget(slots, batchSize, simulator, load)) {
       return { batchSize, slots, finishes: Array.from(run.finishes.subarray(0, slots.length)), overloadShed };
     }
-    for (const slot of slots) slot.cap = 1;
+    for (const slot of slots) slot.cap = lowestExit(model, slot.frame.policy);
   }
   // Busy: each frame climbs its ladder of choices (choice-ladder.ts): caps, with or without a confidence stop,
   // ordered so that each step buys less accuracy per millisecond than the one before.

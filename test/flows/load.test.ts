@@ -78,6 +78,17 @@ model: { path: models/cwru-bearing }
     expect(onlyIssue(MINIMAL_MQTT.replace('decode: image', 'decode: opcua-samples'))).toMatchObject({ path: 'decode' });
   });
 
+  it.each([
+    { policy: '{ mode: fixed, exit: 2 }', issue: undefined },
+    { policy: '{ mode: fixed }', issue: { path: 'policy.exit', message: expect.stringContaining('required with mode fixed') } },
+    { policy: '{ mode: fixed, exit: 0 }', issue: { path: 'policy.exit', message: expect.stringContaining('>0') } },
+    { policy: '{ mode: deadline, exit: 2 }', issue: { path: 'policy.exit', message: expect.stringContaining('only with mode fixed') } },
+  ])('policy $policy: the pinned exit is required in fixed mode, and only there', ({ policy, issue }) => {
+    const issues = issuesOf(`${MINIMAL_MQTT}policy: ${policy}\n`);
+    if (issue === undefined) expect(issues).toEqual([]);
+    else expect(issues).toMatchObject([issue]);
+  });
+
   it('accepts confidenceStop written as a YAML number', () => {
     const { flow } = parseFlowText(MINIMAL_MQTT + 'policy:\n  confidenceStop: 0.90\n', 'flow.yaml', {});
     expect(flow!.config.policy.confidenceStop).toBe('0.90');
