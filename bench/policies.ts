@@ -30,13 +30,11 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { planBatch, type PlannedFrame, type QueuedFrame } from '../src/control/admission.ts';
-import { ArrivalRateEstimator } from '../src/control/arrival-rate.ts';
-import { BatchOverheadEstimator } from '../src/control/batch-overhead.ts';
-import { PlanErrorEstimator } from '../src/control/plan-error.ts';
+import { admitToQueue } from '../src/control/admission.ts';
 import { ConfidencePassRateEstimator } from '../src/control/confidence-pass-rates.ts';
-import { createBatchContinuation, lastExitAnswer } from '../src/control/continuation.ts';
+import { ExitController } from '../src/control/exit-controller.ts';
 import { passesConfidence, type ExitPolicy } from '../src/control/exit-policy.ts';
+import type { PlannedFrame, QueuedFrame } from '../src/control/planner-types.ts';
 import { LatencyEstimator } from '../src/control/latency-estimator.ts';
 import type { ModelView } from '../src/control/model-view.ts';
 import { openTestSet } from '../src/model/datasets/locate.ts';
@@ -231,17 +229,14 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
   const clock = new VirtualClock();
   const runner = new MultiExitRunner(ctx.model, { now: () => clock.now() });
   const estimator = new LatencyEstimator(ctx.profileEntries);
-  const unsubscribe = runner.onStageTiming((timing) => estimator.observe(timing));
-  const arrivalRate = new ArrivalRateEstimator();
   let passRates = ctx.confidence.get(policyName);
   if (passRates === undefined) {
     passRates = new ConfidencePassRateEstimator(ctx.view);
     ctx.confidence.set(policyName, passRates);
   }
-  const planError = new PlanErrorEstimator();
-  let predictedEndTs = NaN;
-  // Batch time the stage timings do not cover (packing, softmax, callbacks, planning), learned like the pipeline does.
-  const overhead = new BatchOverheadEstimator(ctx.batchOverheadMs);
+  // The service's controller, driven as the executor drives it; batch overhead seeded with the measured one.
+  const controller = new ExitController({ model: ctx.view, latency: estimator, passRates, batchOverheadMs: ctx.batchOverheadMs });
+  const unsubscribe = runner.onStageTiming((timing) => controller.observeStage(timing));
   const lastExit = ctx.view.exits.length;
   const policy: ExitPolicy = {
     mode: 'deadline',
@@ -266,8 +261,8 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
   try {
     while (next < ctx.arrivals.length || queue.length > 0) {
       for (; next < ctx.arrivals.length && (ctx.arrivals[next] ?? Infinity) <= t; next++) {
-        arrivalRate.observe(ctx.arrivals[next] ?? t);
-        if (queue.length >= ctx.queueCapacity) continue; // refused: queue-full, a miss
+        const refused = planned ? controller.admit(ctx.arrivals[next] ?? t, queue.length, ctx.queueCapacity) : admitToQueue(queue.length, ctx);
+        if (refused !== null) continue; // queue-full: a miss
         queue.push({ id: String(next), captureTs: ctx.arrivals[next] ?? t, policy });
       }
       if (queue.length === 0) {
@@ -275,30 +270,17 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
         continue;
       }
       clock.start(t); // planning costs time too
-      let batch: PlannedFrame[];
+      let batch: readonly PlannedFrame[];
       let decide: ExitDecider;
       let answerByVote: (i: number, answer: FrameAnswer) => boolean = () => false;
+      let plan: ReturnType<ExitController['plan']> | undefined;
       if (planned) {
-        const now = clock.now();
-        const plan = planBatch(
-          queue,
-          ctx.view,
-          estimator,
-          { now, arrivalRatePerMs: arrivalRate.ratePerMs(now), sustainedArrivalRatePerMs: arrivalRate.sustainedRatePerMs(now), confidence: passRates },
-          { maxBatch: ctx.maxBatch, queueCapacity: ctx.queueCapacity, batchOverheadMs: overhead.ms, finishMarginMs: planError.marginMs },
-        );
-        queue = plan.waiting;
-        batch = plan.batch;
-        predictedEndTs = plan.predictedBatchEndTs;
-        const continuation = createBatchContinuation(batch, ctx.view, estimator);
-        decide = (i, exit, confidence, nowMs) => continuation.decide(i, exit, confidence, nowMs);
-        answerByVote = (i, answer) => {
-          const stop = continuation.stopOf(i);
-          if (stop !== undefined) return stop.answer === 'vote';
-          const frame = batch[i];
-          if (frame === undefined || answer.exit !== lastExit) return false;
-          return lastExitAnswer(ctx.view, estimator, frame, answer.exits.map((e) => e.confidence), clock.now()) === 'vote';
-        };
+        const controlled = controller.plan(queue, clock.now(), { maxBatch: ctx.maxBatch, queueCapacity: ctx.queueCapacity });
+        plan = controlled;
+        queue = controlled.waiting;
+        batch = controlled.batch;
+        decide = controlled.decide;
+        answerByVote = (i, answer) => controlled.answerBy(i, answer, clock.now()) === 'vote';
       } else {
         const taken = queue.splice(0, ctx.maxBatch);
         const capOf = (q: QueuedFrame): number => (policyName === 'oracle' ? (oracleExit[Number(q.id)] ?? lastExit) : baselineLastExit(policyName, ctx));
@@ -315,12 +297,8 @@ async function replay(policyName: PolicyName, ctx: ReplayContext): Promise<Omit<
         { decide, vote: true, lastExit: Math.max(...batch.map((f) => f.capExit)) },
       );
       t = clock.stop();
-      if (planned) {
-        // Each frame's confidences and answers, exit by exit, teach the planner what confidence stops save and cost.
-        passRates.observeAnswers(run.answers);
-        planError.observe(predictedEndTs, t);
-      }
-      overhead.observe(t - batchStart, run.timings.reduce((sum, timing) => sum + timing.ms, 0));
+      // Each frame's confidences and answers, exit by exit, teach the planner what confidence stops save and cost.
+      if (plan !== undefined) controller.observe(plan, { answers: run.answers, startTs: batchStart, endTs: t, stagesMs: run.timings.reduce((sum, timing) => sum + timing.ms, 0) });
       run.answers.forEach((answer, i) => {
         const index = Number(batch[i]?.id);
         const truth = ctx.frames[index];

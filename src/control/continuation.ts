@@ -1,4 +1,4 @@
-import type { PlannedFrame } from './admission.ts';
+import type { PlannedFrame } from './planner-types.ts';
 import { answersByVote, nextExitCostMs, passedAnyExit, passesConfidence } from './exit-policy.ts';
 import type { LatencyModel } from './latency-estimator.ts';
 import type { ModelView } from './model-view.ts';

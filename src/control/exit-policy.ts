@@ -138,7 +138,7 @@ export type SingleFrameChoice =
 
 /**
  * Exit choice for one frame that starts at `startTs` with nothing ahead of it (the queue-aware version is
- * planBatch in admission.ts): the preferred exit, lowered to the deepest one that fits the slack (never below
+ * planBatch in plan-batch.ts): the preferred exit, lowered to the deepest one that fits the slack (never below
  * lowestExit), else the late policy.
  */
 export function chooseExit(

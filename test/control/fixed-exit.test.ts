@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planBatch, type QueuedFrame } from '../../src/control/admission.ts';
+import { planBatch } from '../../src/control/plan-batch.ts';
+import type { QueuedFrame } from '../../src/control/planner-types.ts';
 import { decideAfterExit } from '../../src/control/continuation.ts';
 import { chooseExit, preferredExit, type ExitPolicy } from '../../src/control/exit-policy.ts';
 import { LatencyEstimator } from '../../src/control/latency-estimator.ts';
