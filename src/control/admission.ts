@@ -39,8 +39,35 @@ export function hasNoSlack(
   startTs: number,
   batchOverheadMs = 0,
 ): boolean {
-  const aloneAtLowest = startTs + batchOverheadMs + exitCostMs(model, latency, lowestExit(model, frame.policy), 1, 0.5);
-  return aloneAtLowest > frame.deadlineTs;
+  return noSlackJudge(model, latency, startTs, batchOverheadMs)(frame.policy, frame.deadlineTs);
+}
+
+/**
+ * hasNoSlack for many frames starting at the same time: the finish alone at the lowest exit is priced once per policy,
+ * so judging a queue of thousands costs a comparison per frame (a plan judges the whole queue before every batch).
+ */
+export function noSlackJudge(
+  model: ModelView,
+  latency: LatencyModel,
+  startTs: number,
+  batchOverheadMs = 0,
+): (policy: ExitPolicy, deadlineTs: number) => boolean {
+  const aloneAtLowest = new Map<ExitPolicy, number>();
+  // Queues are mostly one flow's frames: the last policy's finish is at hand without a lookup.
+  let lastPolicy: ExitPolicy | undefined;
+  let lastFinish = 0;
+  return (policy, deadline) => {
+    if (policy !== lastPolicy) {
+      let finish = aloneAtLowest.get(policy);
+      if (finish === undefined) {
+        finish = startTs + batchOverheadMs + exitCostMs(model, latency, lowestExit(model, policy), 1, 0.5);
+        aloneAtLowest.set(policy, finish);
+      }
+      lastPolicy = policy;
+      lastFinish = finish;
+    }
+    return missesDeadline(lastFinish, deadline);
+  };
 }
 
 /** Whether a frame predicted to end after `deadlineTs` (at the median) misses: then it is shed or answered late. */

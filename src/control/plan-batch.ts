@@ -3,7 +3,7 @@ import { ControlError } from './control-error.ts';
 import { deadlineTs, exitCostMs, lowestExit, preferredExit, type ExitPolicy } from './exit-policy.ts';
 import type { LatencyModel } from './latency-estimator.ts';
 import type { ModelView } from './model-view.ts';
-import { hasNoSlack, onMiss, type ShedDecision } from './admission.ts';
+import { noSlackJudge, onMiss, type ShedDecision } from './admission.ts';
 import { stopsWhenIdle, type Slot } from './plan-slot.ts';
 import type { BatchPlan, PlannedFrame, PlannerOptions, PlannerState, QueuedFrame } from './planner-types.ts';
 import { QueueSimulator } from './queue-simulator.ts';
@@ -32,27 +32,39 @@ export function planBatch(
   }
   const startTs = Math.max(state.now, state.busyUntilTs ?? state.now);
   const shed: ShedDecision[] = [];
-  const ordered = queue
-    .map((frame) => ({ frame, due: deadlineTs(frame.captureTs, frame.policy) }))
-    .sort((a, b) => a.due - b.due || a.frame.captureTs - b.frame.captureTs || (a.frame.id < b.frame.id ? -1 : 1));
-
+  const horizon = Math.max(options.maxBatch, Math.floor(options.horizon ?? 2 * options.maxBatch));
+  // Slots (the planner's working copies) only for the frames a plan looks at: one horizon planned, at most one more
+  // reserved from the queue. The rest of a long queue is judged for slack and counted, nothing more: a queue of
+  // thousands is judged in a comparison per frame, not planned (on cwru-bearing at a 400 ms deadline, plans over 6,000
+  // queued frames took longer than the batches they planned).
+  const slotLimit = 2 * horizon;
   const alive: Slot[] = [];
-  for (const { frame, due } of ordered) {
-    const lowest = lowestExit(model, frame.policy);
-    const hopeless = hasNoSlack(model, latency, { policy: frame.policy, deadlineTs: due }, startTs, options.batchOverheadMs);
+  const rest: QueuedFrame[] = [];
+  let aliveCount = 0;
+  let tightestMs = Infinity;
+  const noSlack = noSlackJudge(model, latency, startTs, options.batchOverheadMs);
+  for (const frame of inDeadlineOrder(queue)) {
+    const due = deadlineTs(frame.captureTs, frame.policy);
+    const hopeless = noSlack(frame.policy, due);
     if (hopeless && onMiss(frame.policy) === 'shed') {
       shed.push({ id: frame.id, reason: 'no-slack' });
       continue;
     }
-    if (alive.length >= options.queueCapacity) {
+    if (aliveCount >= options.queueCapacity) {
       shed.push({ id: frame.id, reason: 'queue-full' });
       continue;
     }
-    const slot: Slot = {
+    aliveCount++;
+    tightestMs = Math.min(tightestMs, frame.policy.deadlineMs);
+    if (alive.length >= slotLimit) {
+      rest.push(frame);
+      continue;
+    }
+    alive.push({
       frame,
       due,
       preferred: preferredExit(model, frame.policy),
-      cap: lowest,
+      cap: lowestExit(model, frame.policy),
       late: hopeless,
       stopWhenConfident: stopsWhenIdle(frame.policy),
       accuracy: 0,
@@ -60,11 +72,9 @@ export function planBatch(
       step: 0,
       kind: 'planned',
       readyTs: -Infinity,
-    };
-    alive.push(slot);
+    });
   }
 
-  const horizon = Math.max(options.maxBatch, Math.floor(options.horizon ?? 2 * options.maxBatch));
   const planned = alive.slice(0, horizon);
   const beyond = alive.slice(horizon);
   if (planned.length === 0) {
@@ -92,8 +102,7 @@ export function planBatch(
   // itself keeps waiting) within the tightest deadline: a queue that is long already gets less work per frame until
   // it is short again. Planning for the arrivals alone would hold a backlog at a steady length, its frames at the
   // edge of their deadlines, for as long as the load lasts.
-  const tightestMs = Math.min(...alive.map((slot) => slot.frame.policy.deadlineMs));
-  const backlog = Math.max(0, alive.length - 2 * options.maxBatch);
+  const backlog = Math.max(0, aliveCount - 2 * options.maxBatch);
   const sustainedRatePerMs = state.sustainedArrivalRatePerMs ?? state.arrivalRatePerMs ?? 0;
   const backlogRatePerMs = sustainedRatePerMs > 0 ? backlog / Math.max(tightestMs, 1e-3) : 0;
   let best: Candidate | undefined;
@@ -112,23 +121,31 @@ export function planBatch(
   if (best === undefined) throw new ControlError('EDGEKE_CONTROL_OPTIONS', 'no candidate batch size');
 
   shed.push(...best.overloadShed);
-  const batch: PlannedFrame[] = [];
-  best.slots.slice(0, best.batchSize).forEach((slot, i) => {
-    batch.push({
-      id: slot.frame.id,
-      captureTs: slot.frame.captureTs,
-      policy: slot.frame.policy,
-      deadlineTs: slot.due,
-      capExit: slot.cap,
-      stopWhenConfident: slot.stopWhenConfident,
-      late: slot.late,
-      probe: false,
-      predictedFinishTs: best.finishes[i] ?? startTs,
-    });
-  });
+  const batch = best.slots.slice(0, best.batchSize).map((slot, i) => plannedFrame(slot, best.finishes[i] ?? startTs));
   const waiting = [...best.slots.slice(best.batchSize), ...beyond].map((slot) => slot.frame);
+  for (const frame of rest) waiting.push(frame);
   const batchEnd = simulator.run(best.slots.slice(0, best.batchSize), best.batchSize, startTs).firstBatchEnd;
-  return probeWhenIdle({ startTs, batch, shed, waiting, predictedBatchEndTs: batchEnd }, queue, model, latency, options);
+  const nextSlots = best.slots.slice(best.batchSize, 2 * best.batchSize);
+  let next: BatchPlan['next'];
+  if (nextSlots.length > 0) {
+    const run = simulator.run(nextSlots, best.batchSize, batchEnd);
+    next = { batch: nextSlots.map((slot, i) => plannedFrame(slot, run.finishes[i] ?? batchEnd)), predictedBatchEndTs: run.firstBatchEnd };
+  }
+  return probeWhenIdle({ startTs, batch, shed, waiting, predictedBatchEndTs: batchEnd, ...(next === undefined ? {} : { next }) }, queue, model, latency, options);
+}
+
+function plannedFrame(slot: Slot, predictedFinishTs: number): PlannedFrame {
+  return {
+    id: slot.frame.id,
+    captureTs: slot.frame.captureTs,
+    policy: slot.frame.policy,
+    deadlineTs: slot.due,
+    capExit: slot.cap,
+    stopWhenConfident: slot.stopWhenConfident,
+    late: slot.late,
+    probe: false,
+    predictedFinishTs,
+  };
 }
 
 /**
@@ -146,9 +163,10 @@ function probeWhenIdle(
 ): BatchPlan {
   if (plan.batch.length > 0) return plan;
   let chosen: { frame: QueuedFrame; due: number } | undefined;
+  const byId = new Map(queue.map((frame) => [frame.id, frame]));
   for (const decision of plan.shed) {
     if (decision.reason === 'queue-full') continue;
-    const frame = queue.find((f) => f.id === decision.id);
+    const frame = byId.get(decision.id);
     if (frame === undefined) continue;
     const due = deadlineTs(frame.captureTs, frame.policy);
     // Past its deadline already: no latency model could be wrong enough for it to make it.
@@ -201,6 +219,24 @@ function expectedArrivals(planned: readonly Slot[], model: ModelView, state: Pla
     });
   }
   return arrivals;
+}
+
+function earlierInDeadlineOrder(a: QueuedFrame, b: QueuedFrame): number {
+  return deadlineTs(a.captureTs, a.policy) - deadlineTs(b.captureTs, b.policy) || a.captureTs - b.captureTs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Earliest deadline first; the queue itself when it is in that order already (a single flow's queue always is). */
+function inDeadlineOrder(queue: readonly QueuedFrame[]): readonly QueuedFrame[] {
+  let previous = queue[0];
+  let previousDue = previous === undefined ? -Infinity : deadlineTs(previous.captureTs, previous.policy);
+  for (let i = 1; i < queue.length; i++) {
+    const frame = queue[i] as QueuedFrame;
+    const due = deadlineTs(frame.captureTs, frame.policy);
+    if (due < previousDue || (due === previousDue && earlierInDeadlineOrder(previous as QueuedFrame, frame) > 0)) return [...queue].sort(earlierInDeadlineOrder);
+    previous = frame;
+    previousDue = due;
+  }
+  return queue;
 }
 
 function candidateBatchSizes(options: PlannerOptions, frames: number): number[] {

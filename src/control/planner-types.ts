@@ -79,6 +79,12 @@ export interface BatchPlan {
   /** Frames that stay queued, earliest deadline first. */
   waiting: QueuedFrame[];
   predictedBatchEndTs: number;
+  /**
+   * The batch planned to run after this one, as planned now (its frames are the first of `waiting`), predicted to
+   * start at predictedBatchEndTs and end at its own predictedBatchEndTs. Under a backlog the controller may run it
+   * as planned instead of planning again (ExitController). Absent when nothing waits.
+   */
+  next?: { batch: PlannedFrame[]; predictedBatchEndTs: number };
 }
 
 /** What the planner knows of the moment: the time, when the runtime is free, how fast frames are arriving. */

@@ -41,7 +41,7 @@ export function planWithBatchSize(
     const run = simulator.run(everyone, batchSize, startTs);
     const fits = everyone.every((slot, i) => !misses(slot, run.finishes[i]) && run.overflows[i] !== 1);
     if (fits && withinWorkBudget(slots, batchSize, simulator, load)) {
-      return { batchSize, slots, finishes: Array.from(run.finishes.subarray(0, slots.length)), overloadShed };
+      return { batchSize, slots, finishes: run.finishes.slice(0, slots.length), overloadShed };
     }
     for (const slot of slots) slot.cap = lowestExit(model, slot.frame.policy);
   }
@@ -154,7 +154,7 @@ export function planWithBatchSize(
     const raised = raisePrefix(eligible, (slot, up) => choose(slot, up ? step : step - 1));
     if (raised < waiting) break;
   }
-  const finishes = Array.from(simulator.run(slots, batchSize, startTs).finishes.subarray(0, slots.length));
+  const finishes = simulator.run(slots, batchSize, startTs).finishes.slice(0, slots.length);
   return { batchSize, slots, finishes, overloadShed };
 }
 

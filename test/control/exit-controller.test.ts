@@ -74,3 +74,34 @@ describe('ExitController', () => {
     expect(c.passRates.passRate(1, '0.95')).toBeCloseTo(0.25, 1);
   });
 });
+
+describe('ExitController under a backlog', () => {
+  // Batches of 4 at exit 4 take 33 ms: a queue of 24 frames with 200 ms deadlines is a backlog, not a lost cause.
+  const backlog = (count: number, captureTs = NOW) => Array.from({ length: count }, (_, i) => frame(`q${i}`, captureTs + i * 0.01, { deadlineMs: 200 }));
+
+  it('runs the batch the last plan put second, as planned, while it holds', () => {
+    const c = controller();
+    const first = c.plan(backlog(24), NOW, limits);
+    expect(first.next?.batch).toHaveLength(4);
+    const second = c.plan(first.waiting, first.predictedBatchEndTs, limits);
+    expect(second.batch).toEqual(first.next?.batch);
+    expect(second.predictedBatchEndTs).toBe(first.next?.predictedBatchEndTs);
+    expect(second.waiting).toHaveLength(first.waiting.length - 4);
+    // Then it plans afresh: a batch reused is never reused again.
+    const third = c.plan(second.waiting, second.predictedBatchEndTs, limits);
+    expect(third.next).toBeDefined();
+  });
+
+  it.each([
+    { name: 'a more urgent frame arrived', change: (waiting: ReturnType<typeof backlog>) => [...waiting, frame('urgent', NOW + 33, { deadlineMs: 60 })], at: 0 },
+    { name: 'the queue is short', change: (waiting: ReturnType<typeof backlog>) => waiting.slice(0, 6), at: 0 },
+    { name: 'one of its frames left the queue', change: (waiting: ReturnType<typeof backlog>) => waiting.slice(1), at: 0 },
+    { name: 'the previous batch ended so late that its frames would miss', change: (waiting: ReturnType<typeof backlog>) => waiting, at: 140 },
+  ])('plans afresh when $name', ({ change, at }) => {
+    const c = controller();
+    const first = c.plan(backlog(24), NOW, limits);
+    const second = c.plan(change(first.waiting), first.predictedBatchEndTs + at, limits);
+    // A fresh plan says what comes after it; a batch run as planned does not.
+    expect(second.next).toBeDefined();
+  });
+});
