@@ -1,26 +1,25 @@
 /**
  * A learnt cost in ms of one kind of work around inference (decoding one frame of a flow), for admission's "can it
- * still make it" check. An EWMA whose observations are bounded at 4x the estimate, as in the latency model: one
- * stall (a collection, a descheduled thread) barely moves it, a lasting slowdown is followed within a few dozen
- * frames. Unknown (0) until the first observation: the check is then optimistic, never shedding on a guess.
+ * still make it" check: the median of the last `window` observations. One stall (a collection, a burst of arrivals
+ * handled before the decode's completion could run) does not move it, however early it comes; a lasting change is
+ * followed within half a window. Unknown (0) until the first observation: the check is then optimistic, never
+ * shedding on a guess.
  */
 export class WorkCostEstimate {
+  private readonly recent: number[] = [];
+  private next = 0;
   private estimateMs = 0;
-  private observed = 0;
 
-  constructor(private readonly alpha = 0.05) {}
+  constructor(private readonly window = 15) {}
 
   observe(ms: number): void {
-    if (!(ms >= 0)) return;
-    this.observed += 1;
-    if (this.observed === 1) {
-      this.estimateMs = ms;
-      return;
-    }
-    // The first few observations move it fast (a running mean), then the EWMA takes over.
-    const weight = Math.max(this.alpha, 1 / this.observed);
-    const bounded = Math.min(ms, 4 * Math.max(this.estimateMs, 0.05));
-    this.estimateMs += weight * (bounded - this.estimateMs);
+    if (!(ms >= 0) || !Number.isFinite(ms)) return;
+    if (this.recent.length < this.window) this.recent.push(ms);
+    else this.recent[this.next] = ms;
+    this.next = (this.next + 1) % this.window;
+    const sorted = [...this.recent].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    this.estimateMs = sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
   }
 
   get ms(): number {

@@ -151,9 +151,14 @@ const CONFIDENCE_STOPS = ['none', '0.90', '0.95', '0.99'] as const;
 export const policySchema = z
   .object({
     mode: doc(
-      z.enum(['deadline', 'accuracy']).default('deadline'),
-      'deadline: deepest exit that fits the slack. accuracy: shallowest exit whose validated accuracy meets accuracyTarget.',
+      z.enum(['deadline', 'accuracy', 'fixed']).default('deadline'),
+      'deadline: deepest exit that fits the slack. accuracy: shallowest exit whose validated accuracy meets accuracyTarget. fixed: every frame runs exactly to `exit` (no confidence stop, never lowered); a frame that cannot make its deadline there follows latePolicy.',
       'deadline',
+    ),
+    exit: doc(
+      positiveInt().optional(),
+      "The exit every frame runs to in fixed mode (1 = the first; at most the model's exit count). Required with mode fixed, and only there.",
+      2,
     ),
     deadlineMs: doc(z.number().positive().default(100), 'Deadline per frame, counted from its capture time, in milliseconds.', 50),
     accuracyTarget: doc(z.number().gt(0).max(1).default(0.95), 'Accuracy target (0..1] in accuracy mode.', 0.97),
@@ -176,7 +181,15 @@ export const policySchema = z
     ),
     riskQuantile: doc(z.number().min(0.5).lt(1).default(0.95), 'Latency quantile the controller plans with (higher = fewer misses, shallower exits).', 0.95),
   })
-  .strict();
+  .strict()
+  .superRefine((policy, ctx) => {
+    if (policy.mode === 'fixed' && policy.exit === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['exit'], message: 'required with mode fixed: the exit every frame runs to' });
+    }
+    if (policy.mode !== 'fixed' && policy.exit !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['exit'], message: `applies only with mode fixed (mode is ${policy.mode}): remove it or set mode: fixed` });
+    }
+  });
 
 export const batchingSchema = z
   .object({

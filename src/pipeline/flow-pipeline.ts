@@ -245,8 +245,14 @@ export class FlowPipeline implements ExecutorFlow {
     if (policy.latePolicy !== 'shed') return undefined;
     const now = this.now();
     const due = (message.captureTs ?? message.receivedTs) + policy.deadlineMs;
-    const alone = now + this.decodeCost.ms + this.options.executor.exit1Ms();
-    if (alone > due) return 'no-slack';
+    const exit1Ms = this.options.executor.exit1Ms();
+    const alone = now + this.decodeCost.ms + exit1Ms;
+    if (alone > due) {
+      // A probe, when the learnt decode cost alone stands in the way and the decoders are idle with nothing waiting:
+      // it costs no other frame anything, and a cost learnt in a stall would otherwise shed every frame for good.
+      const probe = this.decoding === 0 && this.intake.size === 0 && now + exit1Ms <= due;
+      return probe ? undefined : 'no-slack';
+    }
     return alone + extraMs + this.options.executor.backlogMs() > due ? 'overload' : undefined;
   }
 
