@@ -231,12 +231,37 @@ export const sinksSchema = z
   })
   .strict();
 
+/** Default image bounds, derived from the model input: 16x its larger side, 64x its pixel count (NEU 200x200: 3200 px, 2.56 MP). */
+export const IMAGE_SIDE_PER_INPUT_SIDE = 16;
+export const IMAGE_PIXELS_PER_INPUT_PIXEL = 64;
+
 export const limitsSchema = z
   .object({
     maxPayloadBytes: doc(positiveInt().default(4 * 1024 * 1024), 'Largest payload decoded; larger ones are rejected before parsing.', 4_194_304),
     queueCapacity: doc(positiveInt().default(64), 'Frames waiting for inference before admission sheds.', 64),
+    maxImagePixels: doc(
+      positiveInt().optional(),
+      `Largest image (width x height, as its header declares) decoded; larger ones are rejected (reason image-too-large) before any decoding. Default: ${IMAGE_PIXELS_PER_INPUT_PIXEL}x the model input's pixels.`,
+      2_560_000,
+    ),
+    maxImageSide: doc(
+      positiveInt().optional(),
+      `Largest image width or height, in pixels, decoded; checked from the header like maxImagePixels. Default: ${IMAGE_SIDE_PER_INPUT_SIDE}x the model input's larger side.`,
+      3200,
+    ),
   })
   .strict();
+
+/** The image bounds of a flow: its limits, else derived from the model input (a raw pixel costs up to 4 bytes). */
+export function resolveImageLimits(
+  limits: Pick<LimitsConfig, 'maxImagePixels' | 'maxImageSide'>,
+  input: { width: number; height: number },
+): { maxPixels: number; maxSide: number } {
+  return {
+    maxPixels: limits.maxImagePixels ?? IMAGE_PIXELS_PER_INPUT_PIXEL * input.width * input.height,
+    maxSide: limits.maxImageSide ?? IMAGE_SIDE_PER_INPUT_SIDE * Math.max(input.width, input.height),
+  };
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The flow

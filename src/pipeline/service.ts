@@ -3,7 +3,7 @@ import type { FrameResult } from '../core/frame.ts';
 import { decodeImage } from '../decode/image.ts';
 import { createDecoder } from '../decode/create-decoder.ts';
 import type { LoadedFlow } from '../flows/load.ts';
-import type { FlowConfig } from '../flows/schema.ts';
+import { resolveImageLimits, type FlowConfig } from '../flows/schema.ts';
 import { createInfluxWriter } from '../sinks/create-influx-writer.ts';
 import type { InfluxClientFactory } from '../sinks/influx-client.ts';
 import type { MqttTransportFactory } from '../sources/mqtt-transport.ts';
@@ -121,14 +121,17 @@ export class EdgekeService {
     const cleanups: (() => void)[] = [];
     const sinks: ResultSink[] = [];
     try {
+      const holder: { pipeline?: FlowPipeline } = {};
+      const preprocessing = manifest.input.preprocessing;
       const decoder = createDecoder(config.decode, {
         flow: config.name,
         input: manifest.input,
         classes: manifest.classes,
         maxPayloadBytes: config.limits.maxPayloadBytes,
+        // Read per frame: limits are live settings.
+        ...(preprocessing.kind === 'image' ? { imageLimits: () => resolveImageLimits((holder.pipeline?.currentConfig ?? config).limits, preprocessing) } : {}),
         decodeImage,
       });
-      const holder: { pipeline?: FlowPipeline } = {};
       if (config.sinks.influx !== undefined) {
         const writer = await createInfluxWriter(config.name, config.sinks.influx, {
           logger: log.child({ component: 'influx-sink' }),
