@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import type { ImageLimits } from './decoder.ts';
 import type { ImagePreprocessingSpec } from './input-spec.ts';
 
 /**
@@ -11,9 +12,18 @@ import type { ImagePreprocessingSpec } from './input-spec.ts';
 /** The manifest's image preprocessing (docs/model-format.md); the `kind` tag is not needed here. */
 export type ImagePreprocessing = Omit<ImagePreprocessingSpec, 'kind'>;
 
-/** Throws (sharp's error) when the bytes are not a decodable image. */
-export async function decodeImage(bytes: Buffer | Uint8Array, preprocessing: ImagePreprocessing): Promise<Float32Array> {
-  const { data, info } = await sharp(bytes).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+/**
+ * Throws (sharp's error) when the bytes are not a decodable image. The caller has checked the declared size against
+ * `limits` from the header (image-payload.ts); sharp checks `maxPixels` again from its own header reading, so an
+ * image whose header fooled the first check still never gets a buffer larger than the limit.
+ */
+export async function decodeImage(
+  bytes: Buffer | Uint8Array,
+  preprocessing: ImagePreprocessing,
+  limits?: Pick<ImageLimits, 'maxPixels'>,
+): Promise<Float32Array> {
+  const input = sharp(bytes, { limitInputPixels: limits?.maxPixels ?? true });
+  const { data, info } = await input.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   if (info.width === preprocessing.width && info.height === preprocessing.height) {
     // The usual case (cameras send the model's size): channels and normalisation in one pass over the pixels.
     return toModelInput(data, info.width * info.height, info.channels, preprocessing);

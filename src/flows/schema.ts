@@ -244,6 +244,10 @@ export const sinksSchema = z
   })
   .strict();
 
+/** Default image bounds, derived from the model input: 16x its larger side, 64x its pixel count (NEU 200x200: 3200 px, 2.56 MP). */
+export const IMAGE_SIDE_PER_INPUT_SIDE = 16;
+export const IMAGE_PIXELS_PER_INPUT_PIXEL = 64;
+
 export const limitsSchema = z
   .object({
     maxPayloadBytes: doc(positiveInt().default(4 * 1024 * 1024), 'Largest payload decoded; larger ones are rejected before parsing.', 4_194_304),
@@ -253,8 +257,29 @@ export const limitsSchema = z
       'Most messages received and not yet acknowledged (the MQTT 5 receive maximum). Frames wait for the decoder newest first and are shed as their deadline runs out, so this only bounds memory (at most maxInFlight x maxPayloadBytes); beyond it the oldest waiting frame is shed (queue-full).',
       256,
     ),
+    maxImagePixels: doc(
+      positiveInt().optional(),
+      `Largest image (width x height, as its header declares) decoded; larger ones are rejected (reason image-too-large) before any decoding. Default: ${IMAGE_PIXELS_PER_INPUT_PIXEL}x the model input's pixels.`,
+      2_560_000,
+    ),
+    maxImageSide: doc(
+      positiveInt().optional(),
+      `Largest image width or height, in pixels, decoded; checked from the header like maxImagePixels. Default: ${IMAGE_SIDE_PER_INPUT_SIDE}x the model input's larger side.`,
+      3200,
+    ),
   })
   .strict();
+
+/** The image bounds of a flow: its limits, else derived from the model input (a raw pixel costs up to 4 bytes). */
+export function resolveImageLimits(
+  limits: Pick<LimitsConfig, 'maxImagePixels' | 'maxImageSide'>,
+  input: { width: number; height: number },
+): { maxPixels: number; maxSide: number } {
+  return {
+    maxPixels: limits.maxImagePixels ?? IMAGE_PIXELS_PER_INPUT_PIXEL * input.width * input.height,
+    maxSide: limits.maxImageSide ?? IMAGE_SIDE_PER_INPUT_SIDE * Math.max(input.width, input.height),
+  };
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The flow

@@ -59,6 +59,12 @@ describe('decodeImage', () => {
     for (const v of out) expect(v).toBeCloseTo(-2, 5);
   });
 
+  it("has sharp refuse, from its own header reading, an image over the pixel limit it is given", async () => {
+    const png = await sharp({ create: { width: 11, height: 10, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+    await expect(decodeImage(png, gray, { maxPixels: 109 })).rejects.toThrow(/pixel limit/);
+    await expect(decodeImage(png, gray, { maxPixels: 110 })).resolves.toHaveLength(8);
+  });
+
   it('rejects bytes that are not an image', async () => {
     await expect(decodeImage(Buffer.from('not an image'), gray)).rejects.toThrow();
   });
