@@ -190,7 +190,7 @@ def load(root: Path, labels_file=None, test_root=None, window=None, hop=None, sa
     by_class = defaultdict(list)
     for group, counts in group_labels.items():
         by_class[classes[counts.most_common(1)[0][0]]].append(group)
-    has_groups = any(r.group != str(r.path.name) and r.group != r.path.name for r in recordings)
+    has_groups = any(group for _, _, group in read_labels(labels_file))
     unit = "groups" if has_groups else "recordings"
     parts_groups = splitting.split_groups(by_class, test_root is None, labels_file, seed, unit=unit)
     parts = {k: [r for r in recordings if r.group in set(v)] for k, v in parts_groups.items()}
