@@ -23,7 +23,7 @@ import torch
 from . import calibration, manifest, report
 from .augment import Augmentation
 from .custom import architecture, exits as exit_choice, images, signals
-from .custom.budget import Budget, plan_epochs
+from .custom.budget import Budget, plan_epochs, seconds_per_epoch
 from .custom.errors import DataError
 from .custom.flow import flow_yaml
 from .custom.onnx_teacher import OnnxTeacher, onnx_params
@@ -35,6 +35,27 @@ from .trainer import accuracies, predict, teacher_logits_cache, train, validatio
 PHASES = ["data", "teacher", "search", "no-KD student", "exits and calibration", "export"]
 SMOKE_PER_CLASS = 40
 MAX_EPOCHS = {"teacher": 30, "student": 40}
+DEFAULT_MINUTES = 60
+TEACHER_SHARE, SEARCH_SHARE = 0.3, 0.4  # of what is left at the phase's start (after the reserve)
+TEACHER_WIDTHS, TEACHER_MIN_EPOCHS = (8, 16, 32), 10  # the widest teacher that gets at least this many epochs
+SEARCH_MIN_EPOCHS = 5  # a student size that would get fewer in its share of the search is not tried
+
+
+def teacher_width(shape, classes, data, settings, deadline) -> int:
+    """The widest of TEACHER_WIDTHS expected to train TEACHER_MIN_EPOCHS epochs by the deadline: timed once at the
+    narrowest width, scaled by width squared (conservative: small networks do not get cheaper that fast)."""
+    if deadline is None:
+        return TEACHER_WIDTHS[-1]
+    narrow = TEACHER_WIDTHS[0]
+    per_epoch, _ = seconds_per_epoch(architecture.teacher_net(shape, classes, width=narrow), data, settings, False)
+    fits = [w for w in TEACHER_WIDTHS
+            if (deadline - time.time()) / (per_epoch * (w / narrow) ** 2) >= min(TEACHER_MIN_EPOCHS, settings.epochs)]
+    return fits[-1] if fits else narrow
+
+
+def reserve(budget) -> float:
+    """Seconds kept for calibration, export and the report: 20 s plus 5% of what is left."""
+    return 20 + 0.05 * budget.left() if budget.end is not None else 0.0
 
 
 def parse_args(argv):
@@ -53,7 +74,8 @@ def parse_args(argv):
     p.add_argument("--teacher", type=Path, help="your own classifier as ONNX (same input as the student, logits out)")
     p.add_argument("--exits", help="number of exits (default 3), or the candidate units to keep, e.g. 2,5,9")
     p.add_argument("--max-mflops", type=float, help="largest final-exit cost in MFLOPs (batch 1)")
-    p.add_argument("--minutes", type=float, help="bound on the whole run; the output is valid when it ends")
+    p.add_argument("--minutes", type=float, help=f"bound on the whole run (default {DEFAULT_MINUTES}; none with "
+                   f"--smoke); the output is complete when it ends")
     p.add_argument("--smoke", action="store_true", help=f"CI: <= {SMOKE_PER_CLASS} images (or windows) per class, a few epochs, one student size")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--flow-model-path", help="model path written into the flow file (default: --out as given)")
@@ -112,7 +134,8 @@ def main(argv=None):
 
 def build(args):
     torch.set_num_threads(args.threads)
-    budget = Budget(args.minutes, PHASES)
+    minutes = args.minutes if args.minutes is not None else (None if args.smoke else DEFAULT_MINUTES)
+    budget = Budget(minutes, PHASES)
     out = args.out.resolve()
     name = args.name or out.name
     notes = []
@@ -142,57 +165,71 @@ def build(args):
             raise DataError("--max-mflops", f"no student fits {args.max_mflops} MFLOPs; the cheapest costs {cheapest:.2f}")
         families = fitting
 
-    # Teacher: the user's ONNX (run once over the training data), or trained here.
+    # Teacher: the user's ONNX (run once over the training data), or trained here, as wide as its share allows.
+    variants = len(augmentation.variants())
+    passes = variants + (len(data.validation) + len(data.test)) / max(len(data.train), 1)
     if args.teacher is not None:
         budget.phase("teacher", f"running {args.teacher} once over the training data")
         teacher = OnnxTeacher(args.teacher, input_shape, len(classes))
         teacher_info = {"architecture": teacher.architecture, "params": onnx_params(args.teacher), "flops": None,
                         "source": str(args.teacher.resolve()), "runtime": teacher.runtime}
     else:
-        net = architecture.teacher_net(shape, len(classes), width=8 if args.smoke else 32)
-        deadline = budget.deadline(0.25, reserve=30)
-        teacher_settings = dataclasses.replace(
-            teacher_settings, epochs=plan_epochs(net, data, teacher_settings, deadline, teacher_settings.epochs, False))
-        budget.phase("teacher", f"training {net.architecture}, {teacher_settings.epochs} epoch(s)")
-        teacher, _ = train(net, data, teacher_settings, "teacher", args.seed, deadline=deadline)
+        deadline = budget.deadline(TEACHER_SHARE, reserve=reserve(budget))
+        width = 8 if args.smoke else teacher_width(shape, len(classes), data, teacher_settings, deadline)
+        net = architecture.teacher_net(shape, len(classes), width=width)
+        epochs = plan_epochs(net, data, teacher_settings, deadline, teacher_settings.epochs, False, passes)
+        teacher_settings = dataclasses.replace(teacher_settings, epochs=epochs)
+        budget.phase("teacher", f"training {net.architecture}, {epochs} epoch(s)")
+        teacher, _ = train(net, data, teacher_settings, "teacher", args.seed,
+                           deadline=None if deadline is None else deadline - (deadline - time.time()) * 0.1)
         cost = exit_costs(teacher, input_shape)[0]
         teacher_info = {"architecture": teacher.architecture, "params": cost["params"], "flops": cost["flops"],
-                        "source": "trained by edgeke train"}
+                        "source": "trained by edgeke train", "epochs": epochs}
     t0 = time.time()
-    cache = teacher_logits_cache(teacher, data.train.x, augmentation)
+    cache = teacher_logits_cache(teacher, data.train.x, augmentation, label="teacher logits")
     teacher_val_p, teacher_test_p = predict(teacher, data.validation.x)[-1], predict(teacher, data.test.x)[-1]
     teacher_info["validationAccuracy"] = float((teacher_val_p.argmax(1) == data.validation.y.numpy()).mean())
     teacher_info["testAccuracy"] = float((teacher_test_p.argmax(1) == data.test.y.numpy()).mean())
-    print(f"[teacher] logits computed once over {len(data.train)} training inputs x {len(augmentation.variants())} "
-          f"flip variant(s) in {time.time() - t0:.1f} s; validation accuracy {teacher_info['validationAccuracy']:.4f}",
-          flush=True)
+    print(f"[teacher] logits computed once over {len(data.train)} training inputs x {variants} flip variant(s) in "
+          f"{time.time() - t0:.1f} s; validation accuracy {teacher_info['validationAccuracy']:.4f}", flush=True)
 
     # Search: students from the cheapest up, with distillation; stop at the first whose final exit is within 1 point
     # of the teacher on validation (the cheapest such), else keep the best final exit.
     searched, chosen = [], None
+    search_end = budget.deadline(SEARCH_SHARE, reserve=reserve(budget))
     for i, family in enumerate(families):
         net = architecture.candidate_net(shape, family, len(classes))
-        deadline = budget.deadline(0.7 / (len(families) - i), reserve=30 + 0.3 * budget.left() if budget.end else 0)
+        deadline = None if search_end is None else time.time() + (search_end - time.time()) / (len(families) - i)
         s = dataclasses.replace(settings, epochs=plan_epochs(net, data, settings, deadline, settings.epochs, True))
+        if i > 0 and s.epochs < min(SEARCH_MIN_EPOCHS, settings.epochs):
+            notes.append(f"the time budget ended the search after {i} of {len(families)} student sizes (the next, "
+                         f"{family.describe()}, would get {s.epochs} epoch(s))")
+            break
         budget.phase("search", f"student {i + 1}/{len(families)} ({family.describe()}, "
                                f"{costs[family][-1]['flops'] / 1e6:.2f} MFLOPs, {s.epochs} epoch(s))")
         model, _ = train(net, data, s, f"student {family.describe()} KD", args.seed, deadline=deadline, cache=cache)
-        run = run_summary(model, data, "KD", args.seed, family=family, epochs=s.epochs)
-        searched.append(run)
-        if run["validation"][-1] >= teacher_info["validationAccuracy"] - 0.01:
-            chosen = run
-            break
-        if budget.end is not None and budget.left() < 60:
-            notes.append(f"the time budget ended the search after {i + 1} of {len(families)} student sizes")
+        searched.append(run_summary(model, data, "KD", args.seed, family=family, epochs=s.epochs))
+        if searched[-1]["validation"][-1] >= teacher_info["validationAccuracy"] - 0.01:
+            chosen = searched[-1]
             break
     chosen = chosen or max(searched, key=lambda r: (r["validation"][-1], -searched.index(r)))
     family = chosen["family"]
 
-    # The same student without a teacher: the KD evidence, and the check that the teacher helps at all.
+    # The kept size again with what is left, when that buys more epochs than the search gave it; then the same
+    # student without a teacher, as many epochs: the KD evidence, and the check that the teacher helps at all.
+    half = budget.deadline(0.5, reserve=reserve(budget))
     net = architecture.candidate_net(shape, family, len(classes))
-    deadline = budget.deadline(0.6, reserve=30)
-    s = dataclasses.replace(settings, epochs=min(chosen["epochs"], plan_epochs(net, data, settings, deadline,
-                                                                              settings.epochs, False)))
+    epochs = plan_epochs(net, data, settings, half, settings.epochs, True)
+    if epochs > chosen["epochs"] and not args.smoke:
+        budget.phase("search", f"the kept student ({family.describe()}) for {epochs} epoch(s)")
+        model, _ = train(net, data, dataclasses.replace(settings, epochs=epochs), f"student {family.describe()} KD",
+                         args.seed, deadline=half, cache=cache)
+        longer = run_summary(model, data, "KD", args.seed, family=family, epochs=epochs)
+        if validation_score(longer["validation"]) >= validation_score(chosen["validation"]):
+            chosen = longer
+    net = architecture.candidate_net(shape, family, len(classes))
+    deadline = budget.deadline(1.0, reserve=reserve(budget))
+    s = dataclasses.replace(settings, epochs=chosen["epochs"])
     budget.phase("no-KD student", f"{family.describe()}, {s.epochs} epoch(s)")
     model, _ = train(net, data, s, f"student {family.describe()} no-KD", args.seed, deadline=deadline)
     plain = run_summary(model, data, "no-KD", args.seed, family=family, epochs=s.epochs)
@@ -219,7 +256,7 @@ def build(args):
     final_gap = teacher_info["validationAccuracy"] - shipped["validation"][-1]
     if final_gap > 0.01:
         notes.append(f"the final exit is {100 * final_gap:.2f} points below the teacher on validation (target: within "
-                     f"1 point){'; the time budget ended training early' if budget.end else ''}")
+                     f"1 point)")
 
     y_val, y_test = data.validation.y.numpy(), data.test.y.numpy()
     vote_w, vote_val = calibration.vote_weights(shipped["val_p"], y_val)
@@ -257,7 +294,7 @@ def build(args):
             "epochs": shipped["epochs"], "seed": args.seed, "seeds": [args.seed],
             "optimizer": "SGD momentum 0.9 Nesterov, one-cycle LR (25% warm-up), checkpoint = best mean validation "
                          "accuracy over candidate exits",
-            "command": command, "smoke": args.smoke, "minutes": args.minutes,
+            "command": command, "smoke": args.smoke, "minutes": minutes,
             "search": [{"student": r["family"].describe(), "finalFlops": costs[r["family"]][-1]["flops"],
                         "epochs": r["epochs"], "candidateValidationAccuracy": r["validation"],
                         "candidateFlops": [c["flops"] for c in costs[r["family"]]]} for r in searched],

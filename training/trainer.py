@@ -19,13 +19,22 @@ def predict(model, x: torch.Tensor, batch_size: int = 256):
 
 
 @torch.no_grad()
-def teacher_logits_cache(teacher, x: torch.Tensor, augmentation, batch_size: int = 256) -> torch.Tensor:
-    """Teacher logits for every training sample under every flip variant: [variants, N, classes]."""
+def teacher_logits_cache(teacher, x: torch.Tensor, augmentation, batch_size: int = 256, label=None) -> torch.Tensor:
+    """Teacher logits for every training sample under every flip variant: [variants, N, classes]. With a `label`,
+    prints progress lines with an ETA."""
     teacher.eval()
-    return torch.stack([
-        torch.cat([teacher(augmentation.flip(x[i:i + batch_size], h, v))[-1] for i in range(0, len(x), batch_size)])
-        for h, v in augmentation.variants()
-    ])
+    variants = augmentation.variants()
+    batches = math.ceil(len(x) / batch_size)
+    progress = Progress(label, len(variants) * batches, every_s=10) if label else None
+    out = []
+    for k, (h, v) in enumerate(variants):
+        logits = []
+        for b, i in enumerate(range(0, len(x), batch_size)):
+            logits.append(teacher(augmentation.flip(x[i:i + batch_size], h, v))[-1])
+            if progress:
+                progress.step(k * batches + b + 1, "batches of training inputs")
+        out.append(torch.cat(logits))
+    return torch.stack(out)
 
 
 def validation_score(exit_accuracies, exit_weights=None) -> float:
@@ -55,7 +64,11 @@ def train(model, splits, settings, label: str, seed: int, teacher=None, deadline
     total = steps_per_epoch * settings.epochs
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=0.9, nesterov=True,
                                 weight_decay=settings.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=total, pct_start=0.25)
+    # One-cycle needs a warm-up of at least one step and a decay after it; runs of a handful of steps (smoke runs,
+    # tight budgets on small data) keep a constant rate instead (OneCycleLR divides by zero at 4 steps).
+    schedule = (torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=total,
+                                                    pct_start=max(0.25, 2 / total)) if total >= 5
+                else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
     if teacher is not None or cache is not None:
         if settings.augmentation.shift:
             raise ValueError("distillation caches teacher logits per flip variant: student augmentation cannot shift")

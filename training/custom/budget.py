@@ -33,8 +33,9 @@ class Budget:
         return time.time() - self.start
 
 
-def seconds_per_epoch(model, splits, settings, distilled: bool) -> float:
-    """A few timed training steps (and a validation pass estimate) on real batches; the model is left as it was."""
+def seconds_per_epoch(model, splits, settings, distilled: bool):
+    """(seconds per training epoch with its validation pass, seconds per forward pass over the training part), from
+    a few timed steps on a real batch; the model's weights are left as they were."""
     state = {k: v.clone() for k, v in model.state_dict().items()}
     x, y = splits.train.x[:settings.batch_size], splits.train.y[:settings.batch_size]
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
@@ -42,7 +43,8 @@ def seconds_per_epoch(model, splits, settings, distilled: bool) -> float:
     times = []
     for _ in range(3):
         t = time.time()
-        loss = multi_exit_loss(model(x), model(x)[-1].detach() if distilled else None, y, settings.temperature,
+        logits = model(x)
+        loss = multi_exit_loss(logits, logits[-1].detach() if distilled else None, y, settings.temperature,
                                settings.beta, settings.divergence, settings.exit_weights)
         optimizer.zero_grad()
         loss.backward()
@@ -51,11 +53,15 @@ def seconds_per_epoch(model, splits, settings, distilled: bool) -> float:
     model.load_state_dict(state)
     step = min(times[1:])
     steps = math.ceil(len(splits.train) / settings.batch_size)
-    return step * steps + step / 3 * math.ceil(len(splits.validation) / settings.batch_size)
+    forward = step / 3 * steps  # a forward pass is about a third of a training step
+    return step * steps + forward * len(splits.validation) / max(len(splits.train), 1), forward
 
 
-def plan_epochs(model, splits, settings, deadline, max_epochs: int, distilled: bool) -> int:
+def plan_epochs(model, splits, settings, deadline, max_epochs: int, distilled: bool, forward_passes: float = 0.0):
+    """Epochs that fit before `deadline` after `forward_passes` inference passes over the training data (a teacher's
+    logit cache and predictions), at least 1 and at most max_epochs."""
     if deadline is None:
         return max_epochs
-    per_epoch = seconds_per_epoch(model, splits, settings, distilled)
-    return int(max(1, min(max_epochs, (deadline - time.time()) // max(per_epoch, 1e-3))))
+    per_epoch, forward = seconds_per_epoch(model, splits, settings, distilled)
+    usable = deadline - time.time() - forward_passes * forward
+    return int(max(1, min(max_epochs, usable // max(per_epoch, 1e-3))))

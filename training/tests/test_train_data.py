@@ -2,6 +2,7 @@
 held-out splits, exit choice on validation, an ONNX teacher, images and signals end to end on real committed data."""
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -193,3 +194,16 @@ def test_signals_split_by_recording_end_to_end(tmp_path):
     test_groups = {s["group"] for s in test_index["segments"]}
     assert test_groups == sources["test"] and len(test_groups) >= 3  # whole recordings, at least one per class
     assert "decode: json-values" in (out / "flow.yaml").read_text()
+
+
+def test_minutes_bound_the_whole_run_and_the_output_is_complete(tmp_path):
+    """18 s of budget on work the default epochs would take minutes for: the run ends on time with a full folder."""
+    out = tmp_path / "model"
+    started = time.time()
+    m = main([str(neu_folder(tmp_path)), "--out", str(out), "--size", "48", "--minutes", "0.3"])
+    took = time.time() - started
+    assert m["training"]["minutes"] == 0.3
+    # Bound: the budget plus what no phase can cut short on a busy machine (one training step per phase, export).
+    assert took <= 18 + 25, took
+    assert (out / "manifest.json").exists() and (out / "flow.yaml").exists()
+    assert all((out / stage["file"]).exists() for stage in m["stages"])

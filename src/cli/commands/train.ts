@@ -52,7 +52,7 @@ Options:
   --teacher <onnx>     your own classifier as teacher (same input as the student, logits out)
   --exits N|k,k,...    number of exits (default 3), or the candidate units to keep
   --max-mflops X       largest final-exit cost, MFLOPs at batch 1
-  --minutes N          bound on the whole run; the model is still complete when it ends
+  --minutes N          bound on the whole run (default 60; none with --smoke); the model is complete when it ends
   --smoke              a tiny, fast run for CI (<= 40 examples per class, a few epochs)
   --seed N, --threads N  split/initialisation seed (default 0); torch CPU threads (default 1)
 
