@@ -200,8 +200,8 @@ def load(root: Path, labels_file=None, test_root=None, window=None, hop=None, sa
     hop = hop or max(1, window // TRAIN_OVERLAP)
     data = {"train": windows(parts["train"], window, hop), "validation": windows(parts["validation"], window, window),
             "test": windows(parts["test"], window, window)}
-    if limit_per_class:
-        data = {k: v.subset(limit_per_class * len(classes), seed) for k, v in data.items()}
+    if limit_per_class:  # training and validation only: the test split stays what test/ holds for `edgeke eval`
+        data = {k: v.subset(limit_per_class * len(classes), seed) if k != "test" else v for k, v in data.items()}
     rates = {r.rate for r in recordings if r.rate}
     rate = sample_rate or (rates.pop() if rates else None)
     notes = [] if rate else ["sample rate unknown (no .wav and no --sample-rate): the manifest says 1 Hz"]

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -112,5 +112,33 @@ describe('edgeke train on a folder of class subfolders', () => {
     const correct = received.filter((message) => message.class === labels.get(message.id)).length;
     expect(Math.abs(correct / received.length - (evaluation.exits.at(-1)?.accuracy ?? -1))).toBeLessThanOrEqual(1 / tested + 1e-9);
     console.info(`[train] smoke training ${(trainMs / 1000).toFixed(1)} s; ${received.length} frames served over MQTT, ${correct} correct`);
+  }, 300_000);
+
+  it('signals: recordings with a labels file give a model whose held-out recordings eval reproduces', async () => {
+    // Three classes of the committed CWRU test segments, each cut into four recordings (the groups of the split).
+    const data = join(work, 'vibration');
+    mkdirSync(data);
+    const index = JSON.parse(readFileSync('data/cwru-bearing/test/index.json', 'utf8')) as { segments: { file: string; class: string }[] };
+    const rows = ['file,label,group'];
+    for (const segment of index.segments.filter((s) => ['normal', 'ball_21', 'inner_race_21'].includes(s.class))) {
+      const bytes = readFileSync(join('data/cwru-bearing/test', segment.file));
+      const samples = Math.floor(bytes.length / 4);
+      for (let piece = 0; piece < 4; piece++) {
+        const name = `${segment.file.replace(/\.f32$/, '')}_${piece}.f32`;
+        writeFileSync(join(data, name), bytes.subarray(4 * Math.floor((piece * samples) / 4), 4 * Math.floor(((piece + 1) * samples) / 4)));
+        rows.push(`${name},${segment.class},${name}`);
+      }
+    }
+    writeFileSync(join(data, 'labels.csv'), rows.join('\n') + '\n');
+    await run(process.execPath, [BIN, 'train', data, '--out', 'vibration-smoke', '--smoke', '--window', '1024', '--sample-rate', '12000'], { cwd: work, timeout: 170_000 });
+    const manifest = JSON.parse(readFileSync(join(work, 'vibration-smoke', 'manifest.json'), 'utf8')) as Manifest & { input: { shape: number[] } };
+    expect(manifest.input.shape).toEqual([1, 1024]);
+    expect(manifest.dataset.test?.kind).toBe('signal-segments');
+    const evaluated = await run(process.execPath, [BIN, 'eval', 'vibration-smoke', '--split', 'test', '--json'], { cwd: work, timeout: 60_000 });
+    const evaluation = JSON.parse(evaluated.stdout) as Evaluation;
+    expect(evaluation.samples).toBeGreaterThan(0);
+    for (const exit of evaluation.exits) expect(Math.abs(exit.accuracy - exit.testAccuracy)).toBeLessThanOrEqual(1 / evaluation.samples + 1e-9);
+    const checked = await run(process.execPath, [BIN, 'check', join('vibration-smoke', 'flow.yaml')], { cwd: work, timeout: 60_000 });
+    expect(checked.stdout).toContain('-> json-values -> vibration-smoke');
   }, 300_000);
 });
