@@ -40,16 +40,16 @@ def plot(path, manifest, kd_runs, plain_runs):
     plt.close(fig)
 
 
-def write(path, manifest, kd_runs, plain_runs, command, shipped_seed):
+def write(path, manifest, kd_runs, plain_runs, command, shipped_seed, shipped_kind="KD", machine="2 shared CPU cores"):
     m, t = manifest, manifest["teacher"]
     last = m["exits"][-1]
     lines = [
         f"# {m['name']}: training report", "",
         f"Recipe: `{command}` — measured wall time of the full recipe (teacher, {len(kd_runs)} KD + "
         f"{len(plain_runs)} no-KD students, calibration, export, report): **{m['training']['durationSeconds']:.0f} s** "
-        f"on 2 shared CPU cores, {m['training']['date']}.", "",
+        f"on {machine}, {m['training']['date']}.", "",
         f"Dataset: {m['dataset']['name']}. Split: {m['dataset']['split']}", "",
-        f"Shipped student: KD seed {shipped_seed} (of seeds {[r['seed'] for r in kd_runs]}, chosen on validation "
+        f"Shipped student: {shipped_kind} seed {shipped_seed} (of seeds {[r['seed'] for r in kd_runs]}, chosen on validation "
         f"accuracy). Distillation: D = {m['training']['distillation']['divergence']}, "
         f"T = {m['training']['distillation']['temperature']}, b = {m['training']['distillation']['beta']}.", "",
         "## Exits (shipped student)", "",

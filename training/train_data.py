@@ -225,6 +225,7 @@ def build(args):
         model, _ = train(net, data, dataclasses.replace(settings, epochs=epochs), f"student {family.describe()} KD",
                          args.seed, deadline=half, cache=cache)
         longer = run_summary(model, data, "KD", args.seed, family=family, epochs=epochs)
+        searched.append(longer)
         if validation_score(longer["validation"]) >= validation_score(chosen["validation"]):
             chosen = longer
     net = architecture.candidate_net(shape, family, len(classes))
@@ -235,24 +236,31 @@ def build(args):
     plain = run_summary(model, data, "no-KD", args.seed, family=family, epochs=s.epochs)
 
     budget.phase("exits and calibration")
-    candidates = [{"flops": c["flops"], "accuracy": a} for c, a in zip(costs[family], chosen["validation"])]
-    fixed, count = None, 3
-    if args.exits:
-        if "," in args.exits or not args.exits.isdigit() or int(args.exits) > 6:
-            fixed = [int(k) for k in args.exits.split(",")]
-        else:
-            count = max(2, int(args.exits))
-    keep, exit_notes = exit_choice.choose(candidates, count, fixed)
-    notes += exit_notes
-    kd, no_kd = at_units(chosen, keep), at_units(plain, keep)
-    weights = [1.0] * len(keep)
+    # Both runs have the same candidate exits: the one with the better mean validation accuracy over all of them is
+    # shipped (distilled on a tie), and its exits are chosen on its own validation accuracies.
     teacher_weak = teacher_info["validationAccuracy"] < plain["validation"][-1]
     if teacher_weak:
         notes.append(f"the teacher ({100 * teacher_info['validationAccuracy']:.2f}% on validation) is weaker than the "
                      f"student's final exit trained without it ({100 * plain['validation'][-1]:.2f}%)")
-    shipped = kd if validation_score(kd["validation"]) >= validation_score(no_kd["validation"]) else no_kd
-    if shipped is no_kd:
+    distilled = validation_score(chosen["validation"]) >= validation_score(plain["validation"])
+    if not distilled:
         notes.append("the student trained without the teacher scored better on validation and is the one shipped")
+    base = chosen if distilled else plain
+    candidates = [{"flops": c["flops"], "accuracy": a} for c, a in zip(costs[family], base["validation"])]
+    fixed, count = None, 3
+    if args.exits:
+        try:
+            fixed = [int(k) for k in args.exits.split(",")] if "," in args.exits else None
+            count = max(2, int(args.exits)) if fixed is None else count
+            keep, exit_notes = exit_choice.choose(candidates, count, fixed)
+        except ValueError as error:
+            raise DataError("--exits", f"expected a count or comma-separated units 1..{len(candidates)}: {error}") from None
+    else:
+        keep, exit_notes = exit_choice.choose(candidates, count, fixed)
+    notes += exit_notes
+    kd, no_kd = at_units(chosen, keep), at_units(plain, keep)
+    shipped = kd if distilled else no_kd
+    weights = [1.0] * len(keep)
     final_gap = teacher_info["validationAccuracy"] - shipped["validation"][-1]
     if final_gap > 0.01:
         notes.append(f"the final exit is {100 * final_gap:.2f} points below the teacher on validation (target: within "
@@ -285,7 +293,7 @@ def build(args):
               "beatsLastExit": vote_val > shipped["validation"][-1],
               "byLevel": calibration.vote_by_level(shipped["val_p"], y_val, vote_w, thresholds)},
         stop_loss=calibration.stop_losses(shipped["val_p"], y_val, thresholds),
-        teacher={**teacher_info, "usedForShippedStudent": shipped is kd, "weakerThanStudent": teacher_weak},
+        teacher={**teacher_info, "usedForShippedStudent": distilled, "weakerThanStudent": teacher_weak},
         dataset={**data.description, "test": test_entry},
         training={
             "architecture": student.architecture,
@@ -308,7 +316,8 @@ def build(args):
     torch.save(student.state_dict(), out / "student.pt")
     report.plot(out / "accuracy_vs_cost.png", result, [kd], [no_kd])
     result["training"]["durationSeconds"] = round(budget.elapsed(), 1)
-    report.write(out / "REPORT.md", result, [kd], [no_kd], command, args.seed)
+    report.write(out / "REPORT.md", result, [kd], [no_kd], command, args.seed, shipped_kind="KD" if distilled else "no-KD",
+                 machine=f"{os.cpu_count()} CPU core(s), {args.threads} torch thread(s)")
     with (out / "REPORT.md").open("a") as f:
         f.write(search_section(result, keep, notes))
     manifest.write(result, out / "manifest.json")

@@ -200,10 +200,23 @@ def test_minutes_bound_the_whole_run_and_the_output_is_complete(tmp_path):
     """18 s of budget on work the default epochs would take minutes for: the run ends on time with a full folder."""
     out = tmp_path / "model"
     started = time.time()
-    m = main([str(neu_folder(tmp_path)), "--out", str(out), "--size", "48", "--minutes", "0.3"])
+    m = main([str(neu_folder(tmp_path)), "--out", str(out), "--minutes", "0.3"])  # 200x200, 30+40 epochs by default
     took = time.time() - started
     assert m["training"]["minutes"] == 0.3
+    assert m["teacher"]["epochs"] < 30 and m["training"]["epochs"] < 40  # the budget, not the defaults, decided
     # Bound: the budget plus what no phase can cut short on a busy machine (one training step per phase, export).
     assert took <= 18 + 25, took
     assert (out / "manifest.json").exists() and (out / "flow.yaml").exists()
     assert all((out / stage["file"]).exists() for stage in m["stages"])
+
+
+def test_exits_and_max_mflops_override_the_choice(tmp_path, capsys):
+    root = neu_folder(tmp_path, per_class=12)
+    m = main([str(root), "--out", str(tmp_path / "m"), "--smoke", "--size", "64", "--exits", "1,3"])
+    units = m["training"]["keptUnits"]
+    assert units[:2] == [1, 3] and len(units) == len(m["exits"]) == 3
+    err = bad_input([str(root), "--out", str(tmp_path / "m2"), "--smoke", "--size", "64", "--max-mflops", "0.001"],
+                    capsys)
+    assert "no student fits 0.001 MFLOPs; the cheapest costs" in err
+    err = bad_input([str(root), "--out", str(tmp_path / "m3"), "--smoke", "--size", "64", "--exits", "2,99"], capsys)
+    assert "--exits" in err and "99" in err
