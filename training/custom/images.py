@@ -197,6 +197,10 @@ def load(root: Path, test_root=None, size=None, channels=None, limit_per_class=N
           + splitting.describe({k: len(v) for k, v in parts.items()}, "images"), flush=True)
     raw = {k: pixels(v, width, height, channels, f"images {k}") for k, v in parts.items()}
     mean, std = normalisation(raw["train"])
+    resized = sum(p.size != (width, height) for p in probes)
+    if resized:
+        notes.append(f"{resized} of {len(probes)} images differ from the input size {width}x{height}: frames of other "
+                     f"sizes are resized by the runtime (sharp) as here (Pillow), bilinear; check `edgeke eval`'s diff")
     as_split = lambda k: Split(to_tensor(raw[k], mean, std), torch.tensor([i.label for i in parts[k]]))
     sizes = sorted({p.size for p in probes})
     return ImageData(
