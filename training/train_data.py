@@ -141,8 +141,10 @@ def build(args):
     notes = []
 
     budget.phase("data", f"reading {args.data}")
-    if not args.data.exists():
-        raise DataError(args.data, "not found")
+    for path, what in ((args.data, "data folder"), (args.test, "test folder"), (args.teacher, "teacher model"),
+                       (args.labels, "labels file")):
+        if path is not None and not path.exists():
+            raise DataError(path, f"{what} not found")
     data, task, shape = load_data(args)
     notes += data.notes
     classes = data.classes
