@@ -29,6 +29,6 @@ export async function findTrainingPython(env: NodeJS.ProcessEnv, toolkitRoot: st
   }
   throw new TrainingToolkitError(
     `no Python for the training toolkit: tried ${tried.join('; ')}. It needs Python 3 with ${REQUIRED.join(', ')} ` +
-      `(PyTorch 1.13+; scipy for .wav): set EDGEKE_PYTHON to such an interpreter (see training/README.md).`,
+      `(PyTorch 1.13+; scipy only for floating-point .wav): set EDGEKE_PYTHON to such an interpreter (see training/README.md).`,
   );
 }

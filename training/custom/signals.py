@@ -1,4 +1,5 @@
-"""Signal recordings (.f32 little-endian float32, .npy, one-column .csv, .wav) with a labels file
+"""Signal recordings (.f32 little-endian float32, .npy, one-column .csv, .wav: PCM
+8/16/24/32-bit, or float with scipy) with a labels file
 (CSV: file, label, optional group) -> windowed tensors, the manifest's input section and the test segments.
 
 Validation and test are held out by recording, or by group when the labels file has one (e.g. a machine or a
@@ -8,6 +9,7 @@ the runtime does it (src/model/datasets/signal-segments.ts).
 import csv
 import json
 import shutil
+import wave
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,10 +74,7 @@ def read_signal(path: Path):
         elif suffix == ".csv":
             data = np.genfromtxt(path, delimiter=",", dtype=np.float64, skip_header=_header_rows(path))
         else:
-            from scipy.io import wavfile
-            rate, data = wavfile.read(path)
-            if np.issubdtype(data.dtype, np.integer):
-                data = data.astype(np.float64) / float(np.iinfo(data.dtype).max)
+            rate, data = read_wav(path)
     except DataError:
         raise
     except Exception as error:  # numpy/scipy raise many kinds for a corrupt file
@@ -88,6 +87,31 @@ def read_signal(path: Path):
     if not np.isfinite(data).all():
         raise DataError(path, f"has {int((~np.isfinite(data)).sum())} non-finite samples (NaN or inf)")
     return data.astype(np.float32), (float(rate) if rate else None)
+
+
+def read_wav(path: Path):
+    """(sample rate, samples [n] or [n, channels]) scaled to [-1, 1): PCM with the standard library's wave module;
+    floating-point WAV through scipy where it is installed."""
+    try:
+        with wave.open(str(path)) as w:
+            rate, width, channels = w.getframerate(), w.getsampwidth(), w.getnchannels()
+            raw = w.readframes(w.getnframes())
+    except wave.Error as error:
+        try:
+            from scipy.io import wavfile
+        except ImportError:
+            raise DataError(path, f"{error} (floating-point WAV needs scipy; PCM WAV does not)") from None
+        rate, data = wavfile.read(path)
+        return rate, data
+    if width == 3:  # 24-bit: sign-extend into int32
+        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        data = (b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)) << 8 >> 8
+    else:
+        data = np.frombuffer(raw, {1: np.uint8, 2: "<i2", 4: "<i4"}[width]).astype(np.int64)
+    if width == 1:
+        data = data - 128
+    data = data.astype(np.float64) / float(2 ** (8 * width - 1))
+    return rate, data.reshape(-1, channels) if channels > 1 else data
 
 
 def _header_rows(path: Path) -> int:

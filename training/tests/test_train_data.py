@@ -220,3 +220,27 @@ def test_exits_and_max_mflops_override_the_choice(tmp_path, capsys):
     assert "no student fits 0.001 MFLOPs; the cheapest costs" in err
     err = bad_input([str(root), "--out", str(tmp_path / "m3"), "--smoke", "--size", "64", "--exits", "2,99"], capsys)
     assert "--exits" in err and "99" in err
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4])
+def test_pcm_wav_reads_without_scipy_and_stereo_is_refused(tmp_path, width):
+    import wave
+
+    signal = np.fromfile(CWRU / json.loads((CWRU / "index.json").read_text())["segments"][0]["file"], dtype="<f4")[:4000]
+    scaled = signal / np.abs(signal).max() * 0.9
+    full = 2 ** (8 * width - 1)
+    ints = np.round(scaled * (full - 1)).astype(np.int64)
+    raw = (ints + 128).astype(np.uint8).tobytes() if width == 1 else \
+        b"".join(int(v).to_bytes(width, "little", signed=True) for v in ints)
+    path = tmp_path / "r.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(width), w.setframerate(12000)
+        w.writeframes(raw)
+    samples, rate = signals.read_signal(path)
+    assert rate == 12000 and len(samples) == 4000
+    assert np.abs(samples - scaled).max() <= 1.5 / full + 1e-7
+    with wave.open(str(tmp_path / "s.wav"), "wb") as w:
+        w.setnchannels(2), w.setsampwidth(2), w.setframerate(12000)
+        w.writeframes(b"\0" * 400)
+    with pytest.raises(DataError, match="s.wav: has shape \\[100, 2\\]"):
+        signals.read_signal(tmp_path / "s.wav")
