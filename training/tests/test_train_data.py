@@ -244,3 +244,20 @@ def test_pcm_wav_reads_without_scipy_and_stereo_is_refused(tmp_path, width):
         w.writeframes(b"\0" * 400)
     with pytest.raises(DataError, match="s.wav: has shape \\[100, 2\\]"):
         signals.read_signal(tmp_path / "s.wav")
+
+
+def test_a_fixed_test_folder_is_the_test_split(tmp_path, capsys):
+    root, test = tmp_path / "data", tmp_path / "fixed-test"
+    for name in ("crazing", "patches", "scratches"):
+        files = sorted((NEU / name).glob("*.jpg"))
+        for folder, chosen in ((root, files[:30]), (test, files[30:40])):
+            (folder / name).mkdir(parents=True)
+            for f in chosen:
+                shutil.copyfile(f, folder / name / f.name)
+    m = main([str(root), "--out", str(tmp_path / "m"), "--smoke", "--size", "64", "--test", str(test)])
+    written = sorted(p.name for p in (tmp_path / "m" / "test").rglob("*.jpg"))
+    assert written == sorted(p.name for p in test.rglob("*.jpg")) and len(written) == 30
+    assert str(test.resolve()) in m["dataset"]["split"]
+    shutil.rmtree(test / "patches")
+    err = bad_input([str(root), "--out", str(tmp_path / "m2"), "--smoke", "--test", str(test)], capsys)
+    assert "fixed-test: its class folders differ from the training data's: missing ['patches']" in err
