@@ -37,7 +37,7 @@ export interface DecoderOptions {
   maxPayloadBytes: number;
   /**
    * The `image` decoder's bounds, read for every frame (so a live edit of the flow's limits applies from the next
-   * one); default: derived from the model input (resolveImageLimits in src/flows/schema.ts).
+   * one); default: derived from the model input (resolveImageLimits in image-limits.ts).
    */
   imageLimits?: () => ImageLimits;
   /** Used by the `image` decoder; default: src/decode/image.ts (sharp). */

@@ -1,5 +1,5 @@
 import { DecodeError } from './decode-error.ts';
-import { resolveImageLimits } from '../flows/schema.ts';
+import { resolveImageLimits } from './image-limits.ts';
 import type { ImageLimits, PayloadDecoder } from './decoder.ts';
 import { readImageSize } from './image-header.ts';
 import type { ImagePreprocessingSpec } from './input-spec.ts';

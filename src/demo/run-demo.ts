@@ -5,7 +5,7 @@ import { startEmbeddedBroker } from '../broker/embedded-broker.ts';
 import { checkFlows } from '../flows/load.ts';
 import { formatFlowIssue } from '../flows/errors.ts';
 import { lineProtocolFileClient } from '../sinks/line-protocol-file.ts';
-import { startService } from '../cli/start-service.ts';
+import { startService } from '../pipeline/start-service.ts';
 import { ConfigError } from '../errors.ts';
 import { ClassTimeline } from './class-timeline.ts';
 import { DemoSummary, type FlowSummary, type LabelLookup } from './demo-summary.ts';

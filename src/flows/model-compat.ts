@@ -5,7 +5,7 @@
  * at once.
  */
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { readManifest, type Manifest } from '../model/manifest.ts';
 import type { FlowIssue } from './errors.ts';
 import type { LoadedFlow } from './load.ts';
@@ -58,7 +58,8 @@ export interface ModelCheckReport {
 export async function checkFlowModels(flows: readonly LoadedFlow[], cwd = process.cwd()): Promise<ModelCheckReport> {
   const report: ModelCheckReport = { issues: [], notes: [] };
   for (const { file, config } of flows) {
-    const dir = join(cwd, config.model.path);
+    // resolve, not join: an absolute model path stays as it is.
+    const dir = resolve(cwd, config.model.path);
     try {
       await access(dir);
     } catch {

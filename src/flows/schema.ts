@@ -4,6 +4,7 @@
  * field carries a description, an example and (unless required) a default.
  */
 import { z } from 'zod';
+import { IMAGE_PIXELS_PER_INPUT_PIXEL, IMAGE_SIDE_PER_INPUT_SIDE } from '../decode/image-limits.ts';
 import { nodeIdProblem, sharedGroupProblem, topicFilterProblem, topicNameProblem } from './syntax.ts';
 
 /** Documentation attached to every field; `secret` fields must come from an env variable and are never echoed. */
@@ -244,10 +245,6 @@ export const sinksSchema = z
   })
   .strict();
 
-/** Default image bounds, derived from the model input: 16x its larger side, 64x its pixel count (NEU 200x200: 3200 px, 2.56 MP). */
-export const IMAGE_SIDE_PER_INPUT_SIDE = 16;
-export const IMAGE_PIXELS_PER_INPUT_PIXEL = 64;
-
 export const limitsSchema = z
   .object({
     maxPayloadBytes: doc(positiveInt().default(4 * 1024 * 1024), 'Largest payload decoded; larger ones are rejected before parsing.', 4_194_304),
@@ -270,16 +267,6 @@ export const limitsSchema = z
   })
   .strict();
 
-/** The image bounds of a flow: its limits, else derived from the model input (a raw pixel costs up to 4 bytes). */
-export function resolveImageLimits(
-  limits: Pick<LimitsConfig, 'maxImagePixels' | 'maxImageSide'>,
-  input: { width: number; height: number },
-): { maxPixels: number; maxSide: number } {
-  return {
-    maxPixels: limits.maxImagePixels ?? IMAGE_PIXELS_PER_INPUT_PIXEL * input.width * input.height,
-    maxSide: limits.maxImageSide ?? IMAGE_SIDE_PER_INPUT_SIDE * Math.max(input.width, input.height),
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The flow

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { main } from '../../src/edgeke.ts';
 import { findTrainingPython, TrainingToolkitError } from '../../src/cli/training-python.ts';
 import { captureIo } from '../helpers/capture-io.ts';
 

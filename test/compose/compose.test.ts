@@ -480,7 +480,7 @@ describe('docker-compose.yml hardening', () => {
       const command = definition.command ?? [];
       const flag = command.indexOf('--drain-timeout-ms');
       const drainMs = flag === -1 ? defaultDrainMs : Number(command[flag + 1]);
-      // The service gives the drain its deadline plus one second before it gives up (src/cli/start-service.ts),
+      // The service gives the drain its deadline plus one second before it gives up (src/pipeline/start-service.ts),
       // then closes telemetry: a margin of at least 5 s on top.
       expect(seconds(definition.stop_grace_period) * 1000, name).toBeGreaterThanOrEqual(drainMs + 1_000 + 5_000);
     }

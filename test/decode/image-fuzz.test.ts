@@ -4,7 +4,7 @@ import { createDecoder } from '../../src/decode/create-decoder.ts';
 import { DecodeError } from '../../src/decode/decode-error.ts';
 import type { InputSpec } from '../../src/decode/input-spec.ts';
 import { readImageSize } from '../../src/decode/image-header.ts';
-import { resolveImageLimits } from '../../src/flows/schema.ts';
+import { resolveImageLimits } from '../../src/decode/image-limits.ts';
 import { jpegSofDimensionsOffset } from '../helpers/hostile-images.ts';
 import { bytesMessage, seededRandom } from './helpers.ts';
 

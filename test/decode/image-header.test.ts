@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createDecoder } from '../../src/decode/create-decoder.ts';
 import { readImageSize } from '../../src/decode/image-header.ts';
 import type { ImageLimits } from '../../src/decode/decoder.ts';
-import { resolveImageLimits } from '../../src/flows/schema.ts';
+import { resolveImageLimits } from '../../src/decode/image-limits.ts';
 import { jpegDeclaring, pngDeclaring, solidPng } from '../helpers/hostile-images.ts';
 import { bytesMessage, IMAGE_INPUT } from './helpers.ts';
 

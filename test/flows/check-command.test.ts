@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { main } from '../../src/edgeke.ts';
 import { captureIo } from '../helpers/capture-io.ts';
 
 async function runCheck(args: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -26,6 +26,11 @@ describe('flows against their model manifests', () => {
     expect(report).toEqual({ issues: [], notes: [] });
   });
 
+  it('finds a model given by an absolute path', async () => {
+    const absolute = join(process.cwd(), 'test/fixtures/tiny-model/image');
+    expect(await checkFlowModels([flow('absolute', MQTT('image', absolute))])).toEqual({ issues: [], notes: [] });
+  });
+
   it('names each mismatch with the flow path and what the model expects', async () => {
     const report = await checkFlowModels([
       flow('window', OPCUA(2048, 'test/fixtures/tiny-model/signal', 'policy: { confidenceStop: "0.95" }')),

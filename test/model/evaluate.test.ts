@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { main } from '../../src/edgeke.ts';
 import { decodeImage } from '../../src/decode/image.ts';
 import { readIdx, readIdxImages } from '../../src/model/datasets/idx-images.ts';
 import { openTestSet } from '../../src/model/datasets/locate.ts';

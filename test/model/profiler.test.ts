@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { main } from '../../src/edgeke.ts';
 import type { LatencyProfile } from '../../src/model/profile-types.ts';
 import { batchSizesUpTo, loadOrMeasureProfile, quantile } from '../../src/model/profiler.ts';
 import { IMAGE_MODEL } from './fixtures.ts';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError, type Command } from '../command.ts';
+import { UsageError, type Command } from '../../core/command.ts';
 
 const BENCH_DIR = resolve(import.meta.dirname, '../../../bench');
 

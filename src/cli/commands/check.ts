@@ -2,7 +2,7 @@ import { formatFlowIssue } from '../../flows/errors.ts';
 import { checkFlows } from '../../flows/load.ts';
 import { checkFlowModels } from '../../flows/model-compat.ts';
 import type { FlowConfig } from '../../flows/schema.ts';
-import type { Command } from '../command.ts';
+import type { Command } from '../../core/command.ts';
 
 /** One line per valid flow: what it listens to, what it runs and where results go. */
 function describeFlow(file: string, flow: FlowConfig): string {

@@ -1,9 +1,9 @@
 import { EdgekeError } from '../../errors.ts';
-import { engineOption, positiveIntOption } from '../../model/cli-options.ts';
+import { engineOption, positiveIntOption } from '../cli-options.ts';
 import { openTestSet } from '../../model/datasets/locate.ts';
 import { evaluateModel, type Evaluation } from '../../model/evaluate.ts';
 import { loadModel } from '../../model/load-model.ts';
-import { UsageError, type Command } from '../command.ts';
+import { UsageError, type Command } from '../../core/command.ts';
 
 export const evalCommand: Command = {
   name: 'eval',

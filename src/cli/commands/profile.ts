@@ -1,8 +1,8 @@
 import { EdgekeError } from '../../errors.ts';
-import { engineOption, positiveIntOption } from '../../model/cli-options.ts';
+import { engineOption, positiveIntOption } from '../cli-options.ts';
 import type { LatencyProfile } from '../../model/profile-types.ts';
 import { loadOrMeasureProfile } from '../../model/profiler.ts';
-import type { Command } from '../command.ts';
+import type { Command } from '../../core/command.ts';
 
 export const profileCommand: Command = {
   name: 'profile',

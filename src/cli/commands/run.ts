@@ -1,7 +1,7 @@
 import { formatFlowIssue } from '../../flows/errors.ts';
 import { checkFlows } from '../../flows/load.ts';
-import { startService } from '../start-service.ts';
-import { UsageError, type Command } from '../command.ts';
+import { startService } from '../../pipeline/start-service.ts';
+import { UsageError, type Command } from '../../core/command.ts';
 
 export const runCommand: Command = {
   name: 'run',

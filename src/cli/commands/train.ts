@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findTrainingPython, TrainingToolkitError } from '../training-python.ts';
-import { UsageError, type Command, type OptionValues } from '../command.ts';
+import { UsageError, type Command, type OptionValues } from '../../core/command.ts';
 
 /** The repository root holding `training/` (this file is src/cli/commands/train.ts, or its build under dist/). */
 const TOOLKIT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));

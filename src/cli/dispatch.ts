@@ -1,22 +1,17 @@
 import { parseArgs } from 'node:util';
-import { UsageError, type Command, type CommandIo } from './command.ts';
+import { UsageError, type Command, type CommandIo } from '../core/command.ts';
 
-/** Subcommands load lazily so `edgeke check` does not pay for the model runtime or the OPC UA stack. */
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  run: async () => (await import('./commands/run.ts')).runCommand,
-  demo: async () => (await import('./commands/demo.ts')).demoCommand,
-  check: async () => (await import('./commands/check.ts')).checkCommand,
-  eval: async () => (await import('./commands/eval.ts')).evalCommand,
-  profile: async () => (await import('./commands/profile.ts')).profileCommand,
-  bench: async () => (await import('./commands/bench.ts')).benchCommand,
-  train: async () => (await import('./commands/train.ts')).trainCommand,
-};
+/**
+ * The `edgeke` subcommands by name, each loaded on first use so `edgeke check` does not pay for the model runtime
+ * or the OPC UA stack. The table itself lives in src/edgeke.ts, the one module that sees both src/cli and src/demo.
+ */
+export type CommandTable = Readonly<Record<string, () => Promise<Command>>>;
 
 const EXIT_USAGE = 2;
 
-async function generalHelp(): Promise<string> {
+async function generalHelp(commands: CommandTable): Promise<string> {
   const lines = ['EdgeKE: deadline-aware multi-exit inference for industrial edge devices.', '', 'Usage: edgeke <command> [options]', '', 'Commands:'];
-  for (const load of Object.values(COMMANDS)) {
+  for (const load of Object.values(commands)) {
     const command = await load();
     lines.push(`  ${command.name.padEnd(9)} ${command.summary}`);
   }
@@ -30,16 +25,16 @@ function commandHelp(command: Command): string {
   return lines.join('\n') + '\n';
 }
 
-/** Entry point of the `edgeke` command; returns the exit code. */
-export async function main(argv: string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+/** Parses `argv` and runs the named command from `commands`; returns the exit code. */
+export async function dispatch(commands: CommandTable, argv: string[], io: CommandIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(await generalHelp());
+    io.stdout.write(await generalHelp(commands));
     return name === undefined ? EXIT_USAGE : 0;
   }
-  const load = COMMANDS[name];
+  const load = commands[name];
   if (load === undefined) {
-    io.stderr.write(`edgeke: unknown command '${name}'\n\n${await generalHelp()}`);
+    io.stderr.write(`edgeke: unknown command '${name}'\n\n${await generalHelp(commands)}`);
     return EXIT_USAGE;
   }
   const command = await load();

@@ -1,10 +1,10 @@
 import type { FrameResult } from '../core/frame.ts';
 import type { LoadedFlow } from '../flows/load.ts';
 import type { FlowConfig } from '../flows/schema.ts';
-import { FlowWatcher } from '../pipeline/flow-watcher.ts';
-import { createMqttResultSink } from '../pipeline/mqtt-result-sink.ts';
-import type { ResultSink } from '../pipeline/result-sink.ts';
-import { EdgekeService } from '../pipeline/service.ts';
+import { FlowWatcher } from './flow-watcher.ts';
+import { createMqttResultSink } from './mqtt-result-sink.ts';
+import type { ResultSink } from './result-sink.ts';
+import { EdgekeService } from './service.ts';
 import type { InfluxClientFactory } from '../sinks/influx-client.ts';
 import { startTelemetry, type Telemetry, type TelemetryOptions } from '../telemetry/telemetry.ts';
 

@@ -1,5 +1,5 @@
-import { UsageError, type OptionValues } from '../cli/command.ts';
-import { ENGINE_NAMES, type EngineName } from './engines/engine.ts';
+import { UsageError, type OptionValues } from '../core/command.ts';
+import { ENGINE_NAMES, type EngineName } from '../model/engines/engine.ts';
 
 /** Option parsing shared by `edgeke profile`, `edgeke eval` and the runtime benchmark. */
 

@@ -15,7 +15,10 @@ export interface CommandInput extends CommandIo {
   positionals: string[];
 }
 
-/** One `edgeke` subcommand. Each lives in its own file under src/cli/commands/. */
+/**
+ * One `edgeke` subcommand. Each lives in its own file (src/cli/commands/, src/demo/demo-command.ts); the contract is
+ * here, below both, so the demo can offer its command without importing the CLI.
+ */
 export interface Command {
   name: string;
   summary: string;

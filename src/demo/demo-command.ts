@@ -1,9 +1,9 @@
 import { format } from 'node:util';
 import pino from 'pino';
-import { createLogger, logLevelFromEnv } from '../../telemetry/logger.ts';
-import { runDemo } from '../../demo/run-demo.ts';
-import { runSimulators } from '../../demo/run-simulators.ts';
-import { UsageError, type Command } from '../command.ts';
+import { createLogger, logLevelFromEnv } from '../telemetry/logger.ts';
+import { runDemo } from './run-demo.ts';
+import { runSimulators } from './run-simulators.ts';
+import { UsageError, type Command } from '../core/command.ts';
 
 function positiveNumber(value: string | boolean | (string | boolean)[] | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
