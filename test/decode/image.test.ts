@@ -59,10 +59,22 @@ describe('decodeImage', () => {
     for (const v of out) expect(v).toBeCloseTo(-2, 5);
   });
 
-  it("has sharp refuse, from its own header reading, an image over the pixel limit it is given", async () => {
+  it('refuses, before decoding, an image over the pixel limit it is given (8-bit and 16-bit PNG)', async () => {
     const png = await sharp({ create: { width: 11, height: 10, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
-    await expect(decodeImage(png, gray, { maxPixels: 109 })).rejects.toThrow(/pixel limit/);
+    await expect(decodeImage(png, gray, { maxPixels: 109 })).rejects.toThrow(/pixel/);
     await expect(decodeImage(png, gray, { maxPixels: 110 })).resolves.toHaveLength(8);
+    // 16-bit PNGs go through sharp, whose own header reading refuses them.
+    const deep = await sharp({ create: { width: 11, height: 10, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toColourspace('rgb16').toBuffer();
+    expect(deep[24]).toBe(16);
+    await expect(decodeImage(deep, gray, { maxPixels: 109 })).rejects.toThrow(/pixel limit/);
+  });
+
+  it('decodes the same pixels from an 8-bit PNG and from a 16-bit one (the fallback decoder)', async () => {
+    const pixels = [0, 255, 128, 64, 10, 20, 30, 40];
+    const eight = await png(pixels, 4, 2, 1);
+    const sixteen = await sharp(Buffer.from(pixels), { raw: { width: 4, height: 2, channels: 1 } }).toColourspace('grey16').png().toBuffer();
+    expect(sixteen[24]).toBe(16);
+    expect(Array.from(await decodeImage(sixteen, gray))).toEqual(Array.from(await decodeImage(eight, gray)));
   });
 
   it('rejects bytes that are not an image', async () => {

@@ -22,6 +22,7 @@ import type { FrameResult } from '../../../src/core/frame.ts';
 // is what 3x overloads: the controller has to move frames to early exits and shed the hopeless.
 
 const OVERLOAD_SECONDS = Number(process.env.EDGEKE_REL_OVERLOAD_S ?? 120);
+const ATTAINMENT_BOUND = 0.95;
 const VALUES = Array.from({ length: WINDOW }, (_, index) => (Math.sin(index / 5) * 0.8).toFixed(4)).join(',');
 const payload = (id: string, ts: number): Buffer => Buffer.from(`{"id":"${id}","ts":${ts},"values":[${VALUES}]}`);
 
@@ -79,14 +80,22 @@ describe('overload, through the service', () => {
     dir.remove();
   });
 
-  it(`promise 8: at 3x the final exit's capacity for ${OVERLOAD_SECONDS} s, queues and memory stay bounded, shedding is counted, every frame has one outcome, admitted frames meet the deadline >= 99%`, async () => {
+  it(`promise 8: at 3x the final exit's capacity for ${OVERLOAD_SECONDS} s, queues and memory stay bounded, shedding is counted, every frame has one outcome, >= 95% of offered frames answered in time (a shed frame is a miss)`, async () => {
     const profileCacheDir = join(dir.path, 'profiles');
     // Capacity: how fast the service drains a backlog when every frame runs to the final exit (no deadline pressure).
     const answeredAt: number[] = [];
     const calibration = await startTestService(
       [
         loadFlow(
-          signalFlowYaml({ name: 'rel-capacity', mqttUrl, topic: 'rel/capacity', model: HEAVY_FINAL_MODEL, limits: 'queueCapacity: 4096, maxPayloadBytes: 65536' }),
+          signalFlowYaml({
+            name: 'rel-capacity',
+            mqttUrl,
+            topic: 'rel/capacity',
+            model: HEAVY_FINAL_MODEL,
+            // Every frame at the final exit (the capacity the load is a multiple of), none shed for time.
+            policy: 'mode: fixed, exit: 3, deadlineMs: 600000, latePolicy: shed',
+            limits: 'queueCapacity: 4096, maxInFlight: 4096, maxPayloadBytes: 65536',
+          }),
         ),
       ],
       { profileCacheDir, onResult: () => answeredAt.push(Date.now()) },
@@ -96,15 +105,13 @@ describe('overload, through the service', () => {
     const burst = 1_000;
     for (let index = 0; index < burst; index += 1) publisher.publish('rel/capacity', payload(seqId('cap', index), Date.now()), { qos: 1 });
     await waitFor('burst answered', () => calibration.results.length >= burst, 60_000);
-    // Measured over the backlog's second half, drained once the burst is in: frames planned while it was still
-    // being published saw an arrival rate far above capacity and were, by design, planned at earlier exits (how many
-    // depends on how fast this machine publishes).
+    // Measured over the backlog's second half, drained once the burst is in (no publishing in the way).
     const half = burst / 2;
     const drain = calibration.results.slice(half, burst);
     const capacity = ((burst - 1 - half) / ((answeredAt[burst - 1] ?? 0) - (answeredAt[half] ?? 0))) * 1000;
     const exits = drain.filter((result) => result.exit === 3).length / drain.length;
     await calibration.stop(5_000);
-    expect(exits).toBeGreaterThan(0.95); // the final exit (of 3) answered the calibration
+    expect(exits).toBe(1); // the final exit (of 3) answered the calibration
 
     const flow = 'rel-overload';
     const queueCapacity = 64;
@@ -154,7 +161,13 @@ describe('overload, through the service', () => {
     const metricsText = await running.metrics.registry.metrics();
     await running.stop(5_000);
 
-    const attainment = tally.admitted === 0 ? 0 : tally.admittedOnTime / tally.admitted;
+    // Every offered frame counts: a shed frame is a miss.
+    const attainment = tally.admittedOnTime / published;
+    const reasons = [...tally.shedReasons].map(([reason, count]) => `${reason} ${count}`).join(', ') || 'none';
+    const byExit = [1, 2, 3].map((exit) => `exit ${exit} ${tally.exits.get(exit) ?? 0}`).join(', ');
+    console.info(
+      `[reliability] P8 capacity ${capacity.toFixed(0)} fps at the final exit; offered ${rate} fps for ${OVERLOAD_SECONDS} s (${published} frames): ${[...tally.outcomes].map(([key, value]) => `${key} ${value}`).join(', ')} (shed: ${reasons}; answered at ${byExit}); attainment of offered frames ${(attainment * 100).toFixed(2)}%; max in flight ${maxPending}; RSS after GC ${rssWarm.toFixed(0)} MiB at a quarter, ${rssEnd.toFixed(0)} MiB at the end`,
+    );
     expect(tally.count).toBe(published);
     expect(tally.ids.size).toBe(published);
     // Shedding counted: every shed frame has a reason, and the metric counts each one.
@@ -163,17 +176,13 @@ describe('overload, through the service', () => {
       .reduce((sum, match) => sum + Number(match[1]), 0);
     expect(shedCounted).toBe(tally.outcomes.get('shed') ?? 0);
     expect(tally.admitted).toBeGreaterThan(0);
-    expect(attainment).toBeGreaterThanOrEqual(0.99);
+    // 3x the final exit's capacity is within what the early exits sustain: nearly every frame is answered in time.
+    expect(attainment).toBeGreaterThanOrEqual(ATTAINMENT_BOUND);
     // Degraded before dropped: at 3x the final exit's capacity most admitted frames were answered earlier.
     expect((tally.exits.get(3) ?? 0) / tally.admitted).toBeLessThan(0.5);
-    // In flight is bounded by the queue, a batch and the decoders (the broker holds the rest: receive maximum).
-    expect(maxPending).toBeLessThanOrEqual(queueCapacity + maxBatch + 8);
+    // In flight is bounded by the receive maximum (limits.maxInFlight): the broker holds the rest back.
+    expect(maxPending).toBeLessThanOrEqual(256);
     // Bounded memory: the last three quarters of the run add little (the tally's id set grows ~10 MiB).
     expect(rssEnd - rssWarm).toBeLessThan(64);
-    const reasons = [...tally.shedReasons].map(([reason, count]) => `${reason} ${count}`).join(', ') || 'none';
-    const byExit = [1, 2, 3].map((exit) => `exit ${exit} ${tally.exits.get(exit) ?? 0}`).join(', ');
-    console.info(
-      `[reliability] P8 capacity ${capacity.toFixed(0)} fps at the final exit; offered ${rate} fps for ${OVERLOAD_SECONDS} s (${published} frames): ${[...tally.outcomes].map(([key, value]) => `${key} ${value}`).join(', ')} (shed: ${reasons}; answered at ${byExit}); admitted attainment ${(attainment * 100).toFixed(2)}%; max in flight ${maxPending}; RSS after GC ${rssWarm.toFixed(0)} MiB at a quarter, ${rssEnd.toFixed(0)} MiB at the end`,
-    );
   }, OVERLOAD_SECONDS * 1000 + 240_000);
 });
