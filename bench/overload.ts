@@ -304,7 +304,8 @@ async function main(): Promise<void> {
     if (!(capacity > 0)) {
       service = await startServiceProcess({ root, flowFile: capacityFlowFile, core: serviceCore, env, httpPort: await freePort() });
       const context = { service, influx, mqttUrl: mosquitto.url, workDir, classes, drops };
-      await measure(context, 'warmup', [{ fps: dataset.startFps, seconds: 2 }]);
+      // Long enough for the JIT and the latency estimator to settle: a cold first probe failed at a rate that passed later.
+      await measure(context, 'warmup', [{ fps: dataset.startFps, seconds: 5 }]);
       const startFps = Number(values['capacity-start'] ?? dataset.startFps);
       for (let fps = nextCapacityProbe(probes, startFps); fps !== undefined; fps = nextCapacityProbe(probes, startFps)) {
         const m = await measure(context, `probe${probes.length}`, [{ fps, seconds: probeSeconds }]);
