@@ -370,6 +370,9 @@ async function main(): Promise<void> {
         broker_dropped: m.brokerDropped,
         unacked_by_broker: m.offered.unacked,
         puback_ms: m.offered.puback_ms,
+        // The load generator's and broker's core keeping up: a PUBACK slower than a fifth of the deadline means frames
+        // were already old when the broker had them, and the row measures the rig as much as the service.
+        rig_saturated: (m.offered.puback_ms.p50 ?? 0) > deadlineMs / 5,
         rss_mb: m.rssPeakMb,
         cpu_ms_per_frame: cpuPerFrame(m.threads, split?.get(m.window.name), row.offered),
         thread_cpu_ms: m.threads,
@@ -403,6 +406,9 @@ async function main(): Promise<void> {
           `${String(r.missing).padStart(8)} ${String(shedCount).padStart(5)} ${fmt(r.p50_ms).padStart(6)} ${fmt(r.p99_ms).padStart(6)} ${r.rss_mb.toFixed(0).padStart(7)}  ` +
           `${c.total.toFixed(3)} (${[c.receive, c.decode, c.plan, c.inference, c.sinks, c.ack].map((x) => x.toFixed(3)).join(' ')} | ${[c.pipeline, c.gc, c.other].map((x) => x.toFixed(3)).join(' ')} || ${c.off_main_thread.toFixed(3)})`,
       );
+    }
+    for (const r of rows.filter((x) => x.rig_saturated)) {
+      console.log(`WARNING ${r.load}x C: PUBACK p50 ${r.puback_ms.p50 ?? 'n/a'} ms: the load generator / broker core did not keep up; frames were old before the service saw them`);
     }
     for (const check of checks) console.log(`${check.pass ? 'PASS' : 'FAIL'} ${check.name}: ${check.detail}`);
 
