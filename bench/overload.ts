@@ -6,7 +6,7 @@
  * script to the other (taskset), so their cost does not count against the service.
  *
  *   1. capacity C: the highest rate at which a final-exit-only policy answers >= 99% of offered frames on time
- *      (doubling, then bisecting to 10%); its answered accuracy is final_accuracy.
+ *      (doubling, then bisecting to 10%; a failed rate is probed twice); its answered accuracy is final_accuracy.
  *   2. steady loads (default 0.5, 1, 1.5, 2, 4, 8 x C), a burst (0.5 / 4 / 0.5 x C for 10 / 5 / 10 s), a step
  *      (0.1 then 1 x C, 10 s each), all on the shipped flow file, unchanged.
  *   3. rows, per-second tables, verdicts against the acceptance targets; JSON and a plot.
@@ -35,6 +35,7 @@ import {
   loadRow,
   nextCapacityProbe,
   perSecondTable,
+  probePasses,
   verdicts,
   type CapacityProbe,
   type FrameOutcome,
@@ -218,6 +219,7 @@ async function measure(
   segments: { fps: number; seconds: number }[],
 ): Promise<Measured> {
   const { service } = context;
+  await waitIdle(service);
   const dropsBefore = context.drops.latest;
   const before = threadTimes(service.pid);
   const startUs = Number(process.hrtime.bigint() / 1000n);
@@ -241,6 +243,21 @@ async function measure(
     brokerDropped: dropsBefore === null || dropsAfter === null ? null : dropsAfter - dropsBefore,
     seconds: segments.reduce((sum, s) => sum + s.seconds, 0),
   };
+}
+
+/**
+ * Waits (up to 15 s) until the service's queue (`edgeke_queue_depth`) is empty, so a load does not start behind the
+ * previous one's backlog (frames still queued at the broker reach the service and show up in the queue first).
+ */
+async function waitIdle(service: ServiceProcess): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  let idleReads = 0;
+  while (Date.now() < deadline && idleReads < 2) {
+    const text = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text().catch(() => '');
+    const depth = [...text.matchAll(/^edgeke_queue_depth\{[^}]*\} (\S+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    idleReads = depth === 0 ? idleReads + 1 : 0;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** Outcomes judged against the flow's deadline from e2e_ms (capacity probes run without the flow's deadline). */
@@ -307,13 +324,23 @@ async function main(): Promise<void> {
       // Long enough for the JIT and the latency estimator to settle: a cold first probe failed at a rate that passed later.
       await measure(context, 'warmup', [{ fps: dataset.startFps, seconds: 5 }]);
       const startFps = Number(values['capacity-start'] ?? dataset.startFps);
-      for (let fps = nextCapacityProbe(probes, startFps); fps !== undefined; fps = nextCapacityProbe(probes, startFps)) {
-        const m = await measure(context, `probe${probes.length}`, [{ fps, seconds: probeSeconds }]);
+      let probeCount = 0;
+      const probeAt = async (fps: number): Promise<CapacityProbe & { accuracy: number; row: LoadRow }> => {
+        const m = await measure(context, `probe${probeCount++}`, [{ fps, seconds: probeSeconds }]);
         const row = loadRow(0, m.offered.frames, judgedAgainst(m.outcomes, deadlineMs), m.seconds);
         const nonFinal = Object.entries(row.exits).reduce((n, [exit, count]) => n + (exit === String(finalExit) ? 0 : count), 0);
-        probes.push({ fps: row.offered_fps, attainment: row.attainment, nonFinal, accuracy: row.accuracy, row });
         console.log(`capacity probe ${fps.toFixed(0)} fps (offered ${row.offered_fps.toFixed(1)}): on time ${pct(row.attainment)}, answered ${row.answered}, non-final exits ${nonFinal}, p99 ${fmt(row.p99_ms)} ms`);
-        await new Promise((r) => setTimeout(r, 1_000));
+        return { fps: row.offered_fps, attainment: row.attainment, nonFinal, accuracy: row.accuracy, row };
+      };
+      for (let fps = nextCapacityProbe(probes, startFps); fps !== undefined; fps = nextCapacityProbe(probes, startFps)) {
+        let probe = await probeAt(fps);
+        // A rate fails only when a second probe at it fails too: on a shared machine one stall of the service's core
+        // costs a 5 s probe its 1%, and that is not the service's capacity.
+        if (!probePasses(probe)) {
+          const again = await probeAt(fps);
+          if (again.attainment > probe.attainment) probe = again;
+        }
+        probes.push(probe);
       }
       capacity = capacityOf(probes);
       await service.stop();
