@@ -31,6 +31,15 @@ export interface CpuProfile {
   timeDeltas: number[];
 }
 
+const PIPELINE_STAGES: readonly (readonly [string, CpuCategory])[] = [
+  ['pipeline/message-intake', 'receive'],
+  ['pipeline/operators/decode-messages', 'decode'],
+  ['pipeline/operators/shed-hopeless-on-arrival', 'plan'],
+  ['pipeline/operators/infer-frames', 'inference'],
+  ['pipeline/operators/store-results', 'sinks'],
+  ['pipeline/operators/acknowledge-stored', 'ack'],
+];
+
 /** The category of one frame of EdgeKE's own code (src/...), else undefined. */
 function ownCategory(frame: CallFrame): CpuCategory | undefined {
   const url = frame.url;
@@ -38,6 +47,9 @@ function ownCategory(frame: CallFrame): CpuCategory | undefined {
   if (at < 0 || url.includes('/node_modules/')) return undefined;
   const path = url.slice(at + 5);
   if (path.startsWith('sources/mqtt-ack-tracker') || (path.startsWith('sources/mqtt-transport') && frame.functionName === 'puback')) return 'ack';
+  // The pipeline's stage operators (src/pipeline/operators/, main after issue #13's rewrite) say which stage they are.
+  const stage = PIPELINE_STAGES.find(([prefix]) => path.startsWith(prefix));
+  if (stage !== undefined) return stage[1];
   if (path.startsWith('sources/')) return 'receive';
   if (path.startsWith('decode/')) return 'decode';
   if (path.startsWith('control/')) return 'plan';

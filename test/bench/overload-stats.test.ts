@@ -208,6 +208,25 @@ describe('cpu split', () => {
     expect([2, 5, 7, 11, 3, 4, 12].map((id) => categories.get(id))).toEqual(['idle', 'decode', 'inference', 'ack', 'receive', 'receive', 'gc']);
   });
 
+  it('reads the stage from the pipeline operator files, and a deeper EdgeKE frame still wins', () => {
+    const staged: CpuProfile = {
+      nodes: [
+        { id: 1, callFrame: frame('(root)', ''), children: [2] },
+        { id: 2, callFrame: frame('decodeMessages', 'file:///app/src/pipeline/operators/decode-messages.ts'), children: [3, 4] },
+        { id: 3, callFrame: frame('JSON.parse', '') },
+        { id: 4, callFrame: frame('parseJsonEnvelope', 'file:///app/src/decode/json-envelope.ts') },
+      ],
+      startTime: 0,
+      endTime: 1,
+      samples: [],
+      timeDeltas: [],
+    };
+    const categories = categoriseNodes(staged);
+    expect([2, 3, 4].map((id) => categories.get(id))).toEqual(['decode', 'decode', 'decode']);
+    const acked = categoriseNodes({ ...staged, nodes: [{ id: 1, callFrame: frame('ackStored', 'file:///app/src/pipeline/operators/acknowledge-stored.ts') }] });
+    expect(acked.get(1)).toBe('ack');
+  });
+
   it('sums sample time per window, leaving idle out', () => {
     // Sample times: 1100 (idle), 2100, 3100, 4100, 5100, 6100, 7100.
     const split = samplesPerWindow(profile, [
