@@ -221,7 +221,8 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           model: manifest.name,
-          machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+          // Load average at the end: other processes on this shared 2-core machine compete with both sides.
+          machine: { cpus: (await import('node:os')).cpus().length, node: process.version, loadavg: (await import('node:os')).loadavg() },
           runtime_fps: capacity,
           saturation_fps: saturation.throughputFps,
           throughput_ratio: ratio,

@@ -18,7 +18,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InfluxDB } from 'influx';
@@ -448,6 +448,8 @@ async function main(): Promise<void> {
       machine: {
         cpus: cpus().length,
         node: process.version,
+        // 1, 5 and 15 min load average at the end: how much other processes competed for the two cores.
+        loadavg: loadavg(),
         pinning: `service on core ${serviceCore}; Mosquitto, InfluxDB, the load generator and this script on core ${otherCore} (taskset). Other agents' processes share both cores: numbers are noisy.`,
       },
       broker: 'Mosquitto 2 as deploy/mosquitto/mosquitto.conf: persistence, max_queued_messages 1000 per client (excess QoS 1 dropped by the broker, counted as broker_dropped and as missing frames), max_inflight_messages default 20, max_packet_size 8 MiB',
