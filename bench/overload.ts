@@ -390,7 +390,10 @@ async function main(): Promise<void> {
     const windows = [...steady.map((s) => s.m.window), burst.window, step.window];
     const split = profile === undefined ? undefined : samplesPerWindow(profile, windows);
     const rowOf = (load: number, m: Measured) => {
-      const row = loadRow(load, m.offered.frames, m.outcomes, m.seconds);
+      // Outcomes carrying this run's id prefix for an id it never offered (should never happen).
+      const offeredIds = new Set(m.offered.frames.map((f) => f.id));
+      const unexpected = [...m.outcomes.keys()].filter((id) => id.startsWith(`${m.offered.prefix}-`) && !offeredIds.has(id)).length;
+      const row = loadRow(load, m.offered.frames, m.outcomes, m.seconds, unexpected);
       return {
         ...row,
         duplicates: m.offered.results?.duplicates ?? 0,
