@@ -2,7 +2,9 @@
 # EdgeKE: `edgeke run flows/` by default. The device simulators run from the same image with another command
 # (docker-compose.yml). Sources run through tsx, a runtime dependency, so there is no compile step in the image.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24, the active LTS (Node 20 reached end of life on 2026-04-30), pinned to a release so a rebuild gets the same
+# runtime; CI and development still run on Node 20 (package.json engines), the oldest the code supports.
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 
 # ---- build: install production dependencies (native modules resolve their prebuilt binaries for this platform) ----
 FROM ${NODE_IMAGE} AS build

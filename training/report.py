@@ -10,6 +10,10 @@ def _pct(x):
     return f"{100 * x:.2f}%"
 
 
+def _mflops(flops):
+    return "—" if not flops else f"{flops / 1e6:.1f}"
+
+
 def _spread(values):
     """'mean ± half-range (min-max)' over seeds, in percent."""
     v = 100 * np.asarray(values)
@@ -23,7 +27,8 @@ def plot(path, manifest, kd_runs, plain_runs):
         ax.plot(mflops, 100 * np.mean([r["test"] for r in runs], axis=0), marker=marker, label=label)
     ax.plot(mflops, [100 * e["testAccuracy"] for e in manifest["exits"]], "k*--", label="shipped student", ms=9)
     teacher = manifest["teacher"]
-    ax.plot([teacher["flops"] / 1e6], [100 * teacher["testAccuracy"]], "r^", ms=9, label="teacher")
+    if teacher.get("flops"):  # a user's ONNX teacher has no counted FLOPs
+        ax.plot([teacher["flops"] / 1e6], [100 * teacher["testAccuracy"]], "r^", ms=9, label="teacher")
     ax.set_xscale("log")
     ax.set_xlabel("cumulative MFLOPs to the exit (batch 1)")
     ax.set_ylabel("test accuracy (%)")
@@ -35,16 +40,16 @@ def plot(path, manifest, kd_runs, plain_runs):
     plt.close(fig)
 
 
-def write(path, manifest, kd_runs, plain_runs, command, shipped_seed):
+def write(path, manifest, kd_runs, plain_runs, command, shipped_seed, shipped_kind="KD", machine="2 shared CPU cores"):
     m, t = manifest, manifest["teacher"]
     last = m["exits"][-1]
     lines = [
         f"# {m['name']}: training report", "",
         f"Recipe: `{command}` — measured wall time of the full recipe (teacher, {len(kd_runs)} KD + "
         f"{len(plain_runs)} no-KD students, calibration, export, report): **{m['training']['durationSeconds']:.0f} s** "
-        f"on 2 shared CPU cores, {m['training']['date']}.", "",
+        f"on {machine}, {m['training']['date']}.", "",
         f"Dataset: {m['dataset']['name']}. Split: {m['dataset']['split']}", "",
-        f"Shipped student: KD seed {shipped_seed} (of seeds {[r['seed'] for r in kd_runs]}, chosen on validation "
+        f"Shipped student: {shipped_kind} seed {shipped_seed} (of seeds {[r['seed'] for r in kd_runs]}, chosen on validation "
         f"accuracy). Distillation: D = {m['training']['distillation']['divergence']}, "
         f"T = {m['training']['distillation']['temperature']}, b = {m['training']['distillation']['beta']}.", "",
         "## Exits (shipped student)", "",
@@ -64,12 +69,12 @@ def write(path, manifest, kd_runs, plain_runs, command, shipped_seed):
               f"{v['beatsLastExit']}.", "",
         "## Teacher vs student", "",
         "| | architecture | params | MFLOPs | size (float32) | test acc |", "| --- | --- | --- | --- | --- | --- |",
-        f"| teacher | {t['architecture']} | {t['params']:,} | {t['flops'] / 1e6:.1f} | {t['params'] * 4 / 1e6:.2f} MB "
+        f"| teacher | {t['architecture']} | {t['params']:,} | {_mflops(t['flops'])} | {t['params'] * 4 / 1e6:.2f} MB "
         f"| {_pct(t['testAccuracy'])} |",
         f"| student (final exit) | {m['training']['architecture']} | {last['params']:,} | {last['flops'] / 1e6:.1f} | "
         f"{sum(s['bytes'] for s in m['stages']) / 1e6:.2f} MB (ONNX) | {_pct(last['testAccuracy'])} |", "",
-        f"Student final exit: {t['flops'] / last['flops']:.1f}x fewer FLOPs and {t['params'] / last['params']:.1f}x "
-        f"fewer parameters than the teacher.", "",
+        (f"Student final exit: {t['flops'] / last['flops']:.1f}x fewer FLOPs and " if t["flops"] else
+         "Student final exit: ") + f"{t['params'] / last['params']:.1f}x fewer parameters than the teacher.", "",
         "## KD vs no-KD (test accuracy per exit, mean ± half-range over seeds)", "",
         "| exit | KD | no-KD | KD − no-KD (mean) |", "| --- | --- | --- | --- |",
     ]

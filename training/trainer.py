@@ -1,6 +1,7 @@
 """One training run of a (multi-exit) network, with optional online teacher; checkpoint chosen on validation."""
 import copy
 import math
+import time
 
 import numpy as np
 import torch
@@ -18,13 +19,22 @@ def predict(model, x: torch.Tensor, batch_size: int = 256):
 
 
 @torch.no_grad()
-def teacher_logits_cache(teacher, x: torch.Tensor, augmentation, batch_size: int = 256) -> torch.Tensor:
-    """Teacher logits for every training sample under every flip variant: [variants, N, classes]."""
+def teacher_logits_cache(teacher, x: torch.Tensor, augmentation, batch_size: int = 256, label=None) -> torch.Tensor:
+    """Teacher logits for every training sample under every flip variant: [variants, N, classes]. With a `label`,
+    prints progress lines with an ETA."""
     teacher.eval()
-    return torch.stack([
-        torch.cat([teacher(augmentation.flip(x[i:i + batch_size], h, v))[-1] for i in range(0, len(x), batch_size)])
-        for h, v in augmentation.variants()
-    ])
+    variants = augmentation.variants()
+    batches = math.ceil(len(x) / batch_size)
+    progress = Progress(label, len(variants) * batches, every_s=10) if label else None
+    out = []
+    for k, (h, v) in enumerate(variants):
+        logits = []
+        for b, i in enumerate(range(0, len(x), batch_size)):
+            logits.append(teacher(augmentation.flip(x[i:i + batch_size], h, v))[-1])
+            if progress:
+                progress.step(k * batches + b + 1, "batches of training inputs")
+        out.append(torch.cat(logits))
+    return torch.stack(out)
 
 
 def validation_score(exit_accuracies, exit_weights=None) -> float:
@@ -37,11 +47,14 @@ def accuracies(probabilities, labels: torch.Tensor):
     return [float((p.argmax(1) == y).mean()) for p in probabilities]
 
 
-def train(model, splits, settings, label: str, seed: int, teacher=None):
+def train(model, splits, settings, label: str, seed: int, teacher=None, deadline=None, cache=None):
     """SGD (Nesterov) with a one-cycle LR; keeps the epoch with the best (exit_weights-weighted) mean validation
     accuracy over exits.
 
     settings: batch_size, epochs, lr, weight_decay, augmentation, temperature, beta, divergence.
+    deadline: time.time() by which to stop; the epoch under way ends early, is validated, and the best epoch so far
+    is kept, so the result is always a usable model. cache: teacher logits from teacher_logits_cache, computed once
+    by the caller and reused across runs (instead of `teacher`).
     Returns (model with the chosen weights, history of per-epoch validation accuracies).
     """
     torch.manual_seed(seed)
@@ -51,11 +64,15 @@ def train(model, splits, settings, label: str, seed: int, teacher=None):
     total = steps_per_epoch * settings.epochs
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=0.9, nesterov=True,
                                 weight_decay=settings.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=total, pct_start=0.25)
-    if teacher is not None:
+    # One-cycle needs a warm-up of at least one step and a decay after it; runs of a handful of steps (smoke runs,
+    # tight budgets on small data) keep a constant rate instead (OneCycleLR divides by zero at 4 steps).
+    schedule = (torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=total,
+                                                    pct_start=max(0.25, 2 / total)) if total >= 5
+                else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
+    if teacher is not None or cache is not None:
         if settings.augmentation.shift:
             raise ValueError("distillation caches teacher logits per flip variant: student augmentation cannot shift")
-        cache = teacher_logits_cache(teacher, x, settings.augmentation)
+        cache = teacher_logits_cache(teacher, x, settings.augmentation) if cache is None else cache
     progress = Progress(label, total)
     best, history = None, []
     for epoch in range(settings.epochs):
@@ -65,7 +82,7 @@ def train(model, splits, settings, label: str, seed: int, teacher=None):
         for step in range(steps_per_epoch):
             index = order[step * settings.batch_size:(step + 1) * settings.batch_size]
             xb, variant = settings.augmentation(x[index], generator)
-            teacher_logits = cache[variant, index] if teacher is not None else None
+            teacher_logits = cache[variant, index] if cache is not None else None
             loss = multi_exit_loss(model(xb), teacher_logits, y[index], settings.temperature, settings.beta,
                                    settings.divergence, settings.exit_weights)
             optimizer.zero_grad()
@@ -74,6 +91,8 @@ def train(model, splits, settings, label: str, seed: int, teacher=None):
             schedule.step()
             running = 0.9 * running + 0.1 * loss.item() if step else loss.item()
             progress.step(epoch * steps_per_epoch + step + 1, f"epoch {epoch + 1}/{settings.epochs} loss {running:.4f}")
+            if deadline is not None and time.time() > deadline:
+                break
         val = accuracies(predict(model, splits.validation.x), splits.validation.y)
         history.append(val)
         score = validation_score(val, settings.exit_weights)
@@ -81,6 +100,9 @@ def train(model, splits, settings, label: str, seed: int, teacher=None):
             best = (score, epoch, copy.deepcopy(model.state_dict()))
         progress.step((epoch + 1) * steps_per_epoch,
                       f"epoch {epoch + 1} done, validation accuracy per exit {[round(v, 4) for v in val]}", force=True)
+        if deadline is not None and time.time() > deadline:
+            print(f"[{label}] time budget reached after epoch {epoch + 1} of {settings.epochs}", flush=True)
+            break
     model.load_state_dict(best[2])
     print(f"[{label}] chose epoch {best[1] + 1} (weighted mean validation accuracy {best[0]:.4f})", flush=True)
     return model, history

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./commands/eval.ts')).evalCommand,
   profile: async () => (await import('./commands/profile.ts')).profileCommand,
   bench: async () => (await import('./commands/bench.ts')).benchCommand,
+  train: async () => (await import('./commands/train.ts')).trainCommand,
 };
 
 const EXIT_USAGE = 2;

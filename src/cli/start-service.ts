@@ -55,6 +55,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   starting();
   const watcher = new FlowWatcher({
     paths: options.paths,
+    running: options.flows,
     logger: logger.child({ component: 'flow-watcher' }),
     onFlows: (flows) => service.apply(flows),
   });

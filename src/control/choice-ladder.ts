@@ -55,10 +55,14 @@ export function expectedAccuracy(model: ModelView, policy: ExitPolicy, capExit: 
 /**
  * The choices worth making for a frame of this policy on a busy machine, least work first: from exit 1 up to the
  * preferred exit, with and without the policy's confidence stop ('busy' policies may take either; 'always' ones always
- * stop; 'none' never). Only the upper concave hull of accuracy over work is kept, so each step up buys accuracy at a
+ * stop; 'none' never); in fixed mode the pinned exit alone. Only the upper concave hull of accuracy over work is kept, so each step up buys accuracy at a
  * lower rate than the one before: raising every frame one step before any frame two is then the best use of the time.
  */
 export function choiceLadder(model: ModelView, policy: ExitPolicy, preferredExit: number, costs: ChoiceCosts): ExitChoice[] {
+  // A pinned exit is the only choice: no lower cap, no stop.
+  if (policy.mode === 'fixed') {
+    return [{ capExit: preferredExit, stop: undefined, workMs: costs.workMs(preferredExit, undefined), accuracy: expectedAccuracy(model, policy, preferredExit, 0) }];
+  }
   const level = policy.confidenceStop === 'none' ? undefined : policy.confidenceStop;
   const stopOptions: (ConfidenceLevel | undefined)[] =
     level === undefined ? [undefined] : policy.confidenceStopWhen === 'always' ? [level] : [undefined, level];

@@ -1,4 +1,4 @@
-import type { PlannedFrame } from './admission.ts';
+import type { PlannedFrame } from './planner-types.ts';
 import { answersByVote, nextExitCostMs, passedAnyExit, passesConfidence } from './exit-policy.ts';
 import type { LatencyModel } from './latency-estimator.ts';
 import type { ModelView } from './model-view.ts';
@@ -43,8 +43,11 @@ export function decideAfterExit(
       answer: !confident && !passedEarlierExit && answersByVote(model, policy, exitIndex) ? 'vote' : 'exit',
     };
   }
-  if (confident && frame.stopWhenConfident) return { action: 'stop', reason: 'confident', answer: 'exit' };
+  // A pinned exit is kept whatever happens: no confident stop, no stop for the deadline.
+  const pinned = policy.mode === 'fixed';
+  if (confident && frame.stopWhenConfident && !pinned) return { action: 'stop', reason: 'confident', answer: 'exit' };
   if (exitIndex >= frame.capExit) return { action: 'stop', reason: 'cap', answer: 'exit' };
+  if (pinned) return { action: 'continue' };
   const nextFinish = nowMs + nextExitCostMs(model, latency, exitIndex, runningBatchSize, policy.riskQuantile);
   if (nextFinish > frame.deadlineTs) return { action: 'stop', reason: 'deadline', answer: 'exit' };
   return { action: 'continue' };

@@ -6,8 +6,14 @@ import { exitAt, type ConfidenceLevel, type ModelView } from './model-view.ts';
  * parsed flow policy is passed as is.
  */
 export interface ExitPolicy {
-  /** deadline: deepest exit that fits the slack. accuracy: shallowest exit whose validated accuracy meets the target. */
-  mode: 'deadline' | 'accuracy';
+  /**
+   * deadline: deepest exit that fits the slack. accuracy: shallowest exit whose validated accuracy meets the target.
+   * fixed: exactly `exit`, never lowered, never stopped early (a static baseline, or a flow that must answer from one
+   * exit); a frame that cannot make its deadline there follows latePolicy.
+   */
+  mode: 'deadline' | 'accuracy' | 'fixed';
+  /** The pinned exit in fixed mode (1-based; past the last exit means the last). Ignored by the other modes. */
+  exit?: number | undefined;
   /** Deadline per frame from its capture time; binds in both modes (accuracy mode never runs past it). */
   deadlineMs: number;
   accuracyTarget: number;
@@ -32,9 +38,27 @@ export interface ExitPolicy {
  */
 export function preferredExit(model: ModelView, policy: ExitPolicy): number {
   const last = model.exits.length;
+  if (policy.mode === 'fixed') return pinnedExit(model, policy);
   if (policy.mode === 'deadline') return last;
   const meeting = model.exits.find((exit) => exit.validationAccuracy >= policy.accuracyTarget);
   return meeting?.index ?? last;
+}
+
+/**
+ * The exit a fixed-mode policy pins (the last when it names none or one past the last: `edgeke check` rejects such a
+ * flow, the runtime must still never ask for an exit that does not exist).
+ */
+export function pinnedExit(model: ModelView, policy: ExitPolicy): number {
+  const last = model.exits.length;
+  return Math.max(1, Math.min(last, Math.floor(policy.exit ?? last)));
+}
+
+/**
+ * The shallowest exit the planner may lower a frame of this policy to: exit 1, or the pinned exit in fixed mode (a
+ * frame that misses even there is shed or answered late, at that exit).
+ */
+export function lowestExit(model: ModelView, policy: ExitPolicy): number {
+  return policy.mode === 'fixed' ? pinnedExit(model, policy) : 1;
 }
 
 /** Predicted time from the model input to exit k's logits for a batch of `batchSize` frames. */
@@ -109,12 +133,13 @@ export function answersByVote(model: ModelView, policy: ExitPolicy, exitIndex: n
 
 export type SingleFrameChoice =
   | { kind: 'run'; capExit: number; predictedFinishTs: number }
-  | { kind: 'late'; capExit: 1; predictedFinishTs: number }
+  | { kind: 'late'; capExit: number; predictedFinishTs: number }
   | { kind: 'shed'; reason: 'no-slack' };
 
 /**
  * Exit choice for one frame that starts at `startTs` with nothing ahead of it (the queue-aware version is
- * planBatch in admission.ts): the preferred exit, lowered to the deepest one that fits the slack, else the late policy.
+ * planBatch in plan-batch.ts): the preferred exit, lowered to the deepest one that fits the slack (never below
+ * lowestExit), else the late policy.
  */
 export function chooseExit(
   model: ModelView,
@@ -133,11 +158,12 @@ export function chooseExit(
     risk,
     upToExit: preferredExit(model, policy),
   });
-  if (capExit >= 1) {
+  const lowest = lowestExit(model, policy);
+  if (capExit >= lowest) {
     return { kind: 'run', capExit, predictedFinishTs: startTs + exitCostMs(model, latency, capExit, batchSize, risk) };
   }
   if (policy.latePolicy === 'answer-late') {
-    return { kind: 'late', capExit: 1, predictedFinishTs: startTs + exitCostMs(model, latency, 1, batchSize, risk) };
+    return { kind: 'late', capExit: lowest, predictedFinishTs: startTs + exitCostMs(model, latency, lowest, batchSize, risk) };
   }
   return { kind: 'shed', reason: 'no-slack' };
 }

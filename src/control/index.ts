@@ -13,14 +13,21 @@ export {
   nextExitCostMs,
   passedAnyExit,
   passesConfidence,
+  lowestExit,
+  pinnedExit,
   preferredExit,
 } from './exit-policy.ts';
 export type { ExitPolicy, SingleFrameChoice } from './exit-policy.ts';
 export { ArrivalRateEstimator } from './arrival-rate.ts';
 export { BatchOverheadEstimator } from './batch-overhead.ts';
 export { ConfidencePassRateEstimator } from './confidence-pass-rates.ts';
-export type { ConfidencePassRates } from './confidence-pass-rates.ts';
-export { admitToQueue, planBatch } from './admission.ts';
-export type { BatchPlan, PlannedFrame, PlannerOptions, PlannerState, QueuedFrame, ShedDecision, ShedReason } from './admission.ts';
+export { PlanErrorEstimator } from './plan-error.ts';
+export type { AnsweredFrame, ConfidencePassRates } from './confidence-pass-rates.ts';
+export { admitToQueue, hasNoSlack, missesDeadline, onMiss } from './admission.ts';
+export type { ShedDecision, ShedReason } from './admission.ts';
+export { planBatch } from './plan-batch.ts';
+export type { BatchPlan, PlannedFrame, PlannerOptions, PlannerState, QueuedFrame } from './planner-types.ts';
 export { createBatchContinuation, decideAfterExit, lastExitAnswer } from './continuation.ts';
 export type { BatchContinuation, ExitDecision, StopReason } from './continuation.ts';
+export { ExitController } from './exit-controller.ts';
+export type { BatchOutcome, ControlledBatch, ExitControllerOptions, PlanLimits } from './exit-controller.ts';

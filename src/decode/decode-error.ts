@@ -15,6 +15,7 @@ export const DECODE_REASONS = [
   'wrong-shape',
   'non-finite',
   'internal',
+  'image-too-large',
 ] as const;
 
 export type DecodeReason = (typeof DECODE_REASONS)[number];

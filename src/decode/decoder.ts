@@ -17,7 +17,15 @@ export type DecodeKindName = 'image' | 'json-values' | 'float32' | 'opcua-sample
  * Turns encoded image bytes (JPEG or PNG, already sniffed) into the model input per the manifest's preprocessing:
  * the runtime's src/decode/image.ts (sharp). Throwing means the image could not be decoded.
  */
-export type ImageTensorDecoder = (bytes: Buffer, preprocessing: ImagePreprocessingSpec) => Promise<Float32Array>;
+export type ImageTensorDecoder = (bytes: Buffer, preprocessing: ImagePreprocessingSpec, limits: ImageLimits) => Promise<Float32Array>;
+
+/** Bounds on an image's declared size, checked from its header before any decoding (reason image-too-large). */
+export interface ImageLimits {
+  /** Width x height. */
+  maxPixels: number;
+  /** Width and height each. */
+  maxSide: number;
+}
 
 export interface DecoderOptions {
   flow: string;
@@ -27,6 +35,11 @@ export interface DecoderOptions {
   classes?: readonly string[];
   /** From the flow's limits.maxPayloadBytes: checked before any parsing. */
   maxPayloadBytes: number;
+  /**
+   * The `image` decoder's bounds, read for every frame (so a live edit of the flow's limits applies from the next
+   * one); default: derived from the model input (resolveImageLimits in src/flows/schema.ts).
+   */
+  imageLimits?: () => ImageLimits;
   /** Used by the `image` decoder; default: src/decode/image.ts (sharp). */
   decodeImage?: ImageTensorDecoder;
   /** Ids for frames whose device sent none; default `<flow>-<counter>`. */

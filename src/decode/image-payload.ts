@@ -1,5 +1,7 @@
 import { DecodeError } from './decode-error.ts';
-import type { PayloadDecoder } from './decoder.ts';
+import { resolveImageLimits } from '../flows/schema.ts';
+import type { ImageLimits, PayloadDecoder } from './decoder.ts';
+import { readImageSize } from './image-header.ts';
 import type { ImagePreprocessingSpec } from './input-spec.ts';
 import { parseJsonEnvelope, type JsonEnvelope } from './json-envelope.ts';
 import { looksLikeJsonObject, payloadBytes } from './payload-bytes.ts';
@@ -26,17 +28,34 @@ export const decodeImagePayload: PayloadDecoder = async (message, options) => {
     envelope = parseJsonEnvelope(bytes, options.classes);
     image = base64Image(envelope.body.image);
   }
-  if (sniffImageFormat(image) === undefined) throw new DecodeError('bad-image', 'expected JPEG or PNG bytes');
+  const format = sniffImageFormat(image);
+  if (format === undefined) throw new DecodeError('bad-image', 'expected JPEG or PNG bytes');
+  const preprocessing = options.input.preprocessing as ImagePreprocessingSpec;
+  const limits = options.imageLimits?.() ?? resolveImageLimits({}, preprocessing);
+  checkDeclaredSize(image, format, limits);
   const decodeImage = options.decodeImage;
   if (decodeImage === undefined) throw new DecodeError('internal', 'no image decoder was configured');
   let tensor: Float32Array;
   try {
-    tensor = await decodeImage(image, options.input.preprocessing as ImagePreprocessingSpec);
+    tensor = await decodeImage(image, preprocessing, limits);
   } catch (error) {
     throw new DecodeError('bad-image', 'the image could not be decoded', { cause: error });
   }
   return { tensor, metadata: envelope ?? {} };
 };
+
+/** From the header alone, before the decoder allocates anything for the pixels. */
+function checkDeclaredSize(image: Buffer, format: ImageFormat, limits: ImageLimits): void {
+  const size = readImageSize(image, format);
+  if (size === undefined) throw new DecodeError('bad-image', `the ${format.toUpperCase()} header declares no usable width and height`);
+  const { width, height } = size;
+  if (width > limits.maxSide || height > limits.maxSide) {
+    throw new DecodeError('image-too-large', `${width}x${height} image: a side exceeds limits.maxImageSide ${limits.maxSide}`);
+  }
+  if (width * height > limits.maxPixels) {
+    throw new DecodeError('image-too-large', `${width}x${height} image: ${width * height} pixels exceed limits.maxImagePixels ${limits.maxPixels}`);
+  }
+}
 
 function base64Image(value: unknown): Buffer {
   if (value === undefined || value === null) throw new DecodeError('missing-field', 'expected an "image" field (base64 JPEG or PNG)');

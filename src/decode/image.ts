@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import type { ImageLimits } from './decoder.ts';
 import type { ImagePreprocessingSpec } from './input-spec.ts';
 
 /**
@@ -11,20 +12,77 @@ import type { ImagePreprocessingSpec } from './input-spec.ts';
 /** The manifest's image preprocessing (docs/model-format.md); the `kind` tag is not needed here. */
 export type ImagePreprocessing = Omit<ImagePreprocessingSpec, 'kind'>;
 
-/** Throws (sharp's error) when the bytes are not a decodable image. */
-export async function decodeImage(bytes: Buffer | Uint8Array, preprocessing: ImagePreprocessing): Promise<Float32Array> {
-  const { data, info } = await sharp(bytes).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  let pixels = toChannels(data, info.width * info.height, info.channels, preprocessing.channels);
-  if (info.width !== preprocessing.width || info.height !== preprocessing.height) {
-    pixels = await sharp(pixels, { raw: { width: info.width, height: info.height, channels: preprocessing.channels } })
-      .resize(preprocessing.width, preprocessing.height, {
-        fit: 'fill',
-        kernel: preprocessing.resize === 'nearest' ? 'nearest' : 'linear',
-      })
-      .raw({ depth: 'uchar' })
-      .toBuffer();
+/**
+ * Throws (sharp's error) when the bytes are not a decodable image. The caller has checked the declared size against
+ * `limits` from the header (image-payload.ts); sharp checks `maxPixels` again from its own header reading, so an
+ * image whose header fooled the first check still never gets a buffer larger than the limit.
+ */
+export async function decodeImage(
+  bytes: Buffer | Uint8Array,
+  preprocessing: ImagePreprocessing,
+  limits?: Pick<ImageLimits, 'maxPixels'>,
+): Promise<Float32Array> {
+  const input = sharp(bytes, { limitInputPixels: limits?.maxPixels ?? true });
+  const { data, info } = await input.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.width === preprocessing.width && info.height === preprocessing.height) {
+    // The usual case (cameras send the model's size): channels and normalisation in one pass over the pixels.
+    return toModelInput(data, info.width * info.height, info.channels, preprocessing);
   }
-  return normalize(pixels, preprocessing);
+  const converted = toChannels(data, info.width * info.height, info.channels, preprocessing.channels);
+  const resized = await sharp(converted, { raw: { width: info.width, height: info.height, channels: preprocessing.channels } })
+    .resize(preprocessing.width, preprocessing.height, {
+      fit: 'fill',
+      kernel: preprocessing.resize === 'nearest' ? 'nearest' : 'linear',
+    })
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  // sharp may hand a resized one-channel image back with three (equal) channels: read the channels it says.
+  return toModelInput(resized.data, preprocessing.width * preprocessing.height, resized.info.channels, preprocessing);
+}
+
+/**
+ * Interleaved 8-bit pixels with `from` channels (1-4, alpha last) -> the model's planar, normalised input with
+ * `p.channels` (1 or 3), in one pass. Normalisation is a table lookup per channel and byte value.
+ */
+function toModelInput(data: Uint8Array, count: number, from: number, p: ImagePreprocessing): Float32Array {
+  const table = normalisationTable(p);
+  const out = new Float32Array(count * p.channels);
+  const gray = from <= 2; // gray or gray + alpha
+  if (p.channels === 1) {
+    if (gray) {
+      for (let i = 0; i < count; i++) out[i] = table[data[i * from] as number] as number;
+    } else {
+      for (let i = 0, q = 0; i < count; i++, q += from) {
+        // PIL Image.convert('L'): (R*19595 + G*38470 + B*7471 + 0x8000) >> 16.
+        const l = ((data[q] as number) * 19595 + (data[q + 1] as number) * 38470 + (data[q + 2] as number) * 7471 + 0x8000) >> 16;
+        out[i] = table[l] as number;
+      }
+    }
+    return out;
+  }
+  for (let i = 0, q = 0; i < count; i++, q += from) {
+    const r = data[q] as number;
+    out[i] = table[r] as number;
+    out[count + i] = table[256 + (gray ? r : (data[q + 1] as number))] as number;
+    out[2 * count + i] = table[512 + (gray ? r : (data[q + 2] as number))] as number;
+  }
+  return out;
+}
+
+const tables = new WeakMap<ImagePreprocessing, Float32Array>();
+
+/** (byte * scale - mean[c]) / std[c] for every byte value of every channel, once per preprocessing spec. */
+function normalisationTable(p: ImagePreprocessing): Float32Array {
+  let table = tables.get(p);
+  if (table !== undefined) return table;
+  table = new Float32Array(256 * p.channels);
+  for (let c = 0; c < p.channels; c++) {
+    const mean = p.mean[c] ?? 0;
+    const std = p.std[c] ?? 1;
+    for (let v = 0; v < 256; v++) table[c * 256 + v] = (v * p.scale - mean) / std;
+  }
+  tables.set(p, table);
+  return table;
 }
 
 /** Interleaved 8-bit pixels with `from` channels (1-4, alpha last) -> interleaved with `to` (1 or 3) channels. */
@@ -38,24 +96,12 @@ function toChannels(data: Uint8Array, count: number, from: number, to: 1 | 3): U
     const g = gray ? r : (data[p + 1] as number);
     const b = gray ? r : (data[p + 2] as number);
     if (to === 1) {
-      // PIL Image.convert('L'): (R*19595 + G*38470 + B*7471 + 0x8000) >> 16.
       out[i] = gray ? r : (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
     } else {
       out[i * 3] = r;
       out[i * 3 + 1] = g;
       out[i * 3 + 2] = b;
     }
-  }
-  return out;
-}
-
-function normalize(pixels: Uint8Array, p: ImagePreprocessing): Float32Array {
-  const plane = p.width * p.height;
-  const out = new Float32Array(plane * p.channels);
-  for (let c = 0; c < p.channels; c++) {
-    const mean = p.mean[c] ?? 0;
-    const std = p.std[c] ?? 1;
-    for (let i = 0; i < plane; i++) out[c * plane + i] = ((pixels[i * p.channels + c] as number) * p.scale - mean) / std;
   }
   return out;
 }

@@ -3,6 +3,9 @@ import { loadVibrationPlaylist, startMqttDevices, startVibrationServer } from '.
 
 export interface SimulatorsOptions {
   mqttUrl: string;
+  /** MQTT_USERNAME / MQTT_PASSWORD: the compose broker takes no anonymous writers. Never logged. */
+  username?: string;
+  password?: string;
   opcuaPort: number;
   cameraRate: number;
   load: 'steady' | 'bursts';

@@ -60,34 +60,69 @@ export async function loadFlows(paths: readonly string[], options: LoadOptions =
   return flows;
 }
 
-/** Like loadFlows, but returns the issues instead of throwing (for `edgeke check` and hot reload). */
+/** Like loadFlows, but returns the issues instead of throwing (for `edgeke check` and `edgeke run`). */
 export async function checkFlows(paths: readonly string[], options: LoadOptions = {}): Promise<{ flows: LoadedFlow[]; issues: FlowIssue[] }> {
-  const env = options.env ?? process.env;
-  const { files, issues } = await listFlowFiles(paths);
+  const { files, issues } = await checkFlowFiles(paths, options);
+  for (const checked of files) issues.push(...checked.issues);
   const flows: LoadedFlow[] = [];
-  const nameLines = new Map<LoadedFlow, number | undefined>();
-  for (const file of files) {
+  const firstFileByName = new Map<string, string>();
+  for (const checked of files) {
+    if (checked.flow === undefined) continue;
+    const first = firstFileByName.get(checked.flow.config.name);
+    if (first === undefined) {
+      firstFileByName.set(checked.flow.config.name, checked.file);
+      flows.push(checked.flow);
+    } else {
+      issues.push(duplicateNameIssue(checked, first));
+    }
+  }
+  return { flows: issues.length === 0 ? flows : [], issues };
+}
+
+/** One flow file checked on its own (hot reload keeps a broken file from blocking the others). */
+export interface CheckedFlowFile {
+  file: string;
+  /** The valid flow, when the file has no issue of its own (duplicate names are for the caller to judge). */
+  flow?: LoadedFlow;
+  issues: FlowIssue[];
+  /** Line of the `name` field, for a duplicate-name issue. */
+  nameLine?: number;
+  /** Changes whenever the file's content does (a hash: the text may hold secrets once interpolated). */
+  contentHash: string;
+}
+
+/**
+ * Every flow file of `paths`, each parsed and validated alone. `issues` holds the problems of the paths themselves
+ * (a missing folder, a folder with no flow file); duplicate names across files are not checked here.
+ */
+export async function checkFlowFiles(paths: readonly string[], options: LoadOptions = {}): Promise<{ files: CheckedFlowFile[]; issues: FlowIssue[] }> {
+  const env = options.env ?? process.env;
+  const { files: names, issues } = await listFlowFiles(paths);
+  const files: CheckedFlowFile[] = [];
+  for (const file of names) {
     let text: string;
     try {
       text = await readFile(file, 'utf8');
     } catch {
-      issues.push({ file, path: '', message: 'cannot read the file' });
+      files.push({ file, issues: [{ file, path: '', message: 'cannot read the file' }], contentHash: 'unreadable' });
       continue;
     }
+    const contentHash = createHash('sha256').update(text).digest('hex').slice(0, 16);
     const result = parseFlowText(text, file, env);
-    issues.push(...result.issues);
-    if (result.flow !== undefined) {
-      flows.push(result.flow);
-      nameLines.set(result.flow, result.nameLine);
-    }
+    files.push({
+      file,
+      issues: result.issues,
+      contentHash,
+      ...(result.flow === undefined ? {} : { flow: result.flow }),
+      ...(result.nameLine === undefined ? {} : { nameLine: result.nameLine }),
+    });
   }
-  const firstFileByName = new Map<string, string>();
-  for (const flow of flows) {
-    const first = firstFileByName.get(flow.config.name);
-    if (first === undefined) firstFileByName.set(flow.config.name, flow.file);
-    else issues.push({ file: flow.file, path: 'name', line: nameLines.get(flow), message: `duplicate flow name: ${first} already defines a flow with this name` });
-  }
-  return { flows: issues.length === 0 ? flows : [], issues };
+  return { files, issues };
+}
+
+/** The issue of a file whose flow name another file already uses. */
+export function duplicateNameIssue(checked: Pick<CheckedFlowFile, 'file' | 'nameLine'>, firstFile: string): FlowIssue {
+  return { file: checked.file, path: 'name', line: checked.nameLine, message: `duplicate flow name: ${firstFile} already defines a flow with this name` };
 }
 
 /** Parses and validates one flow file's text. Pure apart from reading `env`. */

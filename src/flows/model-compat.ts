@@ -1,7 +1,8 @@
 /**
- * Checks that a flow fits the model it names (decoder vs model input, window length, vote weights, calibrated
- * thresholds), from the model's manifest. Used by `edgeke check`; the runtime finds the same mismatches when it
- * builds the flow, this only reports them earlier and all at once.
+ * Checks that a flow fits the model it names (decoder vs model input, window length, pinned exit, vote weights,
+ * calibrated thresholds), from the model's manifest. Used by `edgeke check`; the runtime finds the same mismatches
+ * when it builds the flow (a pinned exit past the last one runs to the last), this only reports them earlier and all
+ * at once.
  */
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,6 +35,10 @@ export function modelMismatches(flow: FlowConfig, manifest: Pick<Manifest, 'name
   }
   if (flow.policy.vote && manifest.vote === undefined) {
     problems.push({ severity: 'error', path: 'policy.vote', message: `model ${manifest.name} ships no vote weights: expected false` });
+  }
+  const exitCount = manifest.exits.length;
+  if (flow.policy.mode === 'fixed' && flow.policy.exit !== undefined && flow.policy.exit > exitCount) {
+    problems.push({ severity: 'error', path: 'policy.exit', message: `model ${manifest.name} has ${exitCount} exits: expected 1..${exitCount}` });
   }
   const stop = flow.policy.confidenceStop;
   if (stop !== 'none' && manifest.exits.every((exit) => exit.thresholds[stop] === null || exit.thresholds[stop] === undefined)) {

@@ -151,9 +151,14 @@ const CONFIDENCE_STOPS = ['none', '0.90', '0.95', '0.99'] as const;
 export const policySchema = z
   .object({
     mode: doc(
-      z.enum(['deadline', 'accuracy']).default('deadline'),
-      'deadline: deepest exit that fits the slack. accuracy: shallowest exit whose validated accuracy meets accuracyTarget.',
+      z.enum(['deadline', 'accuracy', 'fixed']).default('deadline'),
+      'deadline: deepest exit that fits the slack. accuracy: shallowest exit whose validated accuracy meets accuracyTarget. fixed: every frame runs exactly to `exit` (no confidence stop, never lowered); a frame that cannot make its deadline there follows latePolicy.',
       'deadline',
+    ),
+    exit: doc(
+      positiveInt().optional(),
+      "The exit every frame runs to in fixed mode (1 = the first; at most the model's exit count). Required with mode fixed, and only there.",
+      2,
     ),
     deadlineMs: doc(z.number().positive().default(100), 'Deadline per frame, counted from its capture time, in milliseconds.', 50),
     accuracyTarget: doc(z.number().gt(0).max(1).default(0.95), 'Accuracy target (0..1] in accuracy mode.', 0.97),
@@ -176,7 +181,15 @@ export const policySchema = z
     ),
     riskQuantile: doc(z.number().min(0.5).lt(1).default(0.95), 'Latency quantile the controller plans with (higher = fewer misses, shallower exits).', 0.95),
   })
-  .strict();
+  .strict()
+  .superRefine((policy, ctx) => {
+    if (policy.mode === 'fixed' && policy.exit === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['exit'], message: 'required with mode fixed: the exit every frame runs to' });
+    }
+    if (policy.mode !== 'fixed' && policy.exit !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['exit'], message: `applies only with mode fixed (mode is ${policy.mode}): remove it or set mode: fixed` });
+    }
+  });
 
 export const batchingSchema = z
   .object({
@@ -231,12 +244,42 @@ export const sinksSchema = z
   })
   .strict();
 
+/** Default image bounds, derived from the model input: 16x its larger side, 64x its pixel count (NEU 200x200: 3200 px, 2.56 MP). */
+export const IMAGE_SIDE_PER_INPUT_SIDE = 16;
+export const IMAGE_PIXELS_PER_INPUT_PIXEL = 64;
+
 export const limitsSchema = z
   .object({
     maxPayloadBytes: doc(positiveInt().default(4 * 1024 * 1024), 'Largest payload decoded; larger ones are rejected before parsing.', 4_194_304),
     queueCapacity: doc(positiveInt().default(64), 'Frames waiting for inference before admission sheds.', 64),
+    maxInFlight: doc(
+      positiveInt().max(65_535).default(256),
+      'Most messages received and not yet acknowledged (the MQTT 5 receive maximum). Frames wait for the decoder newest first and are shed as their deadline runs out, so this only bounds memory (at most maxInFlight x maxPayloadBytes); beyond it the oldest waiting frame is shed (queue-full).',
+      256,
+    ),
+    maxImagePixels: doc(
+      positiveInt().optional(),
+      `Largest image (width x height, as its header declares) decoded; larger ones are rejected (reason image-too-large) before any decoding. Default: ${IMAGE_PIXELS_PER_INPUT_PIXEL}x the model input's pixels.`,
+      2_560_000,
+    ),
+    maxImageSide: doc(
+      positiveInt().optional(),
+      `Largest image width or height, in pixels, decoded; checked from the header like maxImagePixels. Default: ${IMAGE_SIDE_PER_INPUT_SIDE}x the model input's larger side.`,
+      3200,
+    ),
   })
   .strict();
+
+/** The image bounds of a flow: its limits, else derived from the model input (a raw pixel costs up to 4 bytes). */
+export function resolveImageLimits(
+  limits: Pick<LimitsConfig, 'maxImagePixels' | 'maxImageSide'>,
+  input: { width: number; height: number },
+): { maxPixels: number; maxSide: number } {
+  return {
+    maxPixels: limits.maxImagePixels ?? IMAGE_PIXELS_PER_INPUT_PIXEL * input.width * input.height,
+    maxSide: limits.maxImageSide ?? IMAGE_SIDE_PER_INPUT_SIDE * Math.max(input.width, input.height),
+  };
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The flow

@@ -73,7 +73,8 @@ export const stopLossSchema = z.object({
 
 /**
  * Where `edgeke eval` finds the test split. Optional: without it the runtime looks for data that matches the
- * manifest's classes and input (see src/model/datasets/locate.ts). Relative paths are taken from the repository root.
+ * manifest's classes and input (see src/model/datasets/locate.ts). Relative paths are taken from the model folder where
+ * they exist there (`edgeke train` writes test/ into it), else from the repository root.
  */
 export const testDataSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('image-folder'), path: z.string().min(1) }),

@@ -1,13 +1,23 @@
 import type { Logger } from 'pino';
-import type { Observable, Subscription } from 'rxjs';
+import { availableParallelism } from 'node:os';
+import { filter, finalize, from, merge, Observable, Subject, tap, type SchedulerLike, type Subscription } from 'rxjs';
 import type { ExitPolicy } from '../control/index.ts';
+import { WorkCostEstimate } from '../control/work-cost.ts';
 import type { Frame, FrameResult, RawMessage } from '../core/frame.ts';
-import type { Decoder } from '../decode/decoder.ts';
+import type { Decoder, DecodeResult } from '../decode/decoder.ts';
 import type { SourceRejection } from '../sources/source-events.ts';
 import type { FlowConfig } from '../flows/schema.ts';
 import type { ExecutorFlow, ModelExecutor } from './model-executor.ts';
 import type { ResultSink } from './result-sink.ts';
 import { unansweredResult } from './unanswered-result.ts';
+import { MessageIntake } from './message-intake.ts';
+import type { SettledItem, StoredItem } from './operators/flow-item.ts';
+import { acknowledgeStored } from './operators/acknowledge-stored.ts';
+import { decodeMessages } from './operators/decode-messages.ts';
+import { freshestFirst } from './operators/freshest-first.ts';
+import { inferFrames } from './operators/infer-frames.ts';
+import { shedHopelessOnArrival } from './operators/shed-hopeless-on-arrival.ts';
+import { storeResults } from './operators/store-results.ts';
 
 export interface FlowPipelineOptions {
   config: FlowConfig;
@@ -22,18 +32,28 @@ export interface FlowPipelineOptions {
   /** Every result, after it is in the sinks (metrics, demo summary). */
   onResult?: (result: FrameResult) => void;
   now?: () => number;
+  /** Timers of the intake (expiry sweeps); tests pass a virtual-time scheduler. */
+  scheduler?: SchedulerLike;
+  /** Decodes at once; default: the cores the process may use, at most 4 (images decode on libvips threads). */
+  decodeConcurrency?: number;
 }
 
-/** Images decode on libvips' thread pool: a few at once keeps the cores busy without piling up work. */
-const DECODE_CONCURRENCY = 4;
+/** How often waiting messages are checked for expiry while nothing else happens. */
+const INTAKE_SWEEP_MS = 5;
 
 /**
- * One flow: source → decode → the shared model executor (admission, batching, exits) → sinks → acknowledgement.
+ * One flow, as an RxJS pipeline: source → shed the hopeless at arrival → intake (freshest first, bounded by time) →
+ * decode → the shared model executor (exits, batches) → sinks → acknowledgement (src/pipeline/operators/).
+ *
+ * Whole-service load awareness: every received frame counts towards the model's arrival rate; a frame is shed at
+ * arrival, before it is decoded, when it cannot make its deadline even if it were next (its decode cost is learnt
+ * per flow, the model's backlog is the executor's); messages wait undecoded and are released newest first only when a
+ * decoder is free and the model's queue is short, so nothing is decoded only to be shed, and the ones that run out of
+ * time while waiting leave shed from the old end. Frames waiting here count as queued work for the planner.
  *
  * Every message ends in exactly one result (ok, late, shed or error) and is acknowledged to its broker only after
- * that result is in every sink's buffer, so a crash before then means redelivery, not loss. Intake waits while a
- * sink is above its high-water mark (with MQTT QoS 1 the broker then holds messages back), and sheds at once when
- * more messages are in flight than the queue may hold, so memory stays bounded whatever the source does.
+ * that result is in every sink, so a crash before then means redelivery, not loss. Intake holds back while a sink is
+ * above its high-water mark.
  */
 export class FlowPipeline implements ExecutorFlow {
   readonly name: string;
@@ -45,8 +65,14 @@ export class FlowPipeline implements ExecutorFlow {
   private readonly now: () => number;
   private sequence = 0;
   private readonly rejectedBySource = new Map<string, number>();
-  private readonly toDecode: RawMessage[] = [];
+  private readonly intake = new MessageIntake<RawMessage>();
+  private readonly decodeCost = new WorkCostEstimate();
+  private readonly decodeConcurrency: number;
+  private readonly room$ = new Subject<void>();
+  private readonly injected$ = new Subject<SettledItem>();
+  private readonly inferring = new Map<Frame, (item: SettledItem) => void>();
   private decoding = 0;
+  private waitingForSinks = false;
   private accepting = true;
   private leftForRedelivery = 0;
 
@@ -55,6 +81,7 @@ export class FlowPipeline implements ExecutorFlow {
     this.config = options.config;
     this.version = options.configVersion;
     this.now = options.now ?? Date.now;
+    this.decodeConcurrency = Math.max(1, options.decodeConcurrency ?? Math.min(4, availableParallelism()));
   }
 
   policy(): ExitPolicy {
@@ -77,6 +104,11 @@ export class FlowPipeline implements ExecutorFlow {
     return this.config.batching.maxWaitMs;
   }
 
+  /** Received, not yet handed to the model: waiting in the intake or being decoded. */
+  waitingUpstream(): number {
+    return this.intake.size + this.decoding;
+  }
+
   get currentConfig(): FlowConfig {
     return this.config;
   }
@@ -95,10 +127,51 @@ export class FlowPipeline implements ExecutorFlow {
   start(): void {
     if (this.subscription !== undefined) return;
     this.accepting = true;
-    this.subscription = this.options.source.subscribe({
-      next: (message) => this.receive(message),
+    const { executor } = this.options;
+    const detach = executor.attach(this);
+    const stopListening = executor.onSpace(() => this.room$.next());
+    const received$ = this.options.source.pipe(
+      filter(() => this.accept()),
+      tap(() => executor.offered()),
+      shedHopelessOnArrival(
+        (message) => this.hopeless(message, 0),
+        (message, reason) => this.settledUndecoded(message, 'shed', reason),
+      ),
+      freshestFirst({
+        intake: this.intake,
+        hasRoom: () => this.hasRoom(),
+        room$: this.room$,
+        expired: (message) => this.hopeless(message, 0),
+        shed: (message, reason) => this.settledUndecoded(message, 'shed', reason),
+        maxWaiting: this.config.limits.maxInFlight,
+        sweepEveryMs: INTAKE_SWEEP_MS,
+        ...(this.options.scheduler === undefined ? {} : { scheduler: this.options.scheduler }),
+      }),
+      decodeMessages(
+        (message) => this.decode(message),
+        (message, rejected) => {
+          this.options.logger.warn({ origin: message.origin, code: rejected.error.code, reason: rejected.error.reason }, 'frame rejected');
+          return this.settledUndecoded(message, 'error', rejected.error.reason);
+        },
+      ),
+    );
+    const settled$ = merge(received$, this.injected$).pipe(
+      inferFrames((frame) => this.infer(frame)),
+      storeResults((result) => this.writeToSinks(result)),
+      acknowledgeStored((item) =>
+        // Not acknowledged: the broker redelivers it (QoS 1) rather than a result going missing.
+        this.options.logger.error({ id: item.result.id, err: item.error }, 'result not stored; message left unacknowledged'),
+      ),
+    );
+    const subscription = settled$.subscribe({
+      next: (item) => this.finished(item),
       error: (error: unknown) => this.options.logger.error({ err: error }, 'source failed; the flow stopped taking frames'),
     });
+    subscription.add(() => {
+      detach();
+      stopListening();
+    });
+    this.subscription = subscription;
   }
 
   /**
@@ -132,66 +205,17 @@ export class FlowPipeline implements ExecutorFlow {
   }
 
   /**
-   * Counted the moment it arrives, so stopping the flow can wait for it; shed at once when more messages are in
-   * flight than the queue, a batch and the decoders can hold.
-   */
-  private receive(message: RawMessage): void {
-    if (!this.accepting) {
-      this.leftForRedelivery += 1;
-      return;
-    }
-    this.inFlight += 1;
-    const overfull = this.inFlight > this.config.limits.queueCapacity + this.config.batching.maxBatch + DECODE_CONCURRENCY;
-    if (overfull) {
-      this.settleUndecoded(message, 'shed', 'queue-full');
-      return;
-    }
-    this.toDecode.push(message);
-    this.decodeNext();
-  }
-
-  private decodeNext(): void {
-    while (this.decoding < DECODE_CONCURRENCY && this.toDecode.length > 0) {
-      const message = this.toDecode.shift() as RawMessage;
-      this.decoding += 1;
-      void this.intake(message).finally(() => {
-        this.decoding -= 1;
-        this.decodeNext();
-      });
-    }
-  }
-
-  private async intake(message: RawMessage): Promise<void> {
-    await this.waitForSinks();
-    // Past its deadline before it is even decoded (it waited here behind others, or for the sinks): decoding it would
-    // spend the time the frames behind it need, only for the executor to shed it. Its age since it was received is a
-    // lower bound where the capture time is inside the payload. Under overload this is where a backlog builds (image
-    // decoding costs more than a shallow exit), and the planner cannot see it.
-    const { policy } = this.config;
-    if (policy.latePolicy === 'shed' && this.now() - (message.captureTs ?? message.receivedTs) > policy.deadlineMs) {
-      this.settleUndecoded(message, 'shed', 'no-slack');
-      return;
-    }
-    const decoded = await this.options.decoder.decode(message);
-    if (!decoded.ok) {
-      this.options.logger.warn({ origin: message.origin, code: decoded.error.code, reason: decoded.error.reason }, 'frame rejected');
-      this.settleUndecoded(message, 'error', decoded.error.reason);
-      return;
-    }
-    this.options.executor.submit(this, decoded.frame);
-  }
-
-  /**
    * A message the source settled itself (an oversize MQTT payload) still ends as an `error` result, so it is
    * counted like any other frame. Sample-level rejections (bad OPC UA status) are counted, not turned into frames.
    */
   recordSourceRejection(rejection: SourceRejection): void {
     this.rejectedBySource.set(rejection.reason, (this.rejectedBySource.get(rejection.reason) ?? 0) + rejection.count);
     if (rejection.reason !== 'oversize') return;
+    if (this.subscription === undefined) return;
     const now = this.now();
     for (let i = 0; i < rejection.count; i++) {
       this.inFlight += 1;
-      this.settleUndecoded({ flow: this.name, origin: rejection.origin, payload: { kind: 'bytes', bytes: Buffer.alloc(0) }, receivedTs: now, ack: () => undefined }, 'error', 'payload-too-large');
+      this.injected$.next(this.settledUndecoded({ flow: this.name, origin: rejection.origin, payload: { kind: 'bytes', bytes: Buffer.alloc(0) }, receivedTs: now, ack: () => undefined }, 'error', 'payload-too-large'));
     }
   }
 
@@ -200,19 +224,97 @@ export class FlowPipeline implements ExecutorFlow {
     return this.rejectedBySource;
   }
 
-  private async waitForSinks(): Promise<void> {
-    for (const sink of this.options.sinks) {
-      if (sink.isAboveHighWater === true && sink.whenBelowHighWater !== undefined) await sink.whenBelowHighWater();
+  /** Counted the moment it arrives, so stopping the flow can wait for it; not taken once stopping began. */
+  private accept(): boolean {
+    if (!this.accepting) {
+      this.leftForRedelivery += 1;
+      return false;
     }
+    this.inFlight += 1;
+    return true;
+  }
+
+  /**
+   * Why a message cannot make its deadline even if it were decoded now and went straight to the model behind what is
+   * queued there (its decode at the flow's learnt cost, the model's backlog and exit 1 at the median): 'no-slack'
+   * when it could not even alone, 'overload' when only the backlog stops it. Undefined while it can, and always
+   * when the flow answers late frames instead of shedding them. `extraMs`: time already committed ahead of it.
+   */
+  private hopeless(message: RawMessage, extraMs: number): string | undefined {
+    const { policy } = this.config;
+    if (policy.latePolicy !== 'shed') return undefined;
+    const now = this.now();
+    const due = (message.captureTs ?? message.receivedTs) + policy.deadlineMs;
+    const exit1Ms = this.options.executor.exit1Ms();
+    const alone = now + this.decodeCost.ms + exit1Ms;
+    if (alone > due) {
+      // A probe, when the learnt decode cost alone stands in the way and the decoders are idle with nothing waiting:
+      // it costs no other frame anything, and a cost learnt in a stall would otherwise shed every frame for good.
+      const probe = this.decoding === 0 && this.intake.size === 0 && now + exit1Ms <= due;
+      return probe ? undefined : 'no-slack';
+    }
+    return alone + extraMs + this.options.executor.backlogMs() > due ? 'overload' : undefined;
+  }
+
+  /** Room for one more decode: a decoder free, the model's queue for this flow short, no sink above high water. */
+  private hasRoom(): boolean {
+    if (this.decoding >= this.decodeConcurrency) return false;
+    // Two batches queued at the model keep it busy; more would only wait there, decoded, with less slack each.
+    if (this.decoding + this.options.executor.queueDepth(this.name) >= Math.min(this.config.limits.queueCapacity, 2 * this.config.batching.maxBatch)) return false;
+    const full = this.options.sinks.find((sink) => sink.isAboveHighWater === true && sink.whenBelowHighWater !== undefined);
+    if (full === undefined) return true;
+    if (!this.waitingForSinks) {
+      this.waitingForSinks = true;
+      void full.whenBelowHighWater?.().then(() => {
+        this.waitingForSinks = false;
+        this.room$.next();
+      });
+    }
+    return false;
+  }
+
+  private decode(message: RawMessage): Observable<DecodeResult> {
+    this.decoding += 1;
+    const startedMs = performance.now();
+    return from(this.options.decoder.decode(message)).pipe(
+      tap(() => this.decodeCost.observe(performance.now() - startedMs)),
+      // After the decoded frame went downstream (into the model's queue): only then is its decoder's room free, so
+      // the room check sees the frame where it now is. The next decode starts in a later turn of the event loop:
+      // a decoder that works on this thread (JSON) would otherwise chain decode after decode in microtasks, and the
+      // model's completions and timers could not run until the intake was empty.
+      finalize(() => {
+        this.decoding -= 1;
+        setImmediate(() => this.room$.next());
+      }),
+    );
+  }
+
+  private infer(frame: Frame): Observable<SettledItem> {
+    return new Observable<SettledItem>((subscriber) => {
+      this.inferring.set(frame, (item) => {
+        subscriber.next(item);
+        subscriber.complete();
+      });
+      this.options.executor.submit(this, frame);
+    });
   }
 
   /** The executor hands every submitted frame back here exactly once. */
   deliver(result: FrameResult, frame: Frame): void {
+    const settle = this.inferring.get(frame);
+    if (settle === undefined) return;
+    this.inferring.delete(frame);
     const className = result.classIndex === undefined ? undefined : this.options.model.classes[result.classIndex];
-    void this.finish(className === undefined ? result : { ...result, className }, frame.ack);
+    settle({ kind: 'settled', result: className === undefined ? result : { ...result, className }, ack: frame.ack });
   }
 
-  private settleUndecoded(message: RawMessage, outcome: 'shed' | 'error', reason: string): void {
+  private async writeToSinks(result: FrameResult): Promise<void> {
+    const writes = await Promise.allSettled(this.options.sinks.map((sink) => sink.write(result)));
+    const failed = writes.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  private settledUndecoded(message: RawMessage, outcome: 'shed' | 'error', reason: string): SettledItem {
     const now = this.now();
     const result = unansweredResult(
       {
@@ -231,20 +333,12 @@ export class FlowPipeline implements ExecutorFlow {
       now,
       now,
     );
-    void this.finish(result, message.ack);
+    return { kind: 'settled', result, ack: message.ack };
   }
 
-  /** Writes the result to every sink; acknowledges the message only when all of them hold it. */
-  private async finish(result: FrameResult, ack: () => void): Promise<void> {
-    const writes = await Promise.allSettled(this.options.sinks.map((sink) => sink.write(result)));
-    const failed = writes.filter((w): w is PromiseRejectedResult => w.status === 'rejected');
-    if (failed.length === 0) {
-      ack();
-    } else {
-      // Not acknowledged: the broker redelivers it (QoS 1) rather than a result going missing.
-      this.options.logger.error({ id: result.id, err: failed[0]?.reason }, 'result not stored; message left unacknowledged');
-    }
-    this.options.onResult?.(result);
+  /** A message is done: its result stored (and acknowledged) or left for redelivery. */
+  private finished(item: StoredItem): void {
+    this.options.onResult?.(item.result);
     this.inFlight -= 1;
     if (this.inFlight === 0) {
       const waiters = this.idleWaiters;

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import {
-  createBatchContinuation,
-  lastExitAnswer,
-  planBatch,
+  ExitController,
+  type ControlledBatch,
   type ExitPolicy,
   type LatencyEstimator,
   type ModelView,
@@ -11,10 +10,8 @@ import {
 } from '../control/index.ts';
 import type { Frame, FrameResult } from '../core/frame.ts';
 import type { FrameAnswer, MultiExitRunner } from '../model/multi-exit-runner.ts';
-import { ArrivalRateEstimator } from '../control/arrival-rate.ts';
-import { BatchOverheadEstimator } from '../control/batch-overhead.ts';
-import { PlanErrorEstimator } from '../control/plan-error.ts';
-import { ConfidencePassRateEstimator } from '../control/confidence-pass-rates.ts';
+import { admitToQueue } from '../control/admission.ts';
+import { OtherWorkShareMeter, type CpuClock } from '../control/other-work-share.ts';
 import { unansweredResult } from './unanswered-result.ts';
 
 /** What the executor needs of a flow: its live settings and where its results go. */
@@ -28,6 +25,8 @@ export interface ExecutorFlow {
   maxWaitMs(): number;
   /** Every frame handed to `submit` comes back here exactly once. */
   deliver(result: FrameResult, frame: Frame): void;
+  /** Frames received and not yet submitted (waiting for the decoder): queued work the planner cannot see yet. */
+  waitingUpstream?(): number;
 }
 
 interface Job {
@@ -44,6 +43,15 @@ export interface ModelExecutorOptions {
   engine: string;
   logger: Logger;
   now?: () => number;
+  /** Cores the process may use (os.availableParallelism()); with cpuClock, how much room other work leaves. */
+  cores?: number;
+  cpuClock?: CpuClock;
+  /**
+   * How many models share the process's CPU. Each is entitled to an equal share of the inference budget however
+   * busy the others are: a burst on one model's flows then lowers its own exits and sheds its own frames, and the
+   * others keep the time their deadlines need. Default 1.
+   */
+  modelsSharingCpu?: () => number;
 }
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
@@ -57,10 +65,11 @@ const epochNow = (): number => performance.timeOrigin + performance.now();
 export class ModelExecutor {
   private readonly queue: Job[] = [];
   private readonly queuedPerFlow = new Map<string, number>();
-  private readonly arrivals = new ArrivalRateEstimator();
-  private readonly passRates: ConfidencePassRateEstimator;
-  private readonly batchOverhead = new BatchOverheadEstimator();
-  private readonly planError = new PlanErrorEstimator();
+  private readonly controller: ExitController;
+  private readonly otherWork: OtherWorkShareMeter;
+  private readonly flows = new Set<ExecutorFlow>();
+  private readonly spaceListeners = new Set<() => void>();
+  private predictedBusyUntilTs = 0;
   private readonly now: () => number;
   private running = false;
   private batchTimer: NodeJS.Timeout | undefined;
@@ -69,8 +78,9 @@ export class ModelExecutor {
 
   constructor(private readonly options: ModelExecutorOptions) {
     this.now = options.now ?? epochNow;
-    this.passRates = new ConfidencePassRateEstimator(options.model);
-    options.runner.onStageTiming((timing) => options.estimator.observe(timing));
+    this.controller = new ExitController({ model: options.model, latency: options.estimator });
+    this.otherWork = new OtherWorkShareMeter(options.cores ?? 1, options.cpuClock);
+    options.runner.onStageTiming((timing) => this.controller.observeStage(timing));
   }
 
   /** Frames waiting, per flow (for metrics and stats). */
@@ -82,12 +92,53 @@ export class ModelExecutor {
     return this.running || this.queue.length > 0;
   }
 
+  /**
+   * A frame was offered to one of this model's flows (received, before anything else): the planner's arrival rate
+   * counts every offered frame, also those shed or still waiting upstream, so under overload it plans for the load
+   * that is really there.
+   */
+  offered(now = this.now()): void {
+    this.controller.offered(now);
+  }
+
+  /** A flow that submits here: the planner counts what waits upstream in it (waitingUpstream). */
+  attach(flow: ExecutorFlow): () => void {
+    this.flows.add(flow);
+    return () => this.flows.delete(flow);
+  }
+
+  /** Calls `listener` whenever frames leave the queue for a batch or a shed: there is room to submit more. */
+  onSpace(listener: () => void): () => void {
+    this.spaceListeners.add(listener);
+    return () => this.spaceListeners.delete(listener);
+  }
+
+  /**
+   * Predicted ms until the model is free of what is queued and running now, every queued frame at exit 1 and at the
+   * median (the least it can cost): admission's view of the wait ahead of a frame submitted now.
+   */
+  backlogMs(now = this.now()): number {
+    const running = Math.max(0, this.predictedBusyUntilTs - now);
+    if (this.queue.length === 0) return running;
+    const { model, estimator } = this.options;
+    const batch = Math.max(1, Math.min(this.queue.length, ...this.queue.map((job) => job.flow.maxBatch())));
+    const perFrame = estimator.stagesMs(1, model.exits[0]?.stage ?? 1, batch, 0.5) / batch;
+    return running + this.queue.length * perFrame + this.controller.batchOverheadMs * Math.ceil(this.queue.length / batch);
+  }
+
+  /** Predicted ms for one frame alone at exit 1, at the median: the least inference can cost. */
+  exit1Ms(): number {
+    const { model, estimator } = this.options;
+    return estimator.stagesMs(1, model.exits[0]?.stage ?? 1, 1, 0.5) + this.controller.batchOverheadMs;
+  }
+
   submit(flow: ExecutorFlow, frame: Frame): void {
     const now = this.now();
-    this.arrivals.observe(now);
     const queued = this.queuedPerFlow.get(flow.name) ?? 0;
-    if (queued >= flow.queueCapacity()) {
-      flow.deliver(this.unanswered(flow, frame, 'shed', 'queue-full', now), frame);
+    // Its arrival was counted when it was offered (offered), before decoding.
+    const refused = admitToQueue(queued, { queueCapacity: flow.queueCapacity() });
+    if (refused !== null) {
+      flow.deliver(this.unanswered(flow, frame, 'shed', refused, now), frame);
       return;
     }
     this.queuedPerFlow.set(flow.name, queued + 1);
@@ -140,18 +191,12 @@ export class ModelExecutor {
       const now = this.now();
       const byKey = new Map(this.queue.map((job) => [job.key, job]));
       const queued: QueuedFrame[] = this.queue.map((job) => ({ id: job.key, captureTs: job.frame.captureTs, policy: job.flow.policy() }));
-      const state = {
-        now,
-        arrivalRatePerMs: this.arrivals.ratePerMs(now),
-        sustainedArrivalRatePerMs: this.arrivals.sustainedRatePerMs(now),
-        confidence: this.passRates,
-      };
-      const plan = planBatch(queued, this.options.model, this.options.estimator, state, {
+      const plan = this.controller.plan(queued, now, {
         maxBatch: Math.max(...this.queue.map((job) => job.flow.maxBatch())),
         // The flows' capacities together: the planner reserves room within it for frames about to arrive.
         queueCapacity: this.totalCapacity(),
-        batchOverheadMs: this.batchOverhead.ms,
-        finishMarginMs: this.planError.marginMs,
+        waitingUpstream: this.waitingUpstream(),
+        otherWorkShare: this.otherWorkShare(),
       });
       const taken = new Set([...plan.batch.map((p) => p.id), ...plan.shed.map((s) => s.id)]);
       this.removeFromQueue(taken);
@@ -159,11 +204,25 @@ export class ModelExecutor {
         const job = byKey.get(shed.id);
         if (job !== undefined) job.flow.deliver(this.unanswered(job.flow, job.frame, 'shed', shed.reason, now), job.frame);
       }
+      if (taken.size > 0) for (const listener of this.spaceListeners) listener();
       if (plan.batch.length === 0) continue;
+      this.predictedBusyUntilTs = plan.predictedBatchEndTs;
       const jobs = plan.batch.map((planned) => byKey.get(planned.id) as Job);
-      await this.runBatch(plan.batch, jobs);
-      this.planError.observe(plan.predictedBatchEndTs, this.now());
+      await this.runBatch(plan, jobs);
     }
+  }
+
+  /** What other work takes of the core, capped so that this model keeps its fair share when several share it. */
+  private otherWorkShare(): number {
+    const models = this.options.modelsSharingCpu?.() ?? 1;
+    const fairShare = models >= 2 ? 1 / models : 0;
+    return Math.min(this.otherWork.share(), 1 - fairShare);
+  }
+
+  private waitingUpstream(): number {
+    let waiting = 0;
+    for (const flow of this.flows) waiting += flow.waitingUpstream?.() ?? 0;
+    return waiting;
   }
 
   private totalCapacity(): number {
@@ -182,48 +241,45 @@ export class ModelExecutor {
     }
   }
 
-  private async runBatch(batch: readonly PlannedFrame[], jobs: readonly Job[]): Promise<void> {
-    const { runner, model, estimator } = this.options;
+  private async runBatch(plan: ControlledBatch, jobs: readonly Job[]): Promise<void> {
     const startTs = this.now();
-    const continuation = createBatchContinuation(batch, model, estimator);
     let answers: FrameAnswer[];
+    let endTs: number;
+    let stagesMs: number;
     try {
-      const run = await runner.runBatch(jobs.map((job) => job.frame.tensor), {
-        decide: continuation.decide,
-        vote: batch.some((p) => p.policy.vote),
-        // No frame goes past its cap: the stage at the deepest cap need not hand out features.
-        lastExit: Math.max(...batch.map((p) => p.capExit)),
-      });
+      // No frame goes past its cap: the stage at the deepest cap need not hand out features.
+      const run = await this.options.runner.runBatch(jobs.map((job) => job.frame.tensor), { decide: plan.decide, vote: plan.vote, lastExit: plan.lastExit });
+      endTs = this.now();
       answers = run.answers;
-      // Each frame's confidences and answers at the exits it ran teach the planner how many frames a confidence stop
-      // takes off, and how often the stopped answer would have differed.
-      this.passRates.observeAnswers(answers);
-      this.batchOverhead.observe(this.now() - startTs, run.timings.reduce((sum, timing) => sum + timing.ms, 0));
+      stagesMs = run.timings.reduce((sum, timing) => sum + timing.ms, 0);
+      this.otherWork.observeInference(stagesMs);
     } catch (error) {
       // One failed batch is an `error` outcome for its frames, never the end of the stream.
       this.options.logger.error({ err: error, batch: jobs.length }, 'inference failed');
       const failedTs = this.now();
       for (const job of jobs) job.flow.deliver(this.unanswered(job.flow, job.frame, 'error', 'inference-failed', startTs, failedTs), job.frame);
+      this.controller.observe(plan, { startTs, endTs: failedTs, stagesMs: 0, freeTs: this.now() });
       return;
     }
     const finishTs = this.now();
     answers.forEach((answer, i) => {
-      const planned = batch[i] as PlannedFrame;
+      const planned = plan.batch[i] as PlannedFrame;
       const job = jobs[i] as Job;
-      job.flow.deliver(this.answerResult(job, planned, answer, continuation.stopOf(i)?.answer, startTs, finishTs), job.frame);
+      job.flow.deliver(this.answerResult(job, planned, answer, plan.answerBy(i, answer, finishTs), startTs, finishTs), job.frame);
     });
+    // Judged once the results are out: the plan predicted when the runtime would be free for the next batch.
+    this.controller.observe(plan, { answers, startTs, endTs, stagesMs, freeTs: this.now() });
   }
 
   private answerResult(
     job: Job,
     planned: PlannedFrame,
     answer: FrameAnswer,
-    stopAnswer: 'exit' | 'vote' | undefined,
+    answerBy: 'exit' | 'vote',
     startTs: number,
     finishTs: number,
   ): FrameResult {
     const { frame, flow } = job;
-    const answerBy = stopAnswer ?? (answer.exit === this.options.model.exits.length ? lastExitAnswer(this.options.model, this.options.estimator, planned, answer.exits.map((e) => e.confidence), finishTs) : 'exit');
     const chosen = answerBy === 'vote' && answer.vote !== undefined ? answer.vote : answer.output;
     const e2eMs = finishTs - frame.captureTs;
     const deadlineMs = planned.policy.deadlineMs;

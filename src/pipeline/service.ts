@@ -3,7 +3,7 @@ import type { FrameResult } from '../core/frame.ts';
 import { decodeImage } from '../decode/image.ts';
 import { createDecoder } from '../decode/create-decoder.ts';
 import type { LoadedFlow } from '../flows/load.ts';
-import type { FlowConfig } from '../flows/schema.ts';
+import { resolveImageLimits, type FlowConfig } from '../flows/schema.ts';
 import { createInfluxWriter } from '../sinks/create-influx-writer.ts';
 import type { InfluxClientFactory } from '../sinks/influx-client.ts';
 import type { MqttTransportFactory } from '../sources/mqtt-transport.ts';
@@ -49,6 +49,8 @@ interface RunningFlow {
 export class EdgekeService {
   private readonly flows = new Map<string, RunningFlow>();
   private readonly models = new Map<string, SharedModel>();
+  /** Per flow, the config hash of a change that could not start (the flow went back to its running config). */
+  private readonly unstartableConfigs = new Map<string, string>();
   private readonly logger: Logger;
 
   constructor(private readonly options: ServiceOptions) {
@@ -85,25 +87,54 @@ export class EdgekeService {
     for (const [name] of this.flows) {
       if (!names.has(name)) await this.stopFlow(name, drainTimeoutMs);
     }
+    for (const name of [...this.unstartableConfigs.keys()]) if (!names.has(name)) this.unstartableConfigs.delete(name);
+    // One flow that cannot start (its model will not load, its sink refuses) does not keep the others' changes out.
+    const failures: { flow: string; error: unknown }[] = [];
     for (const flow of next) {
-      const running = this.flows.get(flow.config.name);
-      if (running === undefined) {
-        await this.startFlow(flow, 1);
-      } else if (running.loaded.configHash !== flow.configHash) {
-        const version = running.version + 1;
-        if (onlyLiveSettingsDiffer(running.loaded.config, flow.config)) {
-          running.pipeline.applySettings(flow.config, version);
-          running.loaded = flow;
-          running.version = version;
-          this.options.metrics?.setFlowConfig(flow.config.name, { version, deadlineMs: flow.config.policy.deadlineMs });
-          this.logger.info({ flow: flow.config.name, version, deadlineMs: flow.config.policy.deadlineMs }, 'flow settings applied');
-        } else {
-          await this.stopFlow(flow.config.name, drainTimeoutMs);
-          await this.startFlow(flow, version);
-          this.logger.info({ flow: flow.config.name, version }, 'flow restarted with its new source, model or sinks');
-        }
+      try {
+        await this.applyFlow(flow, drainTimeoutMs);
+      } catch (error) {
+        failures.push({ flow: flow.config.name, error });
       }
     }
+    if (failures.length > 0) {
+      throw new AggregateError(
+        failures.map((failure) => failure.error),
+        `flows not applied: ${failures.map((failure) => `${failure.flow} (${failure.error instanceof Error ? failure.error.message : String(failure.error)})`).join('; ')}`,
+      );
+    }
+  }
+
+  private async applyFlow(flow: LoadedFlow, drainTimeoutMs: number): Promise<void> {
+    const running = this.flows.get(flow.config.name);
+    if (running === undefined) {
+      await this.startFlow(flow, 1);
+      return;
+    }
+    if (running.loaded.configHash === flow.configHash) return;
+    // Already tried and failed: not again on every other file's edit (each try restarts the running flow).
+    if (this.unstartableConfigs.get(flow.config.name) === flow.configHash) return;
+    const version = running.version + 1;
+    if (onlyLiveSettingsDiffer(running.loaded.config, flow.config)) {
+      running.pipeline.applySettings(flow.config, version);
+      running.loaded = flow;
+      running.version = version;
+      this.options.metrics?.setFlowConfig(flow.config.name, { version, deadlineMs: flow.config.policy.deadlineMs });
+      this.logger.info({ flow: flow.config.name, version, deadlineMs: flow.config.policy.deadlineMs }, 'flow settings applied');
+      return;
+    }
+    await this.stopFlow(flow.config.name, drainTimeoutMs);
+    try {
+      await this.startFlow(flow, version);
+    } catch (error) {
+      // The new config cannot run: go back to the one that did, so the flow keeps taking frames.
+      this.logger.error({ flow: flow.config.name, err: error }, 'flow could not start with its new config; restarting its last good one');
+      this.unstartableConfigs.set(flow.config.name, flow.configHash);
+      await this.startFlow(running.loaded, running.version);
+      throw error;
+    }
+    this.unstartableConfigs.delete(flow.config.name);
+    this.logger.info({ flow: flow.config.name, version }, 'flow restarted with its new source, model or sinks');
   }
 
   /** Stops intake everywhere, finishes frames in flight, flushes sinks. Resolves true when nothing was left behind. */
@@ -121,14 +152,17 @@ export class EdgekeService {
     const cleanups: (() => void)[] = [];
     const sinks: ResultSink[] = [];
     try {
+      const holder: { pipeline?: FlowPipeline } = {};
+      const preprocessing = manifest.input.preprocessing;
       const decoder = createDecoder(config.decode, {
         flow: config.name,
         input: manifest.input,
         classes: manifest.classes,
         maxPayloadBytes: config.limits.maxPayloadBytes,
+        // Read per frame: limits are live settings.
+        ...(preprocessing.kind === 'image' ? { imageLimits: () => resolveImageLimits((holder.pipeline?.currentConfig ?? config).limits, preprocessing) } : {}),
         decodeImage,
       });
-      const holder: { pipeline?: FlowPipeline } = {};
       if (config.sinks.influx !== undefined) {
         const writer = await createInfluxWriter(config.name, config.sinks.influx, {
           logger: log.child({ component: 'influx-sink' }),
@@ -240,6 +274,7 @@ export class EdgekeService {
     const model = await openSharedModel(config.model, {
       logger: this.logger.child({ component: 'model' }),
       maxBatch: Math.max(this.options.profileMaxBatch ?? 8, config.batching.maxBatch),
+      modelsSharingCpu: () => this.models.size,
       ...(this.options.profileCacheDir === undefined ? {} : { profileCacheDir: this.options.profileCacheDir }),
       ...(this.options.profileRepeats === undefined ? {} : { profileRepeats: this.options.profileRepeats }),
     });

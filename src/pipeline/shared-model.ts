@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { LatencyEstimator, validateModelView } from '../control/index.ts';
 import { loadModel, type LoadedModel } from '../model/load-model.ts';
@@ -26,6 +27,8 @@ export interface SharedModelOptions {
   /** Timed runs per (stage, batch size) when no cached profile fits. */
   profileRepeats?: number;
   now?: () => number;
+  /** How many models the process serves: each is entitled to an equal share of the CPU (ModelExecutor). */
+  modelsSharingCpu?: () => number;
 }
 
 export function sharedModelKey(model: ModelConfig): string {
@@ -65,6 +68,8 @@ export async function openSharedModel(model: ModelConfig, options: SharedModelOp
       model: view,
       engine: model.engine,
       logger: options.logger.child({ model: loaded.manifest.name }),
+      cores: availableParallelism(),
+      ...(options.modelsSharingCpu === undefined ? {} : { modelsSharingCpu: options.modelsSharingCpu }),
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     return { key: sharedModelKey(model), loaded, executor, estimator, users: new Set() };

@@ -30,8 +30,9 @@ export function sourceForFlow(config: FlowConfig, manifest: Manifest, deps: Sour
         protocolVersion: source.protocolVersion,
         maxPacketBytes: source.maxPacketBytes,
         keepaliveSeconds: source.keepaliveSeconds,
-        // Enough unacknowledged QoS 1 messages in flight to fill the queue and a batch; beyond that the broker waits.
-        receiveMaximum: Math.max(8, config.limits.queueCapacity + config.batching.maxBatch),
+        // Unacknowledged QoS 1 messages in flight to us: the intake sheds by time, so the broker should not hold frames
+        // back (they would age there, unseen); this bounds memory only.
+        receiveMaximum: config.limits.maxInFlight,
         ...(source.sharedGroup === undefined ? {} : { sharedGroup: source.sharedGroup }),
         ...(source.username === undefined ? {} : { username: source.username }),
         ...(source.password === undefined ? {} : { password: source.password }),

@@ -5,6 +5,7 @@ import type { RawMessage } from '../core/frame.ts';
 import { ConfigError } from '../errors.ts';
 import { MqttAckTracker } from './mqtt-ack-tracker.ts';
 import { SourceError, sourceRefused } from './source-errors.ts';
+import type { OversizePublish } from './mqtt-packet-limit.ts';
 import {
   connectMqttJs,
   type IncomingPublish,
@@ -143,7 +144,8 @@ export function withoutCredentials(url: string): string {
  *
  * Oversize payloads (over `maxPacketBytes`) are not emitted: they are acked and reported through
  * `events.onRejected` with reason 'oversize'. With MQTT 5 the broker itself drops messages over our maximum packet
- * size (and counts them in its own logs); the local check covers MQTT 3.1.1 brokers.
+ * size (and counts them in its own logs); with MQTT 3.1.1 the transport streams an oversize PUBLISH away as it
+ * arrives, keeping only its topic and packet id, so it is never buffered whole.
  *
  * Config errors throw synchronously on call. A broker refusing us for good (bad credentials, not authorised for
  * the connection or the topic) ends the stream with a SourceError (code EDGEKE_SOURCE_REFUSED, not retryable). Other transport errors never end the
@@ -200,6 +202,14 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
       });
     };
 
+    // Dropped by the transport as it arrived (never buffered whole): acknowledged, so the broker does not resend it.
+    const rejectOversize = (message: OversizePublish): void => {
+      if (closed) return;
+      if (message.qos > 0 && message.messageId !== undefined) link.transport?.puback(message.messageId);
+      log.warn({ topic: message.topic, bytes: message.bytes, maxPacketBytes: maxPayloadBytes }, 'oversize mqtt packet dropped as it arrived');
+      deps.events?.onRejected?.({ reason: 'oversize', origin: message.topic, count: 1, bytes: message.bytes });
+    };
+
     // The transport calls back only after connect() returns, but the tracker must exist before any callback.
     const link: { transport?: MqttTransport } = {};
     const tracker = new MqttAckTracker((messageId) => link.transport?.puback(messageId) ?? false);
@@ -227,6 +237,7 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
         });
       },
       onPublish: emit,
+      onOversize: rejectOversize,
       onConnectionLost: (reason) => {
         if (!closed) setState('reconnecting', reason);
       },

@@ -1,4 +1,6 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Duplex } from 'node:stream';
+import { OversizePacketFilter, type OversizePublish } from './mqtt-packet-limit.ts';
 import { sourceRefused } from './source-errors.ts';
 
 /**
@@ -22,6 +24,11 @@ export interface MqttTransportHandlers {
   /** A CONNACK arrived; `sessionPresent` says whether the broker kept our session (subscriptions, unacked messages). */
   onConnect: (sessionPresent: boolean) => void;
   onPublish: (message: IncomingPublish) => void;
+  /**
+   * A PUBLISH over `maximumPacketSize` was dropped as it arrived, never buffered whole; QoS 1 ones still need the
+   * PUBACK (`puback(messageId)`), or the broker would resend them on every reconnect.
+   */
+  onOversize: (message: OversizePublish) => void;
   /** The connection is gone (closed, keepalive timeout, broker DISCONNECT); the client reconnects on its own. */
   onConnectionLost: (reason: string) => void;
   /**
@@ -43,7 +50,10 @@ export interface MqttTransportOptions {
   username?: string;
   password?: string;
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
-  /** MQTT 5 only: the broker does not send us packets larger than this. */
+  /**
+   * Largest packet accepted. MQTT 5: announced, so the broker does not send larger ones. Both versions: a larger
+   * PUBLISH is streamed away as it arrives (OversizePacketFilter) and reported through `onOversize`.
+   */
   maximumPacketSize?: number;
   /** MQTT 5 only: how long the broker keeps our session after we disconnect. */
   sessionExpirySeconds?: number;
@@ -71,6 +81,23 @@ const DEFERRED_ACK = new DeferredAck('PUBACK deferred until the pipeline acks th
 
 interface PubackSender {
   _sendPacket: (packet: { cmd: 'puback'; messageId: number; reasonCode?: number }, cb?: (error?: Error) => void) => void;
+}
+
+interface StreamBuilderHolder {
+  streamBuilder: (...args: unknown[]) => Duplex;
+}
+
+/**
+ * mqtt.js reads its socket through `stream.pipe(parser input)` and writes with `stream.write`: reading through the
+ * filter changes what it parses and nothing else (errors and close still come from the socket itself).
+ */
+function filterIncoming(stream: Duplex, filter: OversizePacketFilter): Duplex {
+  const pipe = stream.pipe.bind(stream);
+  stream.pipe = <T extends NodeJS.WritableStream>(destination: T, pipeOptions?: { end?: boolean }): T => {
+    pipe(filter);
+    return filter.pipe(destination, pipeOptions);
+  };
+  return stream;
 }
 
 function toClientOptions(options: MqttTransportOptions): IClientOptions {
@@ -113,7 +140,14 @@ function userPropertiesOf(packet: IPublishPacket): Record<string, string | strin
  * is MQTT 5 only and has the same stall), and `puback()` writes the PUBACK when the pipeline acks.
  */
 export const connectMqttJs: MqttTransportFactory = (options, handlers) => {
-  const client: MqttClient = mqtt.connect(options.url, toClientOptions(options));
+  // Connected by hand below, once every new socket (first connection and reconnects) goes through the size filter.
+  const client: MqttClient = mqtt.connect(options.url, { ...toClientOptions(options), manualConnect: true });
+  const maximumPacketSize = options.maximumPacketSize;
+  if (maximumPacketSize !== undefined) {
+    const internals = client as unknown as StreamBuilderHolder;
+    const buildStream = internals.streamBuilder;
+    internals.streamBuilder = (...args) => filterIncoming(buildStream(...args), new OversizePacketFilter(maximumPacketSize, handlers.onOversize));
+  }
 
   client.handleMessage = (packet, callback) => {
     handlers.onPublish({
@@ -147,6 +181,7 @@ export const connectMqttJs: MqttTransportFactory = (options, handlers) => {
   client.on('close', () => handlers.onConnectionLost('connection closed'));
   client.on('disconnect', (packet) => handlers.onConnectionLost(`broker disconnected us (reason ${packet.reasonCode ?? 0})`));
   client.on('error', (error) => handlers.onError(error));
+  client.connect();
 
   return {
     subscribe: async (filter, qos) => {

@@ -120,7 +120,7 @@ describe('docker-compose.yml', () => {
       expect(service(name).build, name).toBe('.');
       expect(service(name).image, name).toBe('edgeke:local');
     }
-    expect(service('edgeke').command).toEqual(['node', 'bin/edgeke.js', 'run', 'flows/']);
+    expect(service('edgeke').command?.slice(0, 4)).toEqual(['node', 'bin/edgeke.js', 'run', 'flows/']);
     expect(service('simulators').command?.slice(0, 4)).toEqual(['node', 'bin/edgeke.js', 'demo', '--simulators-only']);
   });
 
@@ -250,10 +250,17 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('builds in stages from node:20-bookworm-slim with npm ci', () => {
+  it('builds in stages from a pinned Node LTS release (bookworm-slim) with npm ci', () => {
     const { stages, text } = dockerfile();
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    expect(text).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    const tag = /^ARG NODE_IMAGE=node:(\d+)\.(\d+)\.(\d+)-bookworm-slim$/m.exec(text);
+    expect(tag, 'NODE_IMAGE pins node:<major>.<minor>.<patch>-bookworm-slim').not.toBeNull();
+    const major = Number(tag?.[1]);
+    // Even majors become LTS; end of life per https://nodejs.org/en/about/previous-releases. Past that date this
+    // test fails on purpose: move the image to the next LTS.
+    const endOfLife: Record<number, string> = { 22: '2027-04-30', 24: '2028-04-30', 26: '2029-04-30' };
+    expect(Object.keys(endOfLife).map(Number), `node ${major} is not an LTS line this test knows`).toContain(major);
+    expect(Date.now(), `node ${major} reached its end of life on ${endOfLife[major]}`).toBeLessThan(Date.parse(endOfLife[major] ?? '1970-01-01'));
     expect(stages.every((stage) => /^FROM \$\{NODE_IMAGE\}/.test(stage[0] ?? ''))).toBe(true);
     expect(stages[0]?.some((line) => /^RUN npm ci\b/.test(line))).toBe(true);
   });
@@ -285,5 +292,203 @@ describe('Dockerfile', () => {
       expect(ignored.filter((pattern) => pattern === source || pattern === `${source}/` || source.startsWith(`${pattern}/`)), `COPY ${source} is ignored`).toEqual([]);
     }
     expect(statSync(join(ROOT, 'bin', 'edgeke.js')).isFile()).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Hardening: what the stack exposes, who may write, where secrets come from, pinned versions, graceful stops.
+
+/**
+ * Compose's variable interpolation: `$$` is a literal `$`; `${VAR}`, `${VAR:-default}`, `${VAR-default}`, and
+ * `${VAR:?message}` / `${VAR?message}`, which make `docker compose` refuse to start while VAR is unset (or empty).
+ */
+function interpolate(text: string, variables: Record<string, string>): { text: string; missing: string[] } {
+  const missing: string[] = [];
+  const result = text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])((?:[^}])*))?\}/g, (match, name: string | undefined, colon: string, kind: string, operand: string) => {
+    if (match === '$$') return '$';
+    const value = variables[name ?? ''];
+    const unset = value === undefined || (colon === ':' && value === '');
+    if (kind === '?' && unset) {
+      missing.push(name ?? '');
+      return '';
+    }
+    if (kind === '-' && unset) return operand;
+    return value ?? '';
+  });
+  return { text: result, missing };
+}
+
+/** `${VAR:?...}` references in the compose file: what it refuses to start without. */
+function requiredVariables(text: string): string[] {
+  return [...new Set([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):\?/g)].map((match) => match[1] ?? ''))].sort();
+}
+
+const COMPOSE_TEXT = read('docker-compose.yml');
+const SECRET_NAME = /PASSWORD|SECRET|TOKEN/;
+
+interface HardenedService extends Service {
+  networks?: string[];
+  tmpfs?: string[];
+  entrypoint?: string[];
+  stop_grace_period?: string;
+}
+
+/** The compose file as Docker would run it with `variables` in .env. */
+function composeWith(variables: Record<string, string>): { services: Record<string, HardenedService>; networks: Record<string, { internal?: boolean } | null> } {
+  const { text, missing } = interpolate(COMPOSE_TEXT, variables);
+  if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}`);
+  return parseYaml(text, { merge: true }) as { services: Record<string, HardenedService>; networks: Record<string, { internal?: boolean } | null> };
+}
+
+function envExample(): Map<string, string> {
+  const entries = read('deploy/env.example')
+    .split('\n')
+    .filter((line) => /^[A-Z_][A-Z0-9_]*=/.test(line))
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const);
+  return new Map(entries);
+}
+
+const SECRETS = Object.fromEntries(requiredVariables(COMPOSE_TEXT).map((name) => [name, `s3cret-${name.toLowerCase()}`]));
+
+function seconds(duration: string | undefined): number {
+  const match = /^(\d+)(ms|s|m)$/.exec(duration ?? '');
+  if (match === null) return 0;
+  return Number(match[1]) * ({ ms: 0.001, s: 1, m: 60 }[match[2] as 'ms' | 's' | 'm']);
+}
+
+describe('docker-compose.yml hardening', () => {
+  it('takes every secret from the env file: compose refuses to start without them, and none has a default', () => {
+    const required = requiredVariables(COMPOSE_TEXT);
+    expect(required).toEqual(['GRAFANA_ADMIN_PASSWORD', 'INFLUX_EDGEKE_PASSWORD', 'INFLUX_GRAFANA_PASSWORD', 'MQTT_DEVICES_PASSWORD', 'MQTT_EDGEKE_PASSWORD']);
+    expect(() => composeWith({}), 'starts with no .env').toThrow(/missing .*MQTT_EDGEKE_PASSWORD/);
+    for (const name of required) {
+      expect(() => composeWith({ ...SECRETS, [name]: '' }), `starts with ${name} empty`).toThrow(name);
+      expect(COMPOSE_TEXT, `${name} has a default`).not.toMatch(new RegExp(`\\$\\{${name}:?-`));
+    }
+    // Every environment value that is a secret is a reference, never a literal.
+    const raw = parseYaml(COMPOSE_TEXT, { merge: true }) as { services: Record<string, Service> };
+    for (const [name, definition] of Object.entries(raw.services)) {
+      for (const [key, value] of Object.entries(definition.environment ?? {})) {
+        if (SECRET_NAME.test(key)) expect(String(value), `${name}: ${key}`).toMatch(/^\$\{[A-Z_0-9]+:\?[^}]+\}$/);
+      }
+    }
+    // The example env file names exactly those, with no value; the real one never enters git or the image.
+    const example = envExample();
+    expect([...example.keys()].sort()).toEqual(required);
+    expect([...example.values()].every((value) => value === '')).toBe(true);
+    expect(read('.gitignore').split('\n')).toContain('.env');
+    expect(read('.dockerignore').split('\n')).toContain('.env');
+  });
+
+  it('puts every service on an internal network and publishes only Grafana, the broker and EdgeKE, on 127.0.0.1 by default', () => {
+    const { services: resolved, networks } = composeWith(SECRETS);
+    const internal = Object.entries(networks).filter(([, network]) => network?.internal === true).map(([name]) => name);
+    expect(internal).toEqual(['backend']);
+    const published = Object.entries(resolved).filter(([, definition]) => (definition.ports ?? []).length > 0).map(([name]) => name).sort();
+    expect(published).toEqual(['edgeke', 'grafana', 'mosquitto']);
+    for (const [name, definition] of Object.entries(resolved)) {
+      expect(definition.networks, name).toContain('backend');
+      // A port is reachable only through a network with a route out; the others stay off it.
+      const outward = (definition.networks ?? []).filter((network) => !internal.includes(network));
+      expect(outward.length > 0, `${name} on a non-internal network`).toBe(published.includes(name));
+      for (const spec of definition.ports ?? []) {
+        const parts = spec.split(':');
+        expect(parts, `${name}: ${spec} names its host address`).toHaveLength(3);
+        expect(parts[0], `${name}: ${spec}`).toBe('127.0.0.1');
+      }
+    }
+    expect(service('influxdb').ports ?? []).toEqual([]);
+    // The bind address is one setting for all of them.
+    const elsewhere = composeWith({ ...SECRETS, EDGEKE_BIND_ADDRESS: '10.0.0.5' }).services;
+    for (const name of published) for (const spec of elsewhere[name]?.ports ?? []) expect(spec.startsWith('10.0.0.5:'), spec).toBe(true);
+  });
+
+  it('lets no anonymous client write to the broker: logins from the env file, an ACL per user', () => {
+    const config = read('deploy/mosquitto/mosquitto.conf');
+    expect(config).toMatch(/^allow_anonymous false$/m);
+    expect(config).not.toMatch(/^allow_anonymous true$/m);
+    const passwordFile = /^password_file\s+(\S+)/m.exec(config)?.[1] ?? '';
+    const aclFile = /^acl_file\s+(\S+)/m.exec(config)?.[1] ?? '';
+    const mosquitto = composeWith(SECRETS).services.mosquitto as HardenedService;
+    // The password file is written at start (hashed) onto a tmpfs: never in the image, the repo or a volume.
+    expect(mosquitto.tmpfs?.some((path) => passwordFile.startsWith(`${path}/`))).toBe(true);
+    const acl = read(hostPathOf('mosquitto', aclFile) ?? 'missing');
+    const aclLines = acl.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+    // ACL lines before the first `user` apply to anonymous clients; `pattern` lines apply to everyone.
+    expect(aclLines[0]).toMatch(/^user\s/);
+    expect(aclLines.filter((line) => line.startsWith('pattern'))).toEqual([]);
+    const users = aclLines.filter((line) => line.startsWith('user ')).map((line) => line.split(/\s+/)[1]);
+    expect(users.sort()).toEqual(['devices', 'edgeke']);
+    const entrypoint = read(hostPathOf('mosquitto', mosquitto.entrypoint?.at(-1) ?? 'missing') ?? 'missing');
+    for (const user of users) expect(entrypoint, `password for ${user}`).toMatch(new RegExp(`mosquitto_passwd -b "\\$passwd" ${user} "\\$MQTT_${user?.toUpperCase()}_PASSWORD"`));
+    expect(entrypoint).toMatch(/^exec .*mosquitto -c \/mosquitto\/config\/mosquitto\.conf$/m);
+    expect(Object.keys(mosquitto.environment ?? {}).sort()).toEqual(['MQTT_DEVICES_PASSWORD', 'MQTT_EDGEKE_PASSWORD']);
+    // The clients log in as those users: EdgeKE (its flows read MQTT_USERNAME/MQTT_PASSWORD) and the devices.
+    const resolved = composeWith(SECRETS).services;
+    expect(resolved.edgeke?.environment).toMatchObject({ MQTT_USERNAME: 'edgeke', MQTT_PASSWORD: SECRETS.MQTT_EDGEKE_PASSWORD });
+    expect(resolved['edgeke-worker']?.environment).toMatchObject({ MQTT_USERNAME: 'edgeke', MQTT_PASSWORD: SECRETS.MQTT_EDGEKE_PASSWORD });
+    expect(resolved.simulators?.environment).toMatchObject({ MQTT_USERNAME: 'devices', MQTT_PASSWORD: SECRETS.MQTT_DEVICES_PASSWORD });
+    for (const file of [...flowFiles(flowFolderOf('edgeke')), ...flowFiles(flowFolderOf('edgeke-worker'))]) {
+      const flow = parseYaml(read(file)) as { source: { kind: string; username?: string; password?: string } };
+      if (flow.source.kind === 'mqtt') expect([flow.source.username, flow.source.password], file).toEqual(['${MQTT_USERNAME:-}', '${MQTT_PASSWORD:-}']);
+    }
+    // The health check logs in too.
+    expect(mosquitto.healthcheck?.test?.join(' ')).toContain('-u edgeke -P "$MQTT_EDGEKE_PASSWORD"');
+  });
+
+  it('has no default admin: InfluxDB requires logins, Grafana takes its admin from the env file, no sign-up', () => {
+    const resolved = composeWith(SECRETS).services;
+    expect(resolved.influxdb?.environment).toMatchObject({
+      INFLUXDB_HTTP_AUTH_ENABLED: 'true',
+      INFLUXDB_ADMIN_USER: 'edgeke',
+      INFLUXDB_ADMIN_PASSWORD: SECRETS.INFLUX_EDGEKE_PASSWORD,
+      INFLUXDB_READ_USER: 'grafana',
+      INFLUXDB_READ_USER_PASSWORD: SECRETS.INFLUX_GRAFANA_PASSWORD,
+    });
+    expect(resolved.edgeke?.environment).toMatchObject({ INFLUX_USERNAME: 'edgeke', INFLUX_PASSWORD: SECRETS.INFLUX_EDGEKE_PASSWORD });
+    for (const file of [...flowFiles(flowFolderOf('edgeke')), ...flowFiles(flowFolderOf('edgeke-worker'))]) {
+      const flow = parseYaml(read(file)) as { sinks: { influx?: { username?: string; password?: string } } };
+      if (flow.sinks.influx !== undefined) expect([flow.sinks.influx.username, flow.sinks.influx.password], file).toEqual(['${INFLUX_USERNAME:-}', '${INFLUX_PASSWORD:-}']);
+    }
+    const grafana = resolved.grafana?.environment ?? {};
+    expect(grafana.GF_SECURITY_ADMIN_PASSWORD).toBe(SECRETS.GRAFANA_ADMIN_PASSWORD);
+    expect(grafana.GF_SECURITY_ADMIN_USER).not.toBe('admin');
+    expect(grafana.GF_USERS_ALLOW_SIGN_UP).toBe('false');
+    expect(grafana.GF_AUTH_ANONYMOUS_ENABLED).toBe('false');
+    // Grafana reads InfluxDB as the read-only user, its password from the container's environment.
+    const datasource = (parseYaml(read('grafana/provisioning/datasources/influxdb.yaml')) as { datasources: { user?: string; secureJsonData?: { password?: string } }[] }).datasources[0];
+    expect(datasource?.user).toBe('grafana');
+    expect(datasource?.secureJsonData?.password).toBe('${INFLUX_GRAFANA_PASSWORD}');
+    expect(grafana.INFLUX_GRAFANA_PASSWORD).toBe(SECRETS.INFLUX_GRAFANA_PASSWORD);
+    // And InfluxDB's health check has to log in now.
+    expect(composeWith(SECRETS).services.influxdb?.healthcheck?.test?.join(' ')).toContain('-username edgeke -password "$INFLUXDB_ADMIN_PASSWORD"');
+  });
+
+  it('pins every pulled image to a release', () => {
+    for (const [name, definition] of Object.entries(services)) {
+      if (definition.build !== undefined) continue;
+      expect(definition.image, name).toMatch(/^[a-z0-9./-]+:\d+\.\d+\.\d+$/);
+    }
+  });
+
+  it('gives EdgeKE longer to stop than its drain deadline, so SIGTERM drains and flushes before SIGKILL', () => {
+    const runSource = readFileSync(join(ROOT, 'src', 'cli', 'commands', 'run.ts'), 'utf8');
+    const defaultDrainMs = Number(/values\['drain-timeout-ms'\] \?\? ([\d_]+)/.exec(runSource)?.[1]?.replaceAll('_', ''));
+    expect(defaultDrainMs).toBeGreaterThan(0);
+    for (const name of ['edgeke', 'edgeke-worker']) {
+      const definition = service(name) as HardenedService;
+      const command = definition.command ?? [];
+      const flag = command.indexOf('--drain-timeout-ms');
+      const drainMs = flag === -1 ? defaultDrainMs : Number(command[flag + 1]);
+      // The service gives the drain its deadline plus one second before it gives up (src/cli/start-service.ts),
+      // then closes telemetry: a margin of at least 5 s on top.
+      expect(seconds(definition.stop_grace_period) * 1000, name).toBeGreaterThanOrEqual(drainMs + 1_000 + 5_000);
+    }
+  });
+
+  it('keeps CI on Node 20 while the image moves on', () => {
+    const engines = (JSON.parse(read('package.json')) as { engines?: { node?: string } }).engines?.node ?? '';
+    expect(engines).toMatch(/>=20\.\d+ <21/);
+    expect(read('.ci/run')).toMatch(/Node 20/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PlannedFrame } from '../../src/control/admission.ts';
+import type { PlannedFrame } from '../../src/control/planner-types.ts';
 import { createBatchContinuation, decideAfterExit, lastExitAnswer } from '../../src/control/continuation.ts';
 import type { ExitPolicy } from '../../src/control/exit-policy.ts';
 import { LatencyEstimator } from '../../src/control/latency-estimator.ts';

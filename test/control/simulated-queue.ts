@@ -1,21 +1,21 @@
-import { admitToQueue, planBatch, type PlannerOptions, type QueuedFrame, type ShedReason } from '../../src/control/admission.ts';
-import { ArrivalRateEstimator } from '../../src/control/arrival-rate.ts';
-import { createBatchContinuation } from '../../src/control/continuation.ts';
+import type { ShedReason } from '../../src/control/admission.ts';
+import { ExitController, type PlanLimits } from '../../src/control/exit-controller.ts';
 import type { ExitPolicy } from '../../src/control/exit-policy.ts';
 import { LatencyEstimator } from '../../src/control/latency-estimator.ts';
 import { batchFactor, gaussian, MODEL, profile, seededRandom, STAGE_MS } from './fixtures.ts';
 
 /**
- * A model server in virtual time: Poisson arrivals, the planner picks batches, stages "run" for a true latency
- * (the profile times, noisy, optionally slowed down), the continuation callback decides after each exit, and every
- * executed stage feeds the estimator, as the runtime will.
+ * A model server in virtual time, driving the ExitController as the executor does: Poisson arrivals through `admit`,
+ * `plan` picks batches, stages "run" for a true latency (the profile times, noisy, optionally slowed down) and feed
+ * `observeStage`, the batch's `decide` callback decides after each exit, and `observe` learns from every batch (pass
+ * rates from the synthetic confidences, batch overhead, plan error).
  */
 export interface SimulationSettings {
   /** Offered load as a multiple of final-exit capacity (maxBatch frames per final-exit batch time). */
   load: number;
   durationMs: number;
   policy: ExitPolicy;
-  planner: PlannerOptions;
+  planner: PlanLimits;
   seed?: number;
   /** Lognormal sigma of the true stage times. */
   noise?: number;
@@ -53,17 +53,20 @@ export function simulate(settings: SimulationSettings): SimulationReport {
   const random = seededRandom(settings.seed ?? 1);
   const noise = settings.noise ?? 0.05;
   const slowdown = settings.slowdown ?? (() => 1);
-  const estimator = new LatencyEstimator(profile(1.1));
+  const controller = new ExitController({
+    model: MODEL,
+    latency: new LatencyEstimator(profile(1.1)),
+    measuresArrivals: settings.knowsArrivalRate !== false,
+  });
   const capacity = finalExitCapacityPerMs(settings.planner.maxBatch);
   const rate = settings.load * capacity;
 
   const arrivals: number[] = [];
   for (let t = -Math.log(1 - random()) / rate; t < settings.durationMs; t += -Math.log(1 - random()) / rate) arrivals.push(t);
 
-  const arrivalRate = new ArrivalRateEstimator();
   const records = new Map<string, FrameRecord>();
   const plans: SimulationReport['plans'] = [];
-  let queue: QueuedFrame[] = [];
+  let queue: { id: string; captureTs: number; policy: ExitPolicy }[] = [];
   let next = 0;
   let t = 0;
   const exitOfStage = new Map(MODEL.exits.map((exit) => [exit.stage, exit.index]));
@@ -74,8 +77,7 @@ export function simulate(settings: SimulationSettings): SimulationReport {
       const id = `f${next}`;
       const record: FrameRecord = { id, captureTs: arrivals[next] ?? 0, outcome: 'ok' };
       records.set(id, record);
-      arrivalRate.observe(record.captureTs);
-      const refused = admitToQueue(queue.length, settings.planner);
+      const refused = controller.admit(record.captureTs, queue.length, settings.planner.queueCapacity);
       if (refused !== null) Object.assign(record, { outcome: 'shed', reason: refused });
       else queue.push({ id, captureTs: record.captureTs, policy: settings.policy });
     }
@@ -83,20 +85,23 @@ export function simulate(settings: SimulationSettings): SimulationReport {
       t = arrivals[next] ?? t;
       continue;
     }
-    const plan = planBatch(queue, MODEL, estimator, { now: t, busyUntilTs: t, arrivalRatePerMs: settings.knowsArrivalRate === false ? 0 : arrivalRate.ratePerMs(t), sustainedArrivalRatePerMs: settings.knowsArrivalRate === false ? 0 : arrivalRate.sustainedRatePerMs(t) }, settings.planner);
+    const plan = controller.plan(queue, t, settings.planner, t);
     for (const shed of plan.shed) Object.assign(records.get(shed.id) ?? {}, { outcome: 'shed', reason: shed.reason });
     plans.push({ caps: plan.batch.map((f) => f.capExit), slackSheds: plan.shed.filter((s) => s.reason !== 'queue-full').length });
     queue = plan.waiting;
     if (plan.batch.length === 0) continue;
 
-    const control = createBatchContinuation(plan.batch, MODEL, estimator);
+    const startTs = t;
+    let stagesMs = 0;
+    const answers = plan.batch.map(() => ({ exits: [] as { confidence: number; classIndex: number }[] }));
     let running = plan.batch.map((_, i) => i);
     for (let stage = 1; stage <= lastStage && running.length > 0; stage++) {
       const base = (STAGE_MS[stage - 1] ?? 0) * batchFactor(running.length);
       const stalled = settings.stalls !== undefined && random() < settings.stalls.probability;
       const ms = base * slowdown(t) * Math.exp(noise * gaussian(random)) * (stalled ? (settings.stalls?.factor ?? 1) : 1);
       t += ms;
-      estimator.observe({ stage, batchSize: running.length, ms });
+      stagesMs += ms;
+      controller.observeStage({ stage, batchSize: running.length, ms });
       const exit = exitOfStage.get(stage);
       if (exit === undefined) continue;
       running = running.filter((i) => {
@@ -105,17 +110,19 @@ export function simulate(settings: SimulationSettings): SimulationReport {
         // Synthetic confidence: easy frames are confident early, hard ones never.
         const difficulty = (Number(frame.id.slice(1)) * 0.6180339887) % 1;
         const confidence = Math.min(1, 0.1 + 0.12 * exit + 0.6 * (1 - difficulty));
-        if (control.decide(i, exit, confidence, t) === 'continue') return true;
-        const stop = control.stopOf(i);
+        // Synthetic answers: exit 1 answers the hardest fifth differently from the deeper exits.
+        answers[i]?.exits.push({ confidence, classIndex: exit === 1 && difficulty > 0.8 ? 1 : 0 });
+        if (plan.decide(i, exit, confidence, t) === 'continue') return true;
         Object.assign(records.get(frame.id) ?? {}, {
           outcome: frame.late ? 'late' : 'ok',
-          exit: stop?.exit,
-          answer: stop?.answer,
+          exit,
+          answer: plan.answerBy(i, { exit, exits: answers[i]?.exits ?? [] }, t),
           finishTs: t,
         });
         return false;
       });
     }
+    controller.observe(plan, { answers, startTs, endTs: t, stagesMs });
   }
   return { frames: [...records.values()], plans, finalExitCapacityPerMs: capacity };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createDecoder } from '../../src/decode/create-decoder.ts';
 import { DecodeError } from '../../src/decode/decode-error.ts';
 import type { DecodeKindName } from '../../src/decode/decoder.ts';
-import { bytesMessage, float32Bytes, IMAGE_INPUT, JPEG_HEADER, message, PNG_HEADER, seededRandom, SIGNAL_INPUT } from './helpers.ts';
+import { bytesMessage, float32Bytes, IMAGE_INPUT, JPEG_4X4, message, PNG_4X4, seededRandom, SIGNAL_INPUT } from './helpers.ts';
 
 const CASES_PER_KIND = 3000;
 const SEEDS = { image: 1, 'json-values': 2, float32: 3, 'opcua-samples': 4 } satisfies Record<DecodeKindName, number>;
@@ -10,9 +10,9 @@ const SEEDS = { image: 1, 'json-values': 2, float32: 3, 'opcua-samples': 4 } sat
 /** Valid payloads to mutate, so the fuzzer gets past the first checks. */
 const SEEDS_PAYLOADS: Buffer[] = [
   Buffer.from(JSON.stringify({ id: 'a', ts: 1_764_000_000_000, values: [1, 2, 3, 4, 5, 6, 7, 8], label: 1 })),
-  Buffer.from(JSON.stringify({ id: 'b', ts: '2026-11-28T10:00:00Z', image: Buffer.concat([PNG_HEADER, Buffer.from('x')]).toString('base64') })),
+  Buffer.from(JSON.stringify({ id: 'b', ts: '2026-11-28T10:00:00Z', image: Buffer.concat([PNG_4X4, Buffer.from('x')]).toString('base64') })),
   float32Bytes([1, 2, 3, 4, 5, 6, 7, 8]),
-  Buffer.concat([JPEG_HEADER, Buffer.from('jpeg-body')]),
+  Buffer.concat([JPEG_4X4, Buffer.from('jpeg-body')]),
 ];
 
 const INTERESTING = ['{', '}', '[', ']', '"', ',', ':', 'null', 'true', '1e999', '-0', 'NaN', '\\u0000', '"values"', '"image"', '"ts"', '"label"', '"id"', '__proto__'];

@@ -1,5 +1,6 @@
 import type { RawMessage, RawPayload } from '../../src/core/frame.ts';
 import type { InputSpec } from '../../src/decode/input-spec.ts';
+import { pngDeclaring } from '../helpers/hostile-images.ts';
 import { seededRandom } from '../helpers/seeded-random.ts';
 
 export { seededRandom };
@@ -27,3 +28,8 @@ export function float32Bytes(values: number[]): Buffer {
 
 export const PNG_HEADER = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 export const JPEG_HEADER = Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
+
+/** Headers that declare a 4x4 image (the decoder reads the size before any decoding), followed by no real pixels. */
+export const PNG_4X4 = pngDeclaring(4, 4, 0).subarray(0, 33);
+/** SOI and a baseline frame header: 8-bit, 4 rows, 4 columns, one component. */
+export const JPEG_4X4 = Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x04, 0x00, 0x04, 0x01, 0x01, 0x11, 0x00]);

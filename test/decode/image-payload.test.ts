@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createDecoder } from '../../src/decode/create-decoder.ts';
 import type { ImageTensorDecoder } from '../../src/decode/decoder.ts';
 import { sniffImageFormat } from '../../src/decode/image-payload.ts';
-import { bytesMessage, IMAGE_INPUT, JPEG_HEADER, PNG_HEADER, seededRandom } from './helpers.ts';
+import { bytesMessage, IMAGE_INPUT, JPEG_4X4, JPEG_HEADER, PNG_4X4, PNG_HEADER, seededRandom } from './helpers.ts';
 
 /** Stands in for src/decode/image.ts (sharp): records what it got, returns a tensor of the model's size. */
 function fakeImageDecoder(): { decodeImage: ImageTensorDecoder; seen: Buffer[] } {
@@ -28,7 +28,7 @@ describe('image payloads', () => {
   it('hands raw image bytes to the image decoder', async () => {
     const fake = fakeImageDecoder();
     const decoder = createDecoder('image', { flow: 'cam', input: IMAGE_INPUT, maxPayloadBytes: 1000, decodeImage: fake.decodeImage });
-    const png = Buffer.concat([PNG_HEADER, Buffer.from('pixels')]);
+    const png = Buffer.concat([PNG_4X4, Buffer.from('pixels')]);
     const result = await decoder.decode(bytesMessage(png, { id: 'img-1', captureTs: 1_764_000_000_000 }));
     expect(result.ok && result.frame).toMatchObject({ id: 'img-1', captureTsSource: 'device' });
     expect(fake.seen[0]?.equals(png)).toBe(true);
@@ -37,7 +37,7 @@ describe('image payloads', () => {
   it('decodes a JSON envelope with a base64 image (data URL prefix allowed)', async () => {
     const fake = fakeImageDecoder();
     const decoder = createDecoder('image', { flow: 'cam', input: IMAGE_INPUT, maxPayloadBytes: 1000, decodeImage: fake.decodeImage, classes: ['a', 'b'] });
-    const jpeg = Buffer.concat([JPEG_HEADER, Buffer.from('pixels')]);
+    const jpeg = Buffer.concat([JPEG_4X4, Buffer.from('pixels')]);
     const plain = await decoder.decode(bytesMessage(JSON.stringify({ id: 'e-1', ts: 1_764_000_000_123, image: jpeg.toString('base64'), label: 1 })));
     expect(plain.ok && plain.frame).toMatchObject({ id: 'e-1', captureTs: 1_764_000_000_123, label: 1 });
     const dataUrl = await decoder.decode(bytesMessage(JSON.stringify({ id: 'e-2', image: `data:image/jpeg;base64,${jpeg.toString('base64')}` })));
@@ -47,7 +47,8 @@ describe('image payloads', () => {
 
   it.each([
     [Buffer.from('GIF89a....'), 'bad-image'],
-    [Buffer.concat([PNG_HEADER, Buffer.from('corrupt')]), 'bad-image'],
+    [Buffer.concat([PNG_4X4, Buffer.from('corrupt')]), 'bad-image'],
+    [Buffer.concat([PNG_HEADER, Buffer.from('no IHDR')]), 'bad-image'],
     [Buffer.from('{"id":"x"}'), 'missing-field'],
     [Buffer.from('{"image":42}'), 'bad-field-type'],
     [Buffer.from('{"image":"***"}'), 'bad-base64'],
@@ -62,7 +63,7 @@ describe('image payloads', () => {
 
   it('rejects an image decoder result of the wrong size as wrong-shape', async () => {
     const decoder = createDecoder('image', { flow: 'cam', input: IMAGE_INPUT, maxPayloadBytes: 1000, decodeImage: async () => new Float32Array(15) });
-    const result = await decoder.decode(bytesMessage(Buffer.concat([PNG_HEADER, Buffer.from('x')])));
+    const result = await decoder.decode(bytesMessage(Buffer.concat([PNG_4X4, Buffer.from('x')])));
     expect(result.ok ? 'ok' : result.error.reason).toBe('wrong-shape');
   });
 });
@@ -89,7 +90,7 @@ describe('image payloads through the real image decoder (sharp)', () => {
     }
   });
 
-  it('turns corrupt or truncated images into bad-image, never a crash (seeded mutations)', async () => {
+  it('turns corrupt or truncated images into bad-image (or image-too-large), never a crash (seeded mutations)', async () => {
     const decoder = createDecoder('image', { flow: 'cam', input, maxPayloadBytes: 1_000_000 });
     const valid = await png(8, 8);
     const random = seededRandom(7);
@@ -104,7 +105,7 @@ describe('image payloads through the real image decoder (sharp)', () => {
       const result = await decoder.decode(bytesMessage(mutated));
       reasons.add(result.ok ? 'ok' : result.error.reason);
     }
-    expect([...reasons].every((reason) => reason === 'ok' || reason === 'bad-image')).toBe(true);
+    expect([...reasons].every((reason) => reason === 'ok' || reason === 'bad-image' || reason === 'image-too-large')).toBe(true);
     expect(reasons.has('bad-image')).toBe(true);
   });
 });

@@ -39,10 +39,30 @@ describe('decodeImage', () => {
     for (const v of out) expect(v).toBeCloseTo(200, -1);
   });
 
+  it('resizes a grey image pixel by pixel, whatever channel count sharp hands back after resizing', async () => {
+    // A horizontal ramp, 8x4 -> 4x2: each output pixel is one distinct value. sharp returns a resized one-channel raw
+    // image with three equal channels; reading them as one channel scrambled the rows.
+    const ramp = Array.from({ length: 32 }, (_, i) => (i % 8) * 30);
+    const out = await decodeImage(await png(ramp, 8, 4, 1), { ...gray, scale: 1, mean: [0], std: [1] });
+    const reference = await sharp(Buffer.from(ramp), { raw: { width: 8, height: 4, channels: 1 } })
+      .resize(4, 2, { fit: 'fill', kernel: 'linear' })
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    const expected = Array.from({ length: 8 }, (_, i) => reference.data[i * reference.info.channels] as number);
+    expect(Array.from(out)).toEqual(expected);
+    expect(new Set(expected).size).toBeGreaterThan(2);
+  });
+
   it('decodes a JPEG', async () => {
     const jpeg = await sharp({ create: { width: 4, height: 2, channels: 3, background: { r: 0, g: 0, b: 0 } } }).jpeg().toBuffer();
     const out = await decodeImage(jpeg, gray);
     for (const v of out) expect(v).toBeCloseTo(-2, 5);
+  });
+
+  it("has sharp refuse, from its own header reading, an image over the pixel limit it is given", async () => {
+    const png = await sharp({ create: { width: 11, height: 10, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+    await expect(decodeImage(png, gray, { maxPixels: 109 })).rejects.toThrow(/pixel limit/);
+    await expect(decodeImage(png, gray, { maxPixels: 110 })).resolves.toHaveLength(8);
   });
 
   it('rejects bytes that are not an image', async () => {

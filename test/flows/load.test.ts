@@ -35,7 +35,7 @@ describe('parsing one flow file', () => {
     expect(config.source).toMatchObject({ kind: 'mqtt', qos: 1, cleanSession: false, protocolVersion: 5, keepaliveSeconds: 30 });
     expect(config.policy).toEqual({ mode: 'deadline', deadlineMs: 100, accuracyTarget: 0.95, confidenceStop: 'none', confidenceStopWhen: 'busy', vote: false, latePolicy: 'shed', riskQuantile: 0.95 });
     expect(config.batching).toEqual({ maxBatch: 4, maxWaitMs: 5 });
-    expect(config.limits).toEqual({ maxPayloadBytes: 4 * 1024 * 1024, queueCapacity: 64 });
+    expect(config.limits).toEqual({ maxPayloadBytes: 4 * 1024 * 1024, queueCapacity: 64, maxInFlight: 256 });
     expect(config.model).toEqual({ path: 'models/neu-surface', engine: 'onnx', threads: 1 });
     expect(mqttClientId(config as { name: string; source: { clientId?: string } })).toBe('edgeke-line1');
   });
@@ -76,6 +76,17 @@ model: { path: models/cwru-bearing }
 
   it('checks that source and decoder fit together', () => {
     expect(onlyIssue(MINIMAL_MQTT.replace('decode: image', 'decode: opcua-samples'))).toMatchObject({ path: 'decode' });
+  });
+
+  it.each([
+    { policy: '{ mode: fixed, exit: 2 }', issue: undefined },
+    { policy: '{ mode: fixed }', issue: { path: 'policy.exit', message: expect.stringContaining('required with mode fixed') } },
+    { policy: '{ mode: fixed, exit: 0 }', issue: { path: 'policy.exit', message: expect.stringContaining('>0') } },
+    { policy: '{ mode: deadline, exit: 2 }', issue: { path: 'policy.exit', message: expect.stringContaining('only with mode fixed') } },
+  ])('policy $policy: the pinned exit is required in fixed mode, and only there', ({ policy, issue }) => {
+    const issues = issuesOf(`${MINIMAL_MQTT}policy: ${policy}\n`);
+    if (issue === undefined) expect(issues).toEqual([]);
+    else expect(issues).toMatchObject([issue]);
   });
 
   it('accepts confidenceStop written as a YAML number', () => {

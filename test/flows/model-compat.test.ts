@@ -39,6 +39,14 @@ describe('flows against their model manifests', () => {
     expect(report.notes).toEqual(['window: policy.confidenceStop: model tiny-signal has no exit calibrated for 0.95, so frames never stop early']);
   });
 
+  it('checks a pinned exit against the exits the model has', async () => {
+    const report = await checkFlowModels([
+      flow('last', OPCUA(256, 'test/fixtures/tiny-model/signal', 'policy: { mode: fixed, exit: 3 }')),
+      flow('beyond', OPCUA(256, 'test/fixtures/tiny-model/signal', 'policy: { mode: fixed, exit: 4 }')),
+    ]);
+    expect(report.issues).toEqual([{ file: 'beyond.yaml', path: 'policy.exit', message: 'model tiny-signal has 3 exits: expected 1..3' }]);
+  });
+
   it('notes a model folder that is not there yet, and reports a broken manifest', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edgeke-model-'));
     writeFileSync(join(dir, 'manifest.json'), '{"format": "something else"}');

@@ -7,7 +7,12 @@ import type { Command } from '../command.ts';
 /** One line per valid flow: what it listens to, what it runs and where results go. */
 function describeFlow(file: string, flow: FlowConfig): string {
   const source = flow.source.kind === 'mqtt' ? `mqtt ${flow.source.topic}` : `opcua ${flow.source.nodeIds.length} node(s)`;
-  const policy = flow.policy.mode === 'deadline' ? `deadline ${flow.policy.deadlineMs} ms` : `accuracy ${flow.policy.accuracyTarget}`;
+  const policy =
+    flow.policy.mode === 'deadline'
+      ? `deadline ${flow.policy.deadlineMs} ms`
+      : flow.policy.mode === 'fixed'
+        ? `exit ${flow.policy.exit ?? '?'}, deadline ${flow.policy.deadlineMs} ms`
+        : `accuracy ${flow.policy.accuracyTarget}`;
   const sinks = [flow.sinks.influx !== undefined ? 'influx' : undefined, flow.sinks.mqttResults !== undefined ? 'mqtt' : undefined]
     .filter((sink) => sink !== undefined)
     .join('+');

@@ -30,7 +30,7 @@ export const demoCommand: Command = {
     '  --camera-rate N     camera frames per second (default 20)',
     '  --load KIND         steady or bursts (default bursts: 4x for 2 s every 10 s)',
     '  --flows DIR         flow files to run (default flows/)',
-    '  --simulators-only   run only the simulated devices against MQTT_URL, OPC UA server on OPCUA_PORT (compose)',
+    '  --simulators-only   run only the simulated devices against MQTT_URL (MQTT_USERNAME, MQTT_PASSWORD), OPC UA server on OPCUA_PORT (compose)',
   ].join('\n'),
   options: {
     duration: { type: 'string' },
@@ -51,7 +51,17 @@ export const demoCommand: Command = {
     // Logs go to stderr: stdout carries the live lines or the JSON summary.
     const logger = createLogger({ level: json ? 'warn' : logLevelFromEnv(), destination: pino.destination({ dest: 2, sync: true }) });
     if (values['simulators-only'] === true) {
-      return runSimulators({ mqttUrl: process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883', opcuaPort: Number(process.env.OPCUA_PORT ?? 4840), cameraRate, load, logger });
+      const username = nonEmpty(process.env.MQTT_USERNAME);
+      const password = nonEmpty(process.env.MQTT_PASSWORD);
+      return runSimulators({
+        mqttUrl: process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883',
+        opcuaPort: Number(process.env.OPCUA_PORT ?? 4840),
+        cameraRate,
+        load,
+        logger,
+        ...(username === undefined ? {} : { username }),
+        ...(password === undefined ? {} : { password }),
+      });
     }
     const summary = await runDemo({
       flowsDir: typeof values.flows === 'string' ? values.flows : 'flows',
@@ -86,3 +96,7 @@ export const demoCommand: Command = {
     return 0;
   },
 };
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

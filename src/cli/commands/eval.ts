@@ -17,7 +17,8 @@ export const evalCommand: Command = {
   --limit N            score only the first N samples
   --json               print {"exits":[{"exit":1,"accuracy":0.97},...]} (plus details) instead of a table
 
-The test split is found from the manifest (task, classes, input size), never from the model's name: data/*/test/
+The test split is found from the manifest, never from the model's name: its dataset.test entry (a model folder
+written by \`edgeke train\` carries its held-out split in test/), else by task, classes and input size: data/*/test/
 class folders for images, data/*/test/index.json segments for signals, IDX files under /usr/share/datasets.`,
   options: {
     split: { type: 'string' },

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -12,7 +13,8 @@ import type { TestSet } from './test-set.ts';
  * Finds a model's test split without knowing the model by name. In order:
  * 1. `data` (the `--data` option): a class-folder image directory, a segment index.json (or its folder), or a folder
  *    holding an IDX pair (t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]);
- * 2. the manifest's optional `dataset.test` (kind + paths, relative to the repository root);
+ * 2. the manifest's optional `dataset.test` (kind + paths, relative to the model folder where they exist there, else
+ *    to the repository root);
  * 3. discovery by content, driven by the manifest's task, classes and input: `data/* /test/` folders with one
  *    sub-folder per class (images), `data/* /test/index.json` whose segments carry the model's classes (signals), and
  *    IDX pairs under /usr/share/datasets/* whose image size equals the model input (images).
@@ -34,7 +36,12 @@ export async function openTestSet(modelDir: string, manifest: Manifest, options:
   if (options.data !== undefined) return openPath(resolve(options.data), manifest);
   const declared = manifest.dataset?.test;
   if (declared !== undefined) {
-    const at = (p: string): string => (isAbsolute(p) ? p : resolve(roots[roots.length - 2] ?? process.cwd(), p));
+    // Relative paths: inside the model folder first (what `edgeke train` writes: test/), else from the repository root.
+    const at = (p: string): string => {
+      if (isAbsolute(p)) return p;
+      const inModel = resolve(modelDir, p);
+      return existsSync(inModel) ? inModel : resolve(roots[roots.length - 2] ?? process.cwd(), p);
+    };
     switch (declared.kind) {
       case 'image-folder':
         return readImageFolder(at(declared.path), manifest.classes, imagePreprocessing(manifest));

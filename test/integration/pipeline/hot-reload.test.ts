@@ -12,7 +12,7 @@ import { EdgekeService } from '../../../src/pipeline/service.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 
 // Live tuning: edits to flow files apply without restarting the service, bad edits are rejected and the flow keeps
-// its last good config, new files start flows and deleted files stop them.
+// its last good config (a broken file blocks only itself), new files start flows and deleted files stop them.
 
 const logger = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'edgeke-hot-reload-'));
@@ -51,11 +51,13 @@ describe('hot reload of flow files', () => {
     mkdirSync(flowsDir);
     const lineFile = join(flowsDir, 'line.yaml');
     save(lineFile, flowYaml('line', 'reload/line', 5000));
-    service = await EdgekeService.start(await loadFlows([flowsDir]), { logger, profileCacheDir, profileRepeats: 3, onResult: (r) => results.push(r) });
+    const initial = await loadFlows([flowsDir]);
+    service = await EdgekeService.start(initial, { logger, profileCacheDir, profileRepeats: 3, onResult: (r) => results.push(r) });
     const rejected: FlowIssue[][] = [];
     const applied: number[] = [];
     watcher = new FlowWatcher({
       paths: [flowsDir],
+      running: initial,
       logger,
       debounceMs: 100,
       onFlows: async (flows) => {
@@ -96,13 +98,40 @@ describe('hot reload of flow files', () => {
       await waitFor("the third frame's result", () => resultOf(third) !== undefined, 15_000);
       expect(resultOf(third)).toMatchObject({ deadlineMs: 2500, configVersion: 2 });
 
-      // Fix the file, add a second flow: both run.
-      save(lineFile, flowYaml('line', 'reload/line', 2500));
-      save(join(flowsDir, 'second.yaml'), flowYaml('second', 'reload/second', 4000));
+      // While line.yaml is still broken, another file's edits apply: a new flow starts, then takes a new deadline.
+      const secondFile = join(flowsDir, 'second.yaml');
+      save(secondFile, flowYaml('second', 'reload/second', 4000));
       await waitFor('the added flow started', () => service?.flowNames.includes('second') === true, 15_000);
       const fourth = await send('reload/second');
       await waitFor("the added flow's result", () => resultOf(fourth) !== undefined, 15_000);
       expect(resultOf(fourth)).toMatchObject({ flow: 'second', deadlineMs: 4000, configVersion: 1 });
+      save(secondFile, flowYaml('second', 'reload/second', 3000));
+      await waitFor("the second flow's new deadline", () => service?.flow('second')?.version === 2, 15_000);
+      const secondAgain = await send('reload/second');
+      await waitFor("the second flow's next result", () => resultOf(secondAgain) !== undefined, 15_000);
+      expect(resultOf(secondAgain)).toMatchObject({ flow: 'second', deadlineMs: 3000, configVersion: 2 });
+      expect(rejected).toHaveLength(1);
+      expect(service.flow('line')).toMatchObject({ version: 2, config: { policy: { deadlineMs: 2500 } } });
+
+      // Broken differently: logged again. Then fixed: both run.
+      save(lineFile, flowYaml('line', 'reload/line', -5));
+      await waitFor('the second bad edit rejected', () => rejected.length === 2, 15_000);
+      save(lineFile, flowYaml('line', 'reload/line', 2000));
+      await waitFor('the fixed file applied', () => service?.flow('line')?.version === 3, 15_000);
+      const lineAgain = await send('reload/line');
+      await waitFor("the fixed flow's result", () => resultOf(lineAgain) !== undefined, 15_000);
+      expect(resultOf(lineAgain)).toMatchObject({ deadlineMs: 2000, configVersion: 3 });
+
+      // A valid edit whose model cannot load: the flow goes back to its running config, and the change saved with it
+      // to another file still applies.
+      save(lineFile, flowYaml('line', 'reload/line', 2000).replace('test/fixtures/tiny-model/signal', 'test/fixtures/no-such-model'));
+      save(secondFile, flowYaml('second', 'reload/second', 3500));
+      await waitFor("the second flow's deadline next to the unloadable edit", () => service?.flow('second')?.version === 3, 15_000);
+      expect(service.flowNames.sort()).toEqual(['line', 'second']);
+      const lineKept = await send('reload/line');
+      await waitFor("the flow's result after its unloadable edit", () => resultOf(lineKept) !== undefined, 15_000);
+      expect(resultOf(lineKept)).toMatchObject({ deadlineMs: 2000, configVersion: 3 });
+      save(lineFile, flowYaml('line', 'reload/line', 2000));
 
       // Delete it: drained and stopped; the first flow goes on.
       rmSync(join(flowsDir, 'second.yaml'));

@@ -1,0 +1,67 @@
+/**
+ * How much of the core that runs a model's inference is taken by everything else the process does: receiving,
+ * decoding, the sinks, other models, garbage collection. The planner's work budget is what is left (PlannerOptions
+ * .otherWorkShare); without it the planner budgets the whole core for inference, the work around it builds a
+ * backlog upstream where the planner cannot see it, and frames miss their deadlines there.
+ *
+ * Measured, not modelled: over windows of `windowMs`, the process's CPU time (all threads) minus the time this
+ * model's batches ran, per wall millisecond. Work that spare cores absorb (cores − 1 of them: decoding runs on
+ * libvips threads, inference on one) does not compete with inference; only the excess does. The share is smoothed
+ * over windows (EWMA) so one collection or one burst of decoding does not swing the plans.
+ */
+export interface CpuClock {
+  /** Process CPU time (user + system, all threads) in ms. */
+  cpuMs(): number;
+  /** Wall time in ms. */
+  nowMs(): number;
+}
+
+export const processCpuClock: CpuClock = {
+  cpuMs: () => {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1000;
+  },
+  nowMs: () => performance.now(),
+};
+
+export class OtherWorkShareMeter {
+  private windowStartWall: number;
+  private windowStartCpu: number;
+  private inferenceMs = 0;
+  private shareEstimate = 0;
+
+  /**
+   * cores: the cores the process may run on (os.availableParallelism() respects the CPU affinity set by taskset).
+   * alpha: weight of the newest window; 0.3 follows a load change within a few windows.
+   */
+  constructor(
+    private readonly cores: number,
+    private readonly clock: CpuClock = processCpuClock,
+    private readonly windowMs = 250,
+    private readonly alpha = 0.3,
+  ) {
+    this.windowStartWall = clock.nowMs();
+    this.windowStartCpu = clock.cpuMs();
+  }
+
+  /** One batch of this model ran for `ms` of wall time (one inference thread busy). */
+  observeInference(ms: number): void {
+    this.inferenceMs += Math.max(0, ms);
+  }
+
+  /** The smoothed share (0..1); closes the window when it is due. Cheap enough to call once per plan. */
+  share(): number {
+    const wall = this.clock.nowMs();
+    const elapsed = wall - this.windowStartWall;
+    if (elapsed >= this.windowMs) {
+      const cpu = this.clock.cpuMs();
+      const otherCoresMs = Math.max(0, cpu - this.windowStartCpu - this.inferenceMs);
+      const spill = Math.max(0, otherCoresMs / elapsed - (this.cores - 1));
+      this.shareEstimate += this.alpha * (Math.min(1, spill) - this.shareEstimate);
+      this.windowStartWall = wall;
+      this.windowStartCpu = cpu;
+      this.inferenceMs = 0;
+    }
+    return this.shareEstimate;
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { OtherWorkShareMeter, type CpuClock } from '../../src/control/other-work-share.ts';
+
+/** A process clock the test drives: wall time and CPU time advance as the test says. */
+function fakeClock(): CpuClock & { advance(wallMs: number, cpuMs: number): void } {
+  let wall = 0;
+  let cpu = 0;
+  return {
+    cpuMs: () => cpu,
+    nowMs: () => wall,
+    advance(wallMs, cpuMs) {
+      wall += wallMs;
+      cpu += cpuMs;
+    },
+  };
+}
+
+describe('OtherWorkShareMeter', () => {
+  it('on one core, measures the CPU other than inference per wall millisecond', () => {
+    const clock = fakeClock();
+    const meter = new OtherWorkShareMeter(1, clock, 100, 1);
+    // 100 ms: 90 ms of CPU, 60 of them inference: 30% of the core went elsewhere.
+    clock.advance(100, 90);
+    meter.observeInference(60);
+    expect(meter.share()).toBeCloseTo(0.3, 6);
+  });
+
+  it('on several cores, only the work the spare cores cannot absorb competes with inference', () => {
+    const clock = fakeClock();
+    const meter = new OtherWorkShareMeter(2, clock, 100, 1);
+    clock.advance(100, 140);
+    meter.observeInference(50);
+    // 90 ms of other work on 2 cores: the spare core takes 100 of it, nothing spills.
+    expect(meter.share()).toBe(0);
+    clock.advance(100, 200);
+    meter.observeInference(50);
+    // 150 ms of other work: 50 spill onto the inference core.
+    expect(meter.share()).toBeCloseTo(0.5, 6);
+  });
+
+  it('smooths over windows and only closes a window when it is due', () => {
+    const clock = fakeClock();
+    const meter = new OtherWorkShareMeter(1, clock, 100, 0.5);
+    clock.advance(50, 50);
+    expect(meter.share()).toBe(0);
+    clock.advance(50, 50);
+    // 100 ms, all of it other work: halfway from 0 to 1.
+    expect(meter.share()).toBeCloseTo(0.5, 6);
+    clock.advance(100, 0);
+    expect(meter.share()).toBeCloseTo(0.25, 6);
+  });
+});

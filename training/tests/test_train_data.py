@@ -1,0 +1,263 @@
+"""`edgeke train`'s toolkit side (training.train_data): bad input refused before training with the file named,
+held-out splits, exit choice on validation, an ONNX teacher, images and signals end to end on real committed data."""
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from training.custom import exits, images, signals
+from training.custom.errors import DataError
+from training.custom.splits import split_groups
+from training.onnx_reference import ALLOWED_OPS
+from training.paths import REPO_ROOT
+from training.train_data import main
+
+NEU = REPO_ROOT / "data" / "neu-surface" / "test"
+CWRU = REPO_ROOT / "data" / "cwru-bearing" / "test"
+
+
+def neu_folder(tmp_path, classes=("crazing", "patches", "scratches"), per_class=None) -> Path:
+    root = tmp_path / "neu"
+    for name in classes:
+        files = sorted((NEU / name).glob("*.jpg"))[:per_class]
+        (root / name).mkdir(parents=True)
+        for f in files:
+            shutil.copyfile(f, root / name / f.name)
+    return root
+
+
+def bad_input(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_a_class_with_too_few_images_is_refused_before_training(tmp_path, capsys):
+    root = neu_folder(tmp_path, per_class=12)
+    for f in sorted((root / "patches").iterdir())[3:]:
+        f.unlink()
+    err = bad_input([str(root), "--out", str(tmp_path / "m"), "--smoke"], capsys)
+    assert "class 'patches' has 3 images; at least 4" in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_unreadable_images_are_all_named(tmp_path, capsys):
+    root = neu_folder(tmp_path, per_class=12)
+    (root / "crazing" / "broken.jpg").write_bytes(b"not a jpeg")
+    (root / "scratches" / "empty.png").write_bytes(b"")
+    err = bad_input([str(root), "--out", str(tmp_path / "m"), "--smoke"], capsys)
+    assert "2 unreadable file(s)" in err and "broken.jpg" in err and "empty.png" in err
+
+
+def test_one_class_folder_is_not_a_task(tmp_path, capsys):
+    root = neu_folder(tmp_path, classes=("crazing",), per_class=12)
+    assert "at least 2 are needed" in bad_input([str(root), "--out", str(tmp_path / "m")], capsys)
+
+
+def test_mixed_shape_recordings_are_refused_with_the_file(tmp_path, capsys):
+    root = tmp_path / "sig"
+    root.mkdir()
+    rows = ["file,label"]
+    for i in range(8):
+        np.save(root / f"r{i}.npy", np.zeros((256, 2) if i == 5 else 256, dtype=np.float32))
+        rows.append(f"r{i}.npy,{'a' if i % 2 else 'b'}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    err = bad_input([str(root), "--out", str(tmp_path / "m")], capsys)
+    assert "r5.npy: has shape [256, 2]; one channel per recording" in err
+
+
+def test_splits_are_stratified_disjoint_and_keep_groups_whole():
+    groups = {"a": [f"a{i}" for i in range(20)], "b": [f"b{i}" for i in range(10)]}
+    parts = split_groups(groups, True, "x")
+    assert not set(parts["train"]) & set(parts["validation"]) and not set(parts["train"]) & set(parts["test"])
+    assert sorted(parts["train"] + parts["validation"] + parts["test"]) == sorted(groups["a"] + groups["b"])
+    assert sum(g.startswith("a") for g in parts["test"]) == 4 and sum(g.startswith("b") for g in parts["test"]) == 2
+    assert split_groups(groups, True, "x") == parts  # seeded: the same every time
+    assert split_groups(groups, False, "x")["test"] == []
+
+
+def test_exit_choice_follows_the_rules_on_validation():
+    # cost grows; accuracy: unit 1 cheap and weak, unit 3 within 15% and better, unit 5 dominated by unit 4.
+    c = [(1, .40), (5, .50), (10, .60), (30, .75), (40, .70), (60, .85), (100, .90)]
+    candidates = [{"flops": f, "accuracy": a} for f, a in c]
+    keep, notes = exits.choose(candidates, 3)
+    assert keep[0] == 3 and keep[-1] == 7 and len(keep) == 3 and notes == []
+    accuracies = [candidates[k - 1]["accuracy"] for k in keep]
+    assert accuracies == sorted(accuracies) and candidates[keep[0] - 1]["flops"] <= 0.15 * 100
+    assert 5 not in keep  # not on the front
+    fixed, notes = exits.choose(candidates, fixed=[2, 5])
+    assert fixed == [2, 5, 7] and notes == []
+    worse = [{"flops": f, "accuracy": a} for f, a in [(1, .9), (50, .5), (100, .8)]]
+    keep, notes = exits.choose(worse, 3)
+    assert keep == [1, 3] and any("not better on validation" in n for n in notes)
+
+
+def test_image_input_is_chosen_from_the_data(tmp_path):
+    root = tmp_path / "img"
+    for k, name in enumerate(("red", "grey")):
+        (root / name).mkdir(parents=True)
+        for i in range(5):
+            size = (40 + 8 * i, 30 + 4 * i)
+            pixels = np.full((size[1], size[0], 3), (200, 10 * i, 30) if name == "red" else 90 + i, dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.{['bmp', 'tiff', 'png'][i % 3]}")
+    data = images.load(root)
+    c, h, w = data.input["shape"]
+    assert c == 3 and h == w == 38  # colour somewhere; mixed sizes: a square of the median short side
+    assert data.train.x.shape[1:] == (3, 38, 38)
+    out = tmp_path / "test"
+    images.write_test_folder(data.test_items, data.classes, out)
+    written = sorted(p.suffix for p in out.rglob("*.*"))
+    assert len(written) == 2 and set(written) <= {".png"}  # BMP and TIFF rewritten as PNG for the runtime
+
+
+def test_smoke_on_real_images_writes_the_shipped_format_and_a_flow(tmp_path):
+    out = tmp_path / "model"
+    m = main([str(neu_folder(tmp_path)), "--out", str(out), "--smoke", "--size", "64"])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest == json.loads(json.dumps(m))
+    assert manifest["format"] == "edgeke-multi-exit/1" and manifest["classes"] == ["crazing", "patches", "scratches"]
+    assert manifest["input"]["preprocessing"]["width"] == 64 and manifest["input"]["shape"] == [1, 64, 64]
+    assert len(manifest["stages"]) == len(manifest["exits"]) >= 2
+    for stage in manifest["stages"]:
+        assert set(stage["ops"]) <= ALLOWED_OPS and (out / stage["file"]).exists()
+    flops = [e["flops"] for e in manifest["exits"]]
+    assert flops == sorted(flops)
+    assert manifest["dataset"]["test"] == {"kind": "image-folder", "path": "test"}
+    assert sum(1 for _ in (out / "test").rglob("*.jpg")) == 24
+    assert (out / "REPORT.md").exists() and (out / "accuracy_vs_cost.png").exists()
+    assert "How the student and its exits were chosen" in (out / "REPORT.md").read_text()
+    flow = (out / "flow.yaml").read_text()
+    assert "decode: image" in flow and f"path: {out}" in flow
+
+
+def test_an_onnx_teacher_is_used_once_and_reported_when_weaker(tmp_path):
+    # A classifier that always answers class 0: a third of the validation split, below any trained student.
+    teacher = torch.nn.Sequential(torch.nn.Flatten(1), torch.nn.Linear(64 * 64, 3)).eval()
+    with torch.no_grad():
+        teacher[1].weight.zero_()
+        teacher[1].bias.copy_(torch.tensor([5.0, 0.0, 0.0]))
+    path = tmp_path / "teacher.onnx"
+    torch.onnx.export(teacher, torch.zeros(1, 1, 64, 64), str(path), opset_version=13, input_names=["x"],
+                      output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}})
+    out = tmp_path / "model"
+    m = main([str(neu_folder(tmp_path)), "--out", str(out), "--smoke", "--size", "64", "--teacher", str(path)])
+    t = m["teacher"]
+    assert t["source"] == str(path.resolve()) and t["flops"] is None and t["params"] == 64 * 64 * 3 + 3
+    assert t["validationAccuracy"] == pytest.approx(1 / 3) and t["weakerThanStudent"] is True
+    assert any("weaker than the student" in n for n in m["training"]["notes"])
+    assert "weaker than the student" in (out / "REPORT.md").read_text()
+
+
+def test_an_onnx_teacher_with_the_wrong_input_is_refused(tmp_path, capsys):
+    teacher = torch.nn.Sequential(torch.nn.Flatten(1), torch.nn.Linear(32 * 32, 3)).eval()
+    path = tmp_path / "teacher.onnx"
+    torch.onnx.export(teacher, torch.zeros(1, 1, 32, 32), str(path), opset_version=13)
+    err = bad_input([str(neu_folder(tmp_path, per_class=12)), "--out", str(tmp_path / "m"), "--smoke", "--size", "64",
+                     "--teacher", str(path)], capsys)
+    assert "teacher.onnx" in err and "set --size/--channels" in err
+
+
+def test_signals_split_by_recording_end_to_end(tmp_path):
+    """Real CWRU test segments, each cut into 4 recordings of 3 classes, written as .f32, .npy and .csv."""
+    index = json.loads((CWRU / "index.json").read_text())
+    root = tmp_path / "sig"
+    root.mkdir()
+    rows = ["file,label,group"]
+    for s in index["segments"]:
+        if s["class"] not in ("normal", "ball_21", "inner_race_21") or s["load_hp"] not in (0, 1):
+            continue
+        signal = np.fromfile(CWRU / s["file"], dtype="<f4")
+        for piece, part in enumerate(np.array_split(signal, 4)):
+            stem = f"{Path(s['file']).stem}_{piece}"
+            kind = ["f32", "npy", "csv", "f32"][piece]
+            if kind == "f32":
+                part.astype("<f4").tofile(root / f"{stem}.f32")
+            elif kind == "npy":
+                np.save(root / f"{stem}.npy", part)
+            else:
+                np.savetxt(root / f"{stem}.csv", part[:, None], header="acceleration", comments="")
+            rows.append(f"{stem}.{kind},{s['class']},{stem}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    data = signals.load(root, window=512, sample_rate=12000)
+    sources = {part: {r.group for r in recs} for part, recs in (("test", data.test_recordings),)}
+    assert data.train.x.shape[1:] == (1, 512)
+    out = tmp_path / "model"
+    m = main([str(root), "--out", str(out), "--smoke", "--window", "512", "--sample-rate", "12000"])
+    assert m["task"] == "signal-classification" and m["input"]["preprocessing"]["windowLength"] == 512
+    test_index = json.loads((out / "test" / "index.json").read_text())
+    test_groups = {s["group"] for s in test_index["segments"]}
+    assert test_groups == sources["test"] and len(test_groups) >= 3  # whole recordings, at least one per class
+    assert "decode: json-values" in (out / "flow.yaml").read_text()
+
+
+def test_minutes_bound_the_whole_run_and_the_output_is_complete(tmp_path):
+    """18 s of budget on work the default epochs would take minutes for: the run ends on time with a full folder."""
+    out = tmp_path / "model"
+    started = time.time()
+    m = main([str(neu_folder(tmp_path)), "--out", str(out), "--minutes", "0.3"])  # 200x200, 30+40 epochs by default
+    took = time.time() - started
+    assert m["training"]["minutes"] == 0.3
+    assert m["teacher"]["epochs"] < 30 and m["training"]["epochs"] < 40  # the budget, not the defaults, decided
+    # Bound: the budget plus what no phase can cut short on a busy machine (one training step per phase, export).
+    assert took <= 18 + 25, took
+    assert (out / "manifest.json").exists() and (out / "flow.yaml").exists()
+    assert all((out / stage["file"]).exists() for stage in m["stages"])
+
+
+def test_exits_and_max_mflops_override_the_choice(tmp_path, capsys):
+    root = neu_folder(tmp_path, per_class=12)
+    m = main([str(root), "--out", str(tmp_path / "m"), "--smoke", "--size", "64", "--exits", "1,3"])
+    units = m["training"]["keptUnits"]
+    assert units[:2] == [1, 3] and len(units) == len(m["exits"]) == 3
+    err = bad_input([str(root), "--out", str(tmp_path / "m2"), "--smoke", "--size", "64", "--max-mflops", "0.001"],
+                    capsys)
+    assert "no student fits 0.001 MFLOPs; the cheapest costs" in err
+    err = bad_input([str(root), "--out", str(tmp_path / "m3"), "--smoke", "--size", "64", "--exits", "2,99"], capsys)
+    assert "--exits" in err and "99" in err
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4])
+def test_pcm_wav_reads_without_scipy_and_stereo_is_refused(tmp_path, width):
+    import wave
+
+    signal = np.fromfile(CWRU / json.loads((CWRU / "index.json").read_text())["segments"][0]["file"], dtype="<f4")[:4000]
+    scaled = signal / np.abs(signal).max() * 0.9
+    full = 2 ** (8 * width - 1)
+    ints = np.round(scaled * (full - 1)).astype(np.int64)
+    raw = (ints + 128).astype(np.uint8).tobytes() if width == 1 else \
+        b"".join(int(v).to_bytes(width, "little", signed=True) for v in ints)
+    path = tmp_path / "r.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(width), w.setframerate(12000)
+        w.writeframes(raw)
+    samples, rate = signals.read_signal(path)
+    assert rate == 12000 and len(samples) == 4000
+    assert np.abs(samples - scaled).max() <= 1.5 / full + 1e-7
+    with wave.open(str(tmp_path / "s.wav"), "wb") as w:
+        w.setnchannels(2), w.setsampwidth(2), w.setframerate(12000)
+        w.writeframes(b"\0" * 400)
+    with pytest.raises(DataError, match="s.wav: has shape \\[100, 2\\]"):
+        signals.read_signal(tmp_path / "s.wav")
+
+
+def test_a_fixed_test_folder_is_the_test_split(tmp_path, capsys):
+    root, test = tmp_path / "data", tmp_path / "fixed-test"
+    for name in ("crazing", "patches", "scratches"):
+        files = sorted((NEU / name).glob("*.jpg"))
+        for folder, chosen in ((root, files[:30]), (test, files[30:40])):
+            (folder / name).mkdir(parents=True)
+            for f in chosen:
+                shutil.copyfile(f, folder / name / f.name)
+    m = main([str(root), "--out", str(tmp_path / "m"), "--smoke", "--size", "64", "--test", str(test)])
+    written = sorted(p.name for p in (tmp_path / "m" / "test").rglob("*.jpg"))
+    assert written == sorted(p.name for p in test.rglob("*.jpg")) and len(written) == 30
+    assert str(test.resolve()) in m["dataset"]["split"]
+    shutil.rmtree(test / "patches")
+    err = bad_input([str(root), "--out", str(tmp_path / "m2"), "--smoke", "--test", str(test)], capsys)
+    assert "fixed-test: its class folders differ from the training data's: missing ['patches']" in err

@@ -1,0 +1,352 @@
+"""`edgeke train`: a folder of labelled data -> a distilled multi-exit model folder and a ready flow file.
+
+    /usr/bin/python3 -m training.train_data <data> --out models/<name> [--smoke] [--minutes N] [...]
+
+<data> is a folder with one subfolder of images per class, or a folder of signal recordings with labels.csv
+(file, label, optional group). Validation and test parts are held out automatically (stratified by class; signals by
+recording or group); --test <folder> brings a fixed test set instead. Every choice (student width and depth, exits,
+checkpoint, thresholds) is made on validation data; the test split is only measured. Exit code 2: bad input.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from . import calibration, manifest, report
+from .augment import Augmentation
+from .custom import architecture, exits as exit_choice, images, signals
+from .custom.budget import Budget, plan_epochs, seconds_per_epoch
+from .custom.errors import DataError
+from .custom.flow import flow_yaml
+from .custom.onnx_teacher import OnnxTeacher, onnx_params
+from .flops import exit_costs
+from .onnx_export import export_stages
+from .recipes import Settings
+from .trainer import accuracies, predict, teacher_logits_cache, train, validation_score
+
+PHASES = ["data", "teacher", "search", "no-KD student", "exits and calibration", "export"]
+SMOKE_PER_CLASS = 40
+MAX_EPOCHS = {"teacher": 30, "student": 40}
+DEFAULT_MINUTES = 60
+TEACHER_SHARE, SEARCH_SHARE = 0.3, 0.4  # of what is left at the phase's start (after the reserve)
+TEACHER_WIDTHS, TEACHER_MIN_EPOCHS = (8, 16, 32), 10  # the widest teacher that gets at least this many epochs
+SEARCH_MIN_EPOCHS = 5  # a student size that would get fewer in its share of the search is not tried
+
+
+def teacher_width(shape, classes, data, settings, deadline) -> int:
+    """The widest of TEACHER_WIDTHS expected to train TEACHER_MIN_EPOCHS epochs by the deadline: timed once at the
+    narrowest width, scaled by width squared (conservative: small networks do not get cheaper that fast)."""
+    if deadline is None:
+        return TEACHER_WIDTHS[-1]
+    narrow = TEACHER_WIDTHS[0]
+    per_epoch, _ = seconds_per_epoch(architecture.teacher_net(shape, classes, width=narrow), data, settings, False)
+    fits = [w for w in TEACHER_WIDTHS
+            if (deadline - time.time()) / (per_epoch * (w / narrow) ** 2) >= min(TEACHER_MIN_EPOCHS, settings.epochs)]
+    return fits[-1] if fits else narrow
+
+
+def reserve(budget) -> float:
+    """Seconds kept for calibration, export and the report: 20 s plus 5% of what is left."""
+    return 20 + 0.05 * budget.left() if budget.end is not None else 0.0
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="edgeke train", description=__doc__.splitlines()[0])
+    p.add_argument("data", type=Path, help="image class folders, or recordings with labels.csv")
+    p.add_argument("--out", type=Path, required=True, help="model folder to write (manifest, stage ONNX, report)")
+    p.add_argument("--name", help="model name (default: the --out folder's name)")
+    p.add_argument("--test", type=Path, help="a fixed test folder (same layout as <data>) instead of a held-out one")
+    p.add_argument("--labels", type=Path, help="signals: labels CSV (default <data>/labels.csv)")
+    p.add_argument("--size", help="images: input size, N or WxH (default: chosen from the data)")
+    p.add_argument("--channels", type=int, choices=[1, 3], help="images: 1 grey, 3 colour (default: from the data)")
+    p.add_argument("--window", type=int, help="signals: window length in samples (default: chosen from the data)")
+    p.add_argument("--hop", type=int, help="signals: training hop in samples (default window/4)")
+    p.add_argument("--sample-rate", type=float, help="signals: sample rate in Hz (default: from .wav headers)")
+    p.add_argument("--augment", default="", help="comma list of hflip, vflip (images; default none)")
+    p.add_argument("--teacher", type=Path, help="your own classifier as ONNX (same input as the student, logits out)")
+    p.add_argument("--exits", help="number of exits (default 3), or the candidate units to keep, e.g. 2,5,9")
+    p.add_argument("--max-mflops", type=float, help="largest final-exit cost in MFLOPs (batch 1)")
+    p.add_argument("--minutes", type=float, help=f"bound on the whole run (default {DEFAULT_MINUTES}; none with "
+                   f"--smoke); the output is complete when it ends")
+    p.add_argument("--smoke", action="store_true", help=f"CI: <= {SMOKE_PER_CLASS} images (or windows) per class, a few epochs, one student size")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--flow-model-path", help="model path written into the flow file (default: --out as given)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    return p.parse_args(argv)
+
+
+def parse_size(text):
+    if text is None:
+        return None
+    w, _, h = text.lower().partition("x")
+    try:
+        size = (int(w), int(h or w))
+    except ValueError:
+        raise DataError("--size", f"expected N or WxH, got {text!r}") from None
+    if min(size) < 8 or max(size) > 1024:
+        raise DataError("--size", f"{size[0]}x{size[1]} is outside 8..1024")
+    return size
+
+
+def is_signal_folder(args) -> bool:
+    return args.labels is not None or (args.data / "labels.csv").is_file()
+
+
+def load_data(args):
+    limit = SMOKE_PER_CLASS if args.smoke else None
+    if is_signal_folder(args):
+        d = signals.load(args.data, args.labels, args.test, args.window, args.hop, args.sample_rate, limit, args.seed)
+        return d, "signal-classification", architecture.Shape(1, 1, d.window)
+    d = images.load(args.data, args.test, parse_size(args.size), args.channels, limit, args.seed)
+    c, h, w = d.input["shape"]
+    return d, "image-classification", architecture.Shape(2, c, min(h, w))
+
+
+def run_summary(model, data, label, seed, **extra):
+    val_p, test_p = predict(model, data.validation.x), predict(model, data.test.x)
+    return {"seed": seed, "label": label, "model": model, "val_p": val_p, "test_p": test_p,
+            "validation": accuracies(val_p, data.validation.y), "test": accuracies(test_p, data.test.y), **extra}
+
+
+def at_units(run, keep):
+    """A run's figures at the kept units only (the shape report.py and calibration expect)."""
+    pick = lambda xs: [xs[k - 1] for k in keep]
+    return {**run, "val_p": pick(run["val_p"]), "test_p": pick(run["test_p"]),
+            "validation": pick(run["validation"]), "test": pick(run["test"])}
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return build(args)
+    except DataError as error:
+        print(f"edgeke train: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+def build(args):
+    torch.set_num_threads(args.threads)
+    minutes = args.minutes if args.minutes is not None else (None if args.smoke else DEFAULT_MINUTES)
+    budget = Budget(minutes, PHASES)
+    out = args.out.resolve()
+    name = args.name or out.name
+    notes = []
+
+    budget.phase("data", f"reading {args.data}")
+    for path, what in ((args.data, "data folder"), (args.test, "test folder"), (args.teacher, "teacher model"),
+                       (args.labels, "labels file")):
+        if path is not None and not path.exists():
+            raise DataError(path, f"{what} not found")
+    data, task, shape = load_data(args)
+    notes += data.notes
+    classes = data.classes
+    augmentation = Augmentation(hflip="hflip" in args.augment, vflip="vflip" in args.augment)
+    if task == "signal-classification" and (augmentation.hflip or augmentation.vflip):
+        raise DataError("--augment", "flips are for images")
+    batch = 32 if task == "image-classification" else 64
+    settings = Settings(epochs=MAX_EPOCHS["student"], lr=0.05, batch_size=batch, augmentation=augmentation)
+    teacher_settings = dataclasses.replace(settings, epochs=MAX_EPOCHS["teacher"])
+    if args.smoke:
+        settings, teacher_settings = (dataclasses.replace(s, epochs=e) for s, e in ((settings, 6), (teacher_settings, 4)))
+    input_shape = data.input["shape"]
+
+    families = architecture.families(args.smoke)
+    costs = {f: exit_costs(architecture.candidate_net(shape, f, len(classes)), input_shape) for f in families}
+    if args.max_mflops is not None:
+        fitting = [f for f in families if costs[f][-1]["flops"] <= args.max_mflops * 1e6]
+        if not fitting:
+            cheapest = min(costs[f][-1]["flops"] for f in families) / 1e6
+            raise DataError("--max-mflops", f"no student fits {args.max_mflops} MFLOPs; the cheapest costs {cheapest:.2f}")
+        families = fitting
+
+    # Teacher: the user's ONNX (run once over the training data), or trained here, as wide as its share allows.
+    variants = len(augmentation.variants())
+    passes = variants + (len(data.validation) + len(data.test)) / max(len(data.train), 1)
+    if args.teacher is not None:
+        budget.phase("teacher", f"running {args.teacher} once over the training data")
+        teacher = OnnxTeacher(args.teacher, input_shape, len(classes))
+        teacher_info = {"architecture": teacher.architecture, "params": onnx_params(args.teacher), "flops": None,
+                        "source": str(args.teacher.resolve()), "runtime": teacher.runtime}
+    else:
+        deadline = budget.deadline(TEACHER_SHARE, reserve=reserve(budget))
+        width = 8 if args.smoke else teacher_width(shape, len(classes), data, teacher_settings, deadline)
+        net = architecture.teacher_net(shape, len(classes), width=width)
+        epochs = plan_epochs(net, data, teacher_settings, deadline, teacher_settings.epochs, False, passes)
+        teacher_settings = dataclasses.replace(teacher_settings, epochs=epochs)
+        budget.phase("teacher", f"training {net.architecture}, {epochs} epoch(s)")
+        teacher, _ = train(net, data, teacher_settings, "teacher", args.seed,
+                           deadline=None if deadline is None else deadline - (deadline - time.time()) * 0.1)
+        cost = exit_costs(teacher, input_shape)[0]
+        teacher_info = {"architecture": teacher.architecture, "params": cost["params"], "flops": cost["flops"],
+                        "source": "trained by edgeke train", "epochs": epochs}
+    t0 = time.time()
+    cache = teacher_logits_cache(teacher, data.train.x, augmentation, label="teacher logits")
+    teacher_val_p, teacher_test_p = predict(teacher, data.validation.x)[-1], predict(teacher, data.test.x)[-1]
+    teacher_info["validationAccuracy"] = float((teacher_val_p.argmax(1) == data.validation.y.numpy()).mean())
+    teacher_info["testAccuracy"] = float((teacher_test_p.argmax(1) == data.test.y.numpy()).mean())
+    print(f"[teacher] logits computed once over {len(data.train)} training inputs x {variants} flip variant(s) in "
+          f"{time.time() - t0:.1f} s; validation accuracy {teacher_info['validationAccuracy']:.4f}", flush=True)
+
+    # Search: students from the cheapest up, with distillation; stop at the first whose final exit is within 1 point
+    # of the teacher on validation (the cheapest such), else keep the best final exit.
+    searched, chosen = [], None
+    search_end = budget.deadline(SEARCH_SHARE, reserve=reserve(budget))
+    for i, family in enumerate(families):
+        net = architecture.candidate_net(shape, family, len(classes))
+        deadline = None if search_end is None else time.time() + (search_end - time.time()) / (len(families) - i)
+        s = dataclasses.replace(settings, epochs=plan_epochs(net, data, settings, deadline, settings.epochs, True))
+        if i > 0 and s.epochs < min(SEARCH_MIN_EPOCHS, settings.epochs):
+            notes.append(f"the time budget ended the search after {i} of {len(families)} student sizes (the next, "
+                         f"{family.describe()}, would get {s.epochs} epoch(s))")
+            break
+        budget.phase("search", f"student {i + 1}/{len(families)} ({family.describe()}, "
+                               f"{costs[family][-1]['flops'] / 1e6:.2f} MFLOPs, {s.epochs} epoch(s))")
+        model, _ = train(net, data, s, f"student {family.describe()} KD", args.seed, deadline=deadline, cache=cache)
+        searched.append(run_summary(model, data, "KD", args.seed, family=family, epochs=s.epochs))
+        if searched[-1]["validation"][-1] >= teacher_info["validationAccuracy"] - 0.01:
+            chosen = searched[-1]
+            break
+    chosen = chosen or max(searched, key=lambda r: (r["validation"][-1], -searched.index(r)))
+    family = chosen["family"]
+
+    # The kept size again with what is left, when that buys more epochs than the search gave it; then the same
+    # student without a teacher, as many epochs: the KD evidence, and the check that the teacher helps at all.
+    half = budget.deadline(0.5, reserve=reserve(budget))
+    net = architecture.candidate_net(shape, family, len(classes))
+    epochs = plan_epochs(net, data, settings, half, settings.epochs, True)
+    if epochs > chosen["epochs"] and not args.smoke:
+        budget.phase("search", f"the kept student ({family.describe()}) for {epochs} epoch(s)")
+        model, _ = train(net, data, dataclasses.replace(settings, epochs=epochs), f"student {family.describe()} KD",
+                         args.seed, deadline=half, cache=cache)
+        longer = run_summary(model, data, "KD", args.seed, family=family, epochs=epochs)
+        searched.append(longer)
+        if validation_score(longer["validation"]) >= validation_score(chosen["validation"]):
+            chosen = longer
+    net = architecture.candidate_net(shape, family, len(classes))
+    deadline = budget.deadline(1.0, reserve=reserve(budget))
+    s = dataclasses.replace(settings, epochs=chosen["epochs"])
+    budget.phase("no-KD student", f"{family.describe()}, {s.epochs} epoch(s)")
+    model, _ = train(net, data, s, f"student {family.describe()} no-KD", args.seed, deadline=deadline)
+    plain = run_summary(model, data, "no-KD", args.seed, family=family, epochs=s.epochs)
+
+    budget.phase("exits and calibration")
+    # Both runs have the same candidate exits: the one with the better mean validation accuracy over all of them is
+    # shipped (distilled on a tie), and its exits are chosen on its own validation accuracies.
+    teacher_weak = teacher_info["validationAccuracy"] < plain["validation"][-1]
+    if teacher_weak:
+        notes.append(f"the teacher ({100 * teacher_info['validationAccuracy']:.2f}% on validation) is weaker than the "
+                     f"student's final exit trained without it ({100 * plain['validation'][-1]:.2f}%)")
+    distilled = validation_score(chosen["validation"]) >= validation_score(plain["validation"])
+    if not distilled:
+        notes.append("the student trained without the teacher scored better on validation and is the one shipped")
+    base = chosen if distilled else plain
+    candidates = [{"flops": c["flops"], "accuracy": a} for c, a in zip(costs[family], base["validation"])]
+    fixed, count = None, 3
+    if args.exits:
+        try:
+            fixed = [int(k) for k in args.exits.split(",")] if "," in args.exits else None
+            count = max(2, int(args.exits)) if fixed is None else count
+            keep, exit_notes = exit_choice.choose(candidates, count, fixed)
+        except ValueError as error:
+            raise DataError("--exits", f"expected a count or comma-separated units 1..{len(candidates)}: {error}") from None
+    else:
+        keep, exit_notes = exit_choice.choose(candidates, count, fixed)
+    notes += exit_notes
+    kd, no_kd = at_units(chosen, keep), at_units(plain, keep)
+    shipped = kd if distilled else no_kd
+    weights = [1.0] * len(keep)
+    final_gap = teacher_info["validationAccuracy"] - shipped["validation"][-1]
+    if final_gap > 0.01:
+        notes.append(f"the final exit is {100 * final_gap:.2f} points below the teacher on validation (target: within "
+                     f"1 point)")
+
+    y_val, y_test = data.validation.y.numpy(), data.test.y.numpy()
+    vote_w, vote_val = calibration.vote_weights(shipped["val_p"], y_val)
+    vote_test = float((calibration.vote(shipped["test_p"], vote_w).argmax(1) == y_test).mean())
+    exits = [{"testAccuracy": t, "validationAccuracy": v, "thresholds": calibration.thresholds(p, y_val)}
+             for t, v, p in zip(shipped["test"], shipped["validation"], shipped["val_p"])]
+    thresholds = [e["thresholds"] for e in exits]
+
+    budget.phase("export", f"{len(keep)} stages to {out}")
+    student = architecture.cut(shipped["model"], keep, shape, family).eval()
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("stage*.onnx"):
+        old.unlink()
+    stages = export_stages(student, data.test.x[:4] if len(data.test) else data.validation.x[:4], out)
+    if task == "image-classification":
+        images.write_test_folder(data.test_items, classes, out / "test")
+        test_entry = {"kind": "image-folder", "path": "test"}
+    else:
+        signals.write_test_segments(data.test_recordings, classes, data.window, out / "test")
+        test_entry = {"kind": "signal-segments", "index": "test/index.json", "hop": data.window}
+    recipe = SimpleNamespace(name=name, task=task, input=data.input)
+    command = os.environ.get("EDGEKE_TRAIN_COMMAND") or f"edgeke train {args.data} --out {args.out}"
+    result = manifest.build(
+        recipe, classes, stages, exit_costs(student, input_shape), exits,
+        vote={"weights": vote_w, "validationAccuracy": vote_val, "testAccuracy": vote_test,
+              "beatsLastExit": vote_val > shipped["validation"][-1],
+              "byLevel": calibration.vote_by_level(shipped["val_p"], y_val, vote_w, thresholds)},
+        stop_loss=calibration.stop_losses(shipped["val_p"], y_val, thresholds),
+        teacher={**teacher_info, "usedForShippedStudent": distilled, "weakerThanStudent": teacher_weak},
+        dataset={**data.description, "test": test_entry},
+        training={
+            "architecture": student.architecture,
+            "distillation": {"divergence": settings.divergence, "temperature": settings.temperature,
+                             "beta": settings.beta, "appliedAt": "every candidate exit", "exitWeights": weights},
+            "epochs": shipped["epochs"], "seed": args.seed, "seeds": [args.seed],
+            "optimizer": "SGD momentum 0.9 Nesterov, one-cycle LR (25% warm-up), checkpoint = best mean validation "
+                         "accuracy over candidate exits",
+            "command": command, "smoke": args.smoke, "minutes": minutes,
+            "search": [{"student": r["family"].describe(), "finalFlops": costs[r["family"]][-1]["flops"],
+                        "epochs": r["epochs"], "candidateValidationAccuracy": r["validation"],
+                        "candidateFlops": [c["flops"] for c in costs[r["family"]]]} for r in searched],
+            "keptUnits": keep,
+            "notes": notes,
+            "ablation": {"kd": [{"seed": args.seed, "testAccuracy": kd["test"], "validationAccuracy": kd["validation"]}],
+                         "noKd": [{"seed": args.seed, "testAccuracy": no_kd["test"],
+                                   "validationAccuracy": no_kd["validation"]}]},
+        },
+    )
+    torch.save(student.state_dict(), out / "student.pt")
+    report.plot(out / "accuracy_vs_cost.png", result, [kd], [no_kd])
+    result["training"]["durationSeconds"] = round(budget.elapsed(), 1)
+    report.write(out / "REPORT.md", result, [kd], [no_kd], command, args.seed, shipped_kind="KD" if distilled else "no-KD",
+                 machine=f"{os.cpu_count()} CPU core(s), {args.threads} torch thread(s)")
+    with (out / "REPORT.md").open("a") as f:
+        f.write(search_section(result, keep, notes))
+    manifest.write(result, out / "manifest.json")
+    flow_path = out / "flow.yaml"
+    flow_path.write_text(flow_yaml(name, args.flow_model_path or str(args.out), task, classes,
+                                   input_shape[-1] if task == "signal-classification" else None))
+    print(f"[edgeke train] wrote {out} ({len(keep)} exits, validation {[round(a, 4) for a in shipped['validation']]}, "
+          f"test {[round(a, 4) for a in shipped['test']]}) and {flow_path} in {budget.elapsed():.0f} s", flush=True)
+    for note in notes:
+        print(f"[edgeke train] note: {note}", flush=True)
+    return result
+
+
+def search_section(m, keep, notes) -> str:
+    lines = ["", "## How the student and its exits were chosen (validation data only)", ""]
+    for s in m["training"]["search"]:
+        accs = ", ".join(f"{100 * a:.1f}" for a in s["candidateValidationAccuracy"])
+        lines.append(f"- student {s['student']}: {s['finalFlops'] / 1e6:.2f} MFLOPs, {s['epochs']} epoch(s); "
+                     f"validation accuracy after each unit: {accs}%")
+    lines += ["", f"Kept units {keep} (exit 1 at most {exit_choice.EXIT1_MAX_SHARE:.0%} of the final exit's cost, each "
+                  f"deeper exit better on validation, on the validation cost-accuracy front).",
+              f"Teacher: {m['teacher']['architecture']}, validation {100 * m['teacher']['validationAccuracy']:.2f}%; "
+              f"used for the shipped student: {m['teacher']['usedForShippedStudent']}.", ""]
+    if notes:
+        lines += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
