@@ -19,7 +19,12 @@ def main(src, dst):
     left.set_xlabel("offered load (x runtime capacity at the final exit)")
     left.set_ylim(0, 1.05)
     left.legend()
-    left.set_title(f"{data['model']}: throughput ratio {data['throughput_ratio']:.2f}")
+    by_exit = data.get("throughput_ratio_by_exit")
+    if by_exit:
+        ratios = ", ".join(f"exit {r['exit']} {r['throughput_ratio']:.2f}" for r in by_exit)
+        left.set_title(f"{data['model']}: throughput ratio {ratios}", fontsize=9)
+    else:
+        left.set_title(f"{data['model']}: throughput ratio {data['throughput_ratio']:.2f}")
     right.plot(loads, [r["p50Ms"] for r in rows], "o-", label="p50")
     right.plot(loads, [r["p99Ms"] for r in rows], "s-", label="p99")
     right.axhline(rows[0]["deadlineMs"], color="gray", linestyle="--", label="deadline")

@@ -21,13 +21,15 @@ function benchmarks(): string[] {
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'Run a benchmark from bench/ (runtime, policies, e2e)',
+  summary: 'Run a benchmark from bench/ (runtime, policies, e2e, overload)',
   usage: 'edgeke bench <name> [-- benchmark options]',
   details: [
     'Runs bench/<name>.ts. Each benchmark measures EdgeKE and its baseline in the same run, prints the ratios, and',
     'writes bench/results/<name>.json (and a plot). Options after -- go to the benchmark (see the top of its file).',
     '',
     'Example: edgeke bench runtime -- --model models/neu-surface --repeats 100',
+    '         edgeke bench overload -- --dataset neu --seconds 20 --loads 0.5,1,1.5,2,4,8',
+    '(overload starts its own Mosquitto, InfluxDB and `edgeke run` process, pinned with taskset: see bench/README.md)',
   ].join('\n'),
   options: {},
   positionals: { min: 1, max: 1_000 },
