@@ -102,7 +102,7 @@ export function planBatch(
   // itself keeps waiting) within the tightest deadline: a queue that is long already gets less work per frame until
   // it is short again. Planning for the arrivals alone would hold a backlog at a steady length, its frames at the
   // edge of their deadlines, for as long as the load lasts.
-  const backlog = Math.max(0, aliveCount - 2 * options.maxBatch);
+  const backlog = Math.max(0, aliveCount + Math.max(0, state.queuedBehind ?? 0) - 2 * options.maxBatch);
   const sustainedRatePerMs = state.sustainedArrivalRatePerMs ?? state.arrivalRatePerMs ?? 0;
   const backlogRatePerMs = sustainedRatePerMs > 0 ? backlog / Math.max(tightestMs, 1e-3) : 0;
   let best: Candidate | undefined;
