@@ -50,6 +50,7 @@ export interface ReplayContext {
    * its final exit, are where it sees how often a confident early answer differs from the deeper ones.
    */
   confidence: Map<PolicyName, ConfidencePassRateEstimator>;
+  clock: ClockSource;
 }
 
 export interface ReplayResult {
@@ -72,16 +73,35 @@ export interface ReplayResult {
   choose_ms_mean: number;
 }
 
-/** Virtual time that runs at real speed while the model works and jumps over idle time. */
+/**
+ * What a replay's time runs on while the bench works: 'wall' (performance.now) or 'cpu', this process's CPU time
+ * (process.cpuUsage, microseconds). On a shared machine the wall clock also counts the time other processes held
+ * the cores: on the 2-core box this bench was built on, with a load average of 6-9 from other jobs, the same replay
+ * measured a final-exit batch 4-11x slower than on an idle machine, and which policy met a 10 ms deadline depended on
+ * who was descheduled when. CPU time counts what this process did (its helper threads too: V8's one with
+ * --v8-pool-size=1, ONNX Runtime's with --threads above 1).
+ */
+export type ClockSource = 'cpu' | 'wall';
+
+export function clockNow(source: ClockSource): () => number {
+  if (source === 'wall') return () => performance.now();
+  return () => {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1000;
+  };
+}
+
+/** Virtual time that runs at the clock source's speed while the bench works and jumps over idle time. */
 class VirtualClock {
   private base = 0;
   private realStart: number | undefined;
+  constructor(private readonly source: () => number) {}
   now(): number {
-    return this.realStart === undefined ? this.base : this.base + (performance.now() - this.realStart);
+    return this.realStart === undefined ? this.base : this.base + (this.source() - this.realStart);
   }
   start(at: number): void {
     this.base = at;
-    this.realStart = performance.now();
+    this.realStart = this.source();
   }
   stop(): number {
     this.base = this.now();
@@ -132,7 +152,8 @@ export async function replay(policyName: PolicyName, ctx: ReplayContext): Promis
   // The previous replay's garbage would otherwise be collected during this one: a pause of tens of milliseconds
   // against deadlines of ten. Available when run with --expose-gc (edgeke bench does).
   (globalThis as { gc?: () => void }).gc?.();
-  const clock = new VirtualClock();
+  const source = clockNow(ctx.clock);
+  const clock = new VirtualClock(source);
   const runner = new MultiExitRunner(ctx.model, { now: () => clock.now() });
   const estimator = new LatencyEstimator(ctx.profileEntries);
   let passRates = ctx.confidence.get(policyName);
@@ -173,7 +194,7 @@ export async function replay(policyName: PolicyName, ctx: ReplayContext): Promis
         continue;
       }
       clock.start(t); // planning costs time too
-      const choosing = performance.now();
+      const choosing = source();
       let batch: readonly PlannedFrame[];
       let decide: ExitDecider;
       let plan: ControlledBatch | undefined;
@@ -200,7 +221,7 @@ export async function replay(policyName: PolicyName, ctx: ReplayContext): Promis
         batch = taken;
         decide = baselineDecider(policyName, batch, ctx.view);
       }
-      chooseMs += performance.now() - choosing;
+      chooseMs += source() - choosing;
       if (batch.length === 0) {
         t = clock.stop();
         continue;

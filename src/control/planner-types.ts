@@ -110,6 +110,12 @@ export interface PlannerState {
    */
   arrivalRatePerMs?: number;
   /**
+   * Frames queued behind `queue` and not given to the planner, every one due no earlier than any in it (the caller
+   * keeps a long queue's tail to itself; ExitController does). They count toward the backlog; judging and planning
+   * them is the next plans' business. Default 0.
+   */
+  queuedBehind?: number;
+  /**
    * Long-run arrival rate (frames/ms, ArrivalRateEstimator.sustainedRatePerMs) that sets the work budget: the mean
    * work per frame the machine can afford. A budget set by the recent rate follows every Poisson cluster and would
    * lower frames at half load. Absent: arrivalRatePerMs.

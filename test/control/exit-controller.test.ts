@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ExitController } from '../../src/control/exit-controller.ts';
+import { planBatch } from '../../src/control/plan-batch.ts';
 import type { ExitPolicy } from '../../src/control/exit-policy.ts';
 import { LatencyEstimator } from '../../src/control/latency-estimator.ts';
 import { MODEL, policy, profile } from './fixtures.ts';
@@ -103,5 +104,27 @@ describe('ExitController under a backlog', () => {
     const second = c.plan(change(first.waiting), first.predictedBatchEndTs + at, limits);
     // A fresh plan says what comes after it; a batch run as planned does not.
     expect(second.next).toBeDefined();
+  });
+});
+
+describe('ExitController with a long queue', () => {
+  it('plans from the head of a long queue in deadline order as from the whole queue, and keeps the tail waiting', () => {
+    // 300 frames with 2 s deadlines; the head it plans from is 4 horizons (32 frames at maxBatch 4).
+    const queue = Array.from({ length: 300 }, (_, i) => frame(`q${i}`, NOW + i, { deadlineMs: 2_000 }));
+    const c = new ExitController({ model: MODEL, latency: new LatencyEstimator(profile(1.1)), measuresArrivals: false });
+    const roomy = { ...limits, queueCapacity: 1_000 };
+    const plan = c.plan(queue, NOW + 300, roomy);
+    const whole = planBatch(queue, MODEL, c.latency, { now: NOW + 300, confidence: c.passRates }, { ...roomy, batchOverheadMs: 0, finishMarginMs: 0 });
+    expect(whole.waiting.length).toBeGreaterThan(250);
+    expect(plan.batch).toEqual(whole.batch);
+    expect(plan.shed).toEqual(whole.shed);
+    expect(plan.waiting.map((f) => f.id)).toEqual(whole.waiting.map((f) => f.id));
+  });
+
+  it('plans from the whole queue when it is not in deadline order', () => {
+    const queue = Array.from({ length: 300 }, (_, i) => frame(`q${i}`, NOW + i, { deadlineMs: 2_000 }));
+    queue.push(frame('urgent', NOW + 300, { deadlineMs: 50 }));
+    const c = new ExitController({ model: MODEL, latency: new LatencyEstimator(profile(1.1)), measuresArrivals: false });
+    expect(c.plan(queue, NOW + 300, { ...limits, queueCapacity: 1_000 }).batch[0]?.id).toBe('urgent');
   });
 });
