@@ -134,14 +134,14 @@ export class FlowPipeline implements ExecutorFlow {
       filter(() => this.accept()),
       tap(() => executor.offered()),
       shedHopelessOnArrival(
-        (message) => this.hopeless(message, 0),
+        (message) => this.hopeless(message),
         (message, reason) => this.settledUndecoded(message, 'shed', reason),
       ),
       freshestFirst({
         intake: this.intake,
         hasRoom: () => this.hasRoom(),
         room$: this.room$,
-        expired: (message) => this.hopeless(message, 0),
+        expired: (message) => this.hopeless(message),
         shed: (message, reason) => this.settledUndecoded(message, 'shed', reason),
         maxWaiting: this.config.limits.maxInFlight,
         sweepEveryMs: INTAKE_SWEEP_MS,
@@ -236,24 +236,24 @@ export class FlowPipeline implements ExecutorFlow {
 
   /**
    * Why a message cannot make its deadline even if it were decoded now and went straight to the model behind what is
-   * queued there (its decode at the flow's learnt cost, the model's backlog and exit 1 at the median): 'no-slack'
-   * when it could not even alone, 'overload' when only the backlog stops it. Undefined while it can, and always
-   * when the flow answers late frames instead of shedding them. `extraMs`: time already committed ahead of it.
+   * queued there: the planner's no-slack rule (executor.missesAt: alone, at the lowest exit its policy allows, at the
+   * median), starting once its decode at the flow's learnt cost is done ('no-slack'), or once the model's backlog is
+   * too ('overload'). Undefined while it can, and always when the flow answers late frames instead of shedding them.
    */
-  private hopeless(message: RawMessage, extraMs: number): string | undefined {
+  private hopeless(message: RawMessage): string | undefined {
     const { policy } = this.config;
     if (policy.latePolicy !== 'shed') return undefined;
+    const { executor } = this.options;
     const now = this.now();
     const due = (message.captureTs ?? message.receivedTs) + policy.deadlineMs;
-    const exit1Ms = this.options.executor.exit1Ms();
-    const alone = now + this.decodeCost.ms + exit1Ms;
-    if (alone > due) {
+    const decoded = now + this.decodeCost.ms;
+    if (executor.missesAt(policy, due, decoded)) {
       // A probe, when the learnt decode cost alone stands in the way and the decoders are idle with nothing waiting:
       // it costs no other frame anything, and a cost learnt in a stall would otherwise shed every frame for good.
-      const probe = this.decoding === 0 && this.intake.size === 0 && now + exit1Ms <= due;
+      const probe = this.decoding === 0 && this.intake.size === 0 && !executor.missesAt(policy, due, now);
       return probe ? undefined : 'no-slack';
     }
-    return alone + extraMs + this.options.executor.backlogMs() > due ? 'overload' : undefined;
+    return executor.missesAt(policy, due, decoded + executor.backlogMs()) ? 'overload' : undefined;
   }
 
   /** Room for one more decode: a decoder free, the model's queue for this flow short, no sink above high water. */

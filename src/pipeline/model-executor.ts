@@ -10,7 +10,7 @@ import {
 } from '../control/index.ts';
 import type { Frame, FrameResult } from '../core/frame.ts';
 import type { FrameAnswer, MultiExitRunner } from '../model/multi-exit-runner.ts';
-import { admitToQueue } from '../control/admission.ts';
+import { admitToQueue, hasNoSlack } from '../control/admission.ts';
 import { OtherWorkShareMeter, type CpuClock } from '../control/other-work-share.ts';
 import { unansweredResult } from './unanswered-result.ts';
 
@@ -126,10 +126,12 @@ export class ModelExecutor {
     return running + this.queue.length * perFrame + this.controller.batchOverheadMs * Math.ceil(this.queue.length / batch);
   }
 
-  /** Predicted ms for one frame alone at exit 1, at the median: the least inference can cost. */
-  exit1Ms(): number {
-    const { model, estimator } = this.options;
-    return estimator.stagesMs(1, model.exits[0]?.stage ?? 1, 1, 0.5) + this.controller.batchOverheadMs;
+  /**
+   * Whether a frame of `policy` due at `deadlineTs` misses it even if its inference starts at `startTs`, alone, at the
+   * lowest exit its policy allows, at the median: the planner's no-slack rule (admission.ts), for admission upstream.
+   */
+  missesAt(policy: ExitPolicy, deadlineTs: number, startTs: number): boolean {
+    return hasNoSlack(this.options.model, this.options.estimator, { policy, deadlineTs }, startTs, this.controller.batchOverheadMs);
   }
 
   submit(flow: ExecutorFlow, frame: Frame): void {
