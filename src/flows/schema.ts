@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { IMAGE_PIXELS_PER_INPUT_PIXEL, IMAGE_SIDE_PER_INPUT_SIDE } from '../decode/image-limits.ts';
+import { MQTT_DEFAULTS } from '../sources/mqtt-defaults.ts';
 import { nodeIdProblem, sharedGroupProblem, topicFilterProblem, topicNameProblem } from './syntax.ts';
 
 /** Documentation attached to every field; `secret` fields must come from an env variable and are never echoed. */
@@ -75,8 +76,8 @@ export const mqttSourceSchema = z
     password: doc(z.string().min(1).optional(), 'Broker password; must be written as ${ENV_VAR}.', '${MQTT_PASSWORD}', { secret: true }),
     tls: doc(mqttTlsSchema.optional(), 'TLS settings (used with mqtts:// and wss://).', { ca: '/etc/edgeke/ca.pem' }),
     protocolVersion: doc(z.literal([5, 4]).default(5), 'MQTT protocol version: 5 (user properties id/ts, shared subscriptions) or 4 (3.1.1).', 5),
-    maxPacketBytes: doc(positiveInt().default(16 * 1024 * 1024), 'Largest MQTT packet accepted from the broker, in bytes.', 16_777_216),
-    keepaliveSeconds: doc(nonNegativeInt().max(65_535).default(30), 'MQTT keepalive interval in seconds (0 = off).', 30),
+    maxPacketBytes: doc(positiveInt().default(MQTT_DEFAULTS.maxPacketBytes), 'Largest MQTT packet accepted from the broker, in bytes.', 16_777_216),
+    keepaliveSeconds: doc(nonNegativeInt().max(65_535).default(MQTT_DEFAULTS.keepaliveSeconds), 'MQTT keepalive interval in seconds (0 = off).', 30),
   })
   .strict();
 

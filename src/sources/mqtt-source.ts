@@ -4,6 +4,9 @@ import { Observable } from 'rxjs';
 import type { RawMessage } from '../core/frame.ts';
 import { ConfigError } from '../errors.ts';
 import { MqttAckTracker } from './mqtt-ack-tracker.ts';
+import { MQTT_DEFAULTS } from './mqtt-defaults.ts';
+
+export { MQTT_DEFAULTS };
 import { SourceError, sourceRefused } from './source-errors.ts';
 import type { OversizePublish } from './mqtt-packet-limit.ts';
 import {
@@ -55,14 +58,6 @@ export interface MqttSourceDeps {
   events?: SourceEvents;
 }
 
-export const MQTT_DEFAULTS = {
-  protocolVersion: 5,
-  maxPacketBytes: 4 * 1024 * 1024,
-  keepaliveSeconds: 10,
-  reconnectPeriodMs: 1_000,
-  connectTimeoutMs: 10_000,
-  sessionExpirySeconds: 86_400,
-} as const;
 
 /** The filter actually subscribed: `$share/<group>/<topic>` for a shared subscription. */
 export function subscriptionFilter(options: Pick<MqttSourceOptions, 'topic' | 'sharedGroup'>): string {
