@@ -78,6 +78,38 @@ describe('FlowPipeline with a real multi-exit model', () => {
     });
   }
 
+  /** A pipeline whose decoder records the id of every frame it decodes, taking `decodeMs` off this thread first. */
+  function countingPipeline(
+    config: FlowConfig,
+    sink: MemorySink,
+    source: Subject<RawMessage>,
+    options: { decodeMs?: number; decodeConcurrency?: number } = {},
+  ): { pipeline: FlowPipeline; decoded: string[] } {
+    const manifest = model.loaded.manifest;
+    const decoder = createDecoder(config.decode, { flow: config.name, input: manifest.input, classes: manifest.classes, maxPayloadBytes: config.limits.maxPayloadBytes });
+    const decoded: string[] = [];
+    const counting: Decoder = {
+      kind: decoder.kind,
+      decode: async (m) => {
+        if (options.decodeMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.decodeMs));
+        decoded.push(m.payload.kind === 'bytes' ? (JSON.parse(m.payload.bytes.toString()) as { id: string }).id : '?');
+        return decoder.decode(m);
+      },
+    };
+    const pipeline = new FlowPipeline({
+      config,
+      configVersion: 1,
+      source,
+      decoder: counting,
+      ...(options.decodeConcurrency === undefined ? {} : { decodeConcurrency: options.decodeConcurrency }),
+      executor: model.executor,
+      model: { name: manifest.name, engine: 'onnx', classes: manifest.classes },
+      sinks: [sink],
+      logger,
+    });
+    return { pipeline, decoded };
+  }
+
   it('answers every frame exactly once and acknowledges it only after the sink holds its result', async () => {
     const sink = new MemorySink();
     const source = new Subject<RawMessage>();
@@ -124,26 +156,7 @@ describe('FlowPipeline with a real multi-exit model', () => {
     const source = new Subject<RawMessage>();
     const acks: string[] = [];
     const config = flowConfig({ policy: { deadlineMs: 50, latePolicy: 'shed' } });
-    const manifest = model.loaded.manifest;
-    const decoder = createDecoder(config.decode, { flow: config.name, input: manifest.input, classes: manifest.classes, maxPayloadBytes: config.limits.maxPayloadBytes });
-    const decoded: string[] = [];
-    const counting: Decoder = {
-      kind: decoder.kind,
-      decode: async (m) => {
-        decoded.push(m.payload.kind === 'bytes' ? (JSON.parse(m.payload.bytes.toString()) as { id: string }).id : '?');
-        return decoder.decode(m);
-      },
-    };
-    const pipeline = new FlowPipeline({
-      config,
-      configVersion: 1,
-      source,
-      decoder: counting,
-      executor: model.executor,
-      model: { name: manifest.name, engine: 'onnx', classes: manifest.classes },
-      sinks: [sink],
-      logger,
-    });
+    const { pipeline, decoded } = countingPipeline(config, sink, source);
     pipeline.start();
     // Received 10 s ago (a backlog in front of the decoders), captured just now by its own clock.
     source.next({ ...message('queued', sine(0), acks), receivedTs: Date.now() - 10_000 });
@@ -162,30 +175,9 @@ describe('FlowPipeline with a real multi-exit model', () => {
     const source = new Subject<RawMessage>();
     const acks: string[] = [];
     const config = flowConfig({ policy: { deadlineMs: 1000, latePolicy: 'shed' }, limits: { maxInFlight: 1000 } });
-    const manifest = model.loaded.manifest;
-    const decoder = createDecoder(config.decode, { flow: config.name, input: manifest.input, classes: manifest.classes, maxPayloadBytes: config.limits.maxPayloadBytes });
-    const decoded: string[] = [];
     // A decoder that takes at least 20 ms per frame off this thread (as images decode on libvips threads): 300 frames
     // need 6 s or more, the 1 s deadline allows at most ~50.
-    const slow: Decoder = {
-      kind: decoder.kind,
-      decode: async (m) => {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        decoded.push(m.payload.kind === 'bytes' ? (JSON.parse(m.payload.bytes.toString()) as { id: string }).id : '?');
-        return decoder.decode(m);
-      },
-    };
-    const pipeline = new FlowPipeline({
-      config,
-      configVersion: 1,
-      source,
-      decoder: slow,
-      decodeConcurrency: 1,
-      executor: model.executor,
-      model: { name: manifest.name, engine: 'onnx', classes: manifest.classes },
-      sinks: [sink],
-      logger,
-    });
+    const { pipeline, decoded } = countingPipeline(config, sink, source, { decodeMs: 20, decodeConcurrency: 1 });
     pipeline.start();
     for (let i = 0; i < 300; i++) source.next(message(`b${i}`, sine(i), acks));
     expect(await pipeline.stop(20_000)).toBe(true);
