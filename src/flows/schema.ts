@@ -204,9 +204,28 @@ export const influxSinkSchema = z
     password: doc(z.string().min(1).optional(), 'InfluxDB password; must be written as ${ENV_VAR}.', '${INFLUX_PASSWORD}', { secret: true }),
     batchSize: doc(positiveInt().max(50_000).default(500), 'Points per write request; a full batch is written at once.', 500),
     flushIntervalMs: doc(positiveInt().default(1000), 'Longest a point waits in the buffer before a write, in milliseconds.', 1000),
-    bufferMaxPoints: doc(positiveInt().default(100_000), 'Points held in memory while InfluxDB is slow or down; intake slows above 80%, then points spill to disk.', 100_000),
-    spillDir: doc(z.string().min(1).optional(), 'Folder for spill segments during long outages (no spilling when absent: the oldest points are dropped, and counted).', './spill/line1-camera'),
-    spillMaxBytes: doc(positiveInt().default(256 * 1024 * 1024), 'Bound on the spill folder; the oldest segments are dropped past it, and counted.', 268_435_456),
+    bufferMaxPoints: doc(
+      positiveInt().default(100_000),
+      'Points of the write-ahead log kept in memory for writing to InfluxDB; older ones are read back from disk.',
+      100_000,
+    ),
+    walDir: doc(
+      z.string().min(1).optional(),
+      'Folder of the flow\'s write-ahead log: every point is fsync\'d here before its frame is acknowledged, and stays until InfluxDB confirms it. Default: $EDGEKE_STATE_DIR/wal/<flow name>, else .edgeke/wal/<flow name> in the working directory.',
+      './state/wal/line1-camera',
+    ),
+    walMaxBytes: doc(
+      positiveInt().min(65_536).optional(),
+      'Bound on the write-ahead log (points not yet in InfluxDB). At it, frames are not acknowledged and intake waits until InfluxDB takes points again; nothing is dropped. Default 268435456 (256 MiB).',
+      268_435_456,
+    ),
+    walCommitIntervalMs: doc(
+      z.number().positive().max(1000).optional(),
+      'Group commit: longest a point waits for the fsync that makes it durable (one fsync per group of points). Default 5.',
+      5,
+    ),
+    spillDir: doc(z.string().min(1).optional(), 'Old name of walDir (used when walDir is absent).', './spill/line1-camera'),
+    spillMaxBytes: doc(positiveInt().min(65_536).optional(), 'Old name of walMaxBytes (used when walMaxBytes is absent).', 268_435_456),
     statsIntervalMs: doc(positiveInt().default(5000), 'Interval of the flow_stats points, in milliseconds.', 5000),
   })
   .strict();

@@ -40,7 +40,7 @@ describe('InfluxDB sink with authentication', () => {
   });
 
   it('writes with the right credentials', async () => {
-    const writer = await createInfluxWriter('auth', settings(influxd.url, PASSWORD), { logger: pino({ level: 'silent' }) });
+    const writer = await createInfluxWriter('auth', settings(influxd.url, PASSWORD), { logger: pino({ level: 'silent' }), stateDir: join(dir, 'state-right') });
     await writer.write(result('with-password'));
     const report = await writer.close(10_000);
     expect(report.remaining).toBe(0);
@@ -50,7 +50,7 @@ describe('InfluxDB sink with authentication', () => {
   it('keeps points and retries with wrong credentials, logging one line without the password', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
-    const writer = await createInfluxWriter('auth', settings(influxd.url, `${PASSWORD}-wrong`), { logger });
+    const writer = await createInfluxWriter('auth', settings(influxd.url, `${PASSWORD}-wrong`), { logger, stateDir: join(dir, 'state-wrong') });
     await writer.write(result('wrong-password'));
     await sleep(1_000);
     expect(writer.isReady).toBe(false);
