@@ -127,7 +127,10 @@ export class InfluxWriter {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.loop = this.run();
+    this.loop = this.run().catch((error: unknown) => {
+      // A bug, not an outage: said loudly. The points stay in the log and are written on the next start.
+      this.options.logger.fatal({ flow: this.options.flow, err: error instanceof Error ? error.stack : String(error) }, 'influx sink: writer stopped by an unexpected error');
+    });
     const stats = this.options.stats;
     if (stats !== undefined) {
       this.statsTimer = setInterval(() => void this.writeFlowStats(), stats.intervalMs);
@@ -228,13 +231,17 @@ export class InfluxWriter {
     }
   }
 
-  /** Writes what the log holds to InfluxDB, waiting up to `timeoutMs`; what is left stays in the log. */
+  /**
+   * Writes what the log holds to InfluxDB, waiting up to `timeoutMs` (less while InfluxDB is unreachable and every
+   * point is durable); what is left stays in the log.
+   */
   async flush(timeoutMs = 10_000): Promise<FlushReport> {
     this.flushRequests += 1;
     this.wakeUp();
     const deadline = this.now() + timeoutMs;
     try {
-      while (this.wal.unconfirmedRecords > 0 && this.now() < deadline && this.started && !this.closed) {
+      // During an outage there is nothing to wait for once every point is durable: the log keeps them.
+      while (this.wal.unconfirmedRecords > 0 && this.now() < deadline && this.started && !this.closed && !(this.outageSince !== undefined && this.wal.notDurableRecords === 0)) {
         await sleep(Math.min(20, Math.max(1, deadline - this.now())));
       }
     } finally {

@@ -7,8 +7,10 @@ const FIELD_TYPES: Record<string, Record<string, string>> = {
   [FLOW_STATS_MEASUREMENT]: FLOW_STATS_FIELD_TYPES,
 };
 
-const escapeMeasurement = (text: string): string => text.replace(/[\\, ]/g, (c) => `\\${c}`);
-const escapeKey = (text: string): string => text.replace(/[\\,= ]/g, (c) => `\\${c}`);
+// InfluxDB 1.x unescapes only the separators in names and tag values: a backslash stays as it is (a trailing one
+// would escape the separator after it, so checkTagValue refuses it).
+const escapeMeasurement = (text: string): string => text.replace(/[, ]/g, (c) => `\\${c}`);
+const escapeKey = (text: string): string => text.replace(/[,= ]/g, (c) => `\\${c}`);
 // A string field may hold a line break: InfluxDB's HTTP API takes it inside the quotes.
 const escapeString = (text: string): string => `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 

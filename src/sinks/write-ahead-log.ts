@@ -368,6 +368,9 @@ export class WriteAheadLog {
         );
       }
       this.updatePressure();
+      // Disk full: the retained `.done` segments only serve to recognise redeliveries (the writer keeps their keys in
+      // memory too); their room goes to records not yet in InfluxDB.
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') await this.removeRetained();
       const delay = this.backoff.nextDelayMs();
       setTimeout(() => {
         if (this.closed) return;
@@ -410,7 +413,8 @@ export class WriteAheadLog {
     segment.lines = undefined;
     const retain = this.options.retainRecords ?? 50_000;
     try {
-      if (retain > 0 && segment.records > 0) {
+      // While the disk fails, confirmed segments are deleted, not kept: their room is needed.
+      if (retain > 0 && segment.records > 0 && !this.failing) {
         await rename(this.segmentFile(segment.index, 'log'), this.segmentFile(segment.index, 'done'));
         this.done.push({ index: segment.index, records: segment.records });
         this.done.sort((a, b) => a.index - b.index);
@@ -429,6 +433,10 @@ export class WriteAheadLog {
     }
     this.releaseSpace();
     this.updatePressure();
+  }
+
+  private async removeRetained(): Promise<void> {
+    for (const entry of this.done.splice(0)) await rm(this.segmentFile(entry.index, 'done'), { force: true }).catch(() => undefined);
   }
 
   /** Keeps at most memoryMaxRecords lines cached: the newest segments are read back from disk when their turn comes. */
