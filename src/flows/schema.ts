@@ -221,8 +221,8 @@ export const influxSinkSchema = z
     ),
     walCommitIntervalMs: doc(
       z.number().positive().max(1000).optional(),
-      'Group commit: longest a point waits for the fsync that makes it durable (one fsync per group of points). Default 5.',
-      5,
+      'Group commit: longest a point waits for the fsync that makes it durable (one fsync per group of points). Default 10. Shorter acknowledges sooner; longer costs less CPU per point (docs/reliability.md).',
+      10,
     ),
     spillDir: doc(z.string().min(1).optional(), 'Old name of walDir (used when walDir is absent).', './spill/line1-camera'),
     spillMaxBytes: doc(positiveInt().min(65_536).optional(), 'Old name of walMaxBytes (used when walMaxBytes is absent).', 268_435_456),

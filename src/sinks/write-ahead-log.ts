@@ -31,7 +31,7 @@ export interface WriteAheadLogOptions {
   maxBytes: number;
   /** Records kept in memory for the InfluxDB writer; the rest is read back from the segments. */
   memoryMaxRecords: number;
-  /** Longest an append waits for its group's fsync to start. Default 5 ms. */
+  /** Longest an append waits for its group's fsync to start. Default 10 ms. */
   commitIntervalMs?: number;
   /** A group this large is committed at once. Default 1,000. */
   commitMaxRecords?: number;
@@ -116,7 +116,7 @@ export class WriteAheadLog {
 
   private constructor(private readonly options: WriteAheadLogOptions) {
     this.now = options.now ?? (() => performance.now());
-    this.commitIntervalMs = options.commitIntervalMs ?? 5;
+    this.commitIntervalMs = options.commitIntervalMs ?? 10;
     this.commitMaxRecords = options.commitMaxRecords ?? 1_000;
     this.segmentMaxBytes = options.segmentMaxBytes ?? Math.max(4_096, Math.min(4 * 2 ** 20, Math.floor(options.maxBytes / 8)));
     this.pressure$ = this.pressure.asObservable();
