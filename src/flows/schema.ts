@@ -240,8 +240,19 @@ export const mqttResultsSinkSchema = z
       "MQTT protocol version of the results connection; default: the MQTT source's, else 5 (4 for MQTT 3.1.1 brokers such as the embedded one).",
       5,
     ),
+    username: doc(z.string().min(1).optional(), "Results broker user name; default: the MQTT source's when the broker is the same.", '${MQTT_RESULTS_USERNAME}'),
+    password: doc(z.string().min(1).optional(), 'Results broker password; must be written as ${ENV_VAR}.', '${MQTT_RESULTS_PASSWORD}', { secret: true }),
+    tls: doc(mqttTlsSchema.optional(), "TLS settings of the results connection (mqtts:// and wss:// only); default: the MQTT source's when the broker is the same.", { ca: '/etc/edgeke/ca.pem' }),
   })
-  .strict();
+  .strict()
+  .superRefine((sink, ctx) => {
+    if ((sink.username === undefined) !== (sink.password === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'username and password go together' });
+    }
+    if (sink.tls !== undefined && sink.url !== undefined && !/^(mqtts|wss):/i.test(sink.url)) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls needs an mqtts:// or wss:// url (with mqtt:// or ws:// it would be ignored and the connection unencrypted)' });
+    }
+  });
 
 export const sinksSchema = z
   .object({
@@ -291,6 +302,10 @@ export const flowSchema = z
     if (kind === 'opcua' && flow.sinks.mqttResults !== undefined && flow.sinks.mqttResults.url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['sinks', 'mqttResults', 'url'], message: 'required when the source is not MQTT (there is no broker to reuse)' });
     }
+    const results = flow.sinks.mqttResults;
+    if (kind === 'mqtt' && results?.tls !== undefined && results.url === undefined && !/^(mqtts|wss):/i.test(flow.source.url)) {
+      ctx.addIssue({ code: 'custom', path: ['sinks', 'mqttResults', 'tls'], message: "tls needs an mqtts:// or wss:// url: set sinks.mqttResults.url (the source's is not one)" });
+    }
     if (kind === 'mqtt' && flow.source.maxPacketBytes < flow.limits.maxPayloadBytes) {
       ctx.addIssue({ code: 'custom', path: ['source', 'maxPacketBytes'], message: 'expected at least limits.maxPayloadBytes' });
     }
@@ -312,7 +327,7 @@ export type MqttResultsSinkConfig = z.infer<typeof mqttResultsSinkSchema>;
 export type LimitsConfig = FlowConfig['limits'];
 
 /** Paths of fields that must be written as ${ENV_VAR} references and are never echoed. */
-export const SECRET_PATHS: readonly string[] = ['source.password', 'sinks.influx.password'];
+export const SECRET_PATHS: readonly string[] = ['source.password', 'sinks.influx.password', 'sinks.mqttResults.password'];
 
 /** The MQTT client id of a flow's source: the configured one, else `edgeke-<flow name>` (stable across restarts). */
 export function mqttClientId(flow: Pick<FlowConfig, 'name'> & { source: Pick<MqttSourceConfig, 'clientId'> }): string {
