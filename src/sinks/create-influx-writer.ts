@@ -47,7 +47,7 @@ export async function createInfluxWriter(flow: string, config: InfluxSinkConfig,
       commitIntervalMs: config.walCommitIntervalMs,
     });
   } catch (error) {
-    throw new ConfigError(`flow ${flow}: the write-ahead log folder ${dir} cannot be used (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set sinks.influx.walDir to a writable folder`, { cause: error });
+    throw new ConfigError(`flow ${flow}: the write-ahead log folder ${dir} cannot be used (${(error as Error).message}); set sinks.influx.walDir to a writable folder of its own`, { cause: error });
   }
   const { log, recovery } = opened;
   if (recovery.records > 0 || recovery.torn > 0) {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { RetryBackoff } from './retry-backoff.ts';
 import { SinkClosedError } from './sink-errors.ts';
+import { releaseLock, syncDirectory, takeLock } from './wal-files.ts';
 import { encodeRecord, parseSegment, type WalRecord } from './wal-record.ts';
 
 /**
@@ -126,6 +127,7 @@ export class WriteAheadLog {
   static async open(options: WriteAheadLogOptions): Promise<{ log: WriteAheadLog; recovery: WalRecovery }> {
     const log = new WriteAheadLog(options);
     await mkdir(options.dir, { recursive: true });
+    await takeLock(options.dir);
     const recovery: WalRecovery = { records: 0, keys: [], corrupt: 0, torn: 0 };
     const names = (await readdir(options.dir)).sort();
     for (const name of names) {
@@ -269,6 +271,7 @@ export class WriteAheadLog {
         await this.retireIfConfirmed(active.segment);
       }
     }
+    await releaseLock(this.options.dir);
     this.pressure.complete();
   }
 
@@ -458,15 +461,5 @@ export class WriteAheadLog {
 
   private segmentFile(index: number, kind: 'log' | 'done'): string {
     return join(this.options.dir, `wal-${String(index).padStart(12, '0')}.${kind}`);
-  }
-}
-
-/** A new file's name is durable only once its folder is fsync'd. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

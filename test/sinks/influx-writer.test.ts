@@ -249,6 +249,15 @@ describe('InfluxWriter', () => {
     expect(lines().filter((line) => String(line.msg).includes('InfluxDB unavailable'))).toHaveLength(1);
   });
 
+  it('refuses a log folder another writer holds, and takes it once that one closed', async () => {
+    const client = new FakeInfluxClient();
+    const first = await makeWriter(client);
+    await expect(WriteAheadLog.open({ dir: first.dir, flow: 'line1', logger: silentLogger, maxBytes: 2 ** 20, memoryMaxRecords: 100 })).rejects.toThrow(/in use/);
+    await first.writer.close(1_000);
+    const second = await makeWriter(client, {}, { dir: first.dir });
+    expect(second.writer.bufferedPoints).toBe(0);
+  });
+
   it('works with a write-only user: setup is refused (403), writes to the existing database go through', async () => {
     const client = new FakeInfluxClient();
     client.setup = 'forbidden';
