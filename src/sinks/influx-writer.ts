@@ -95,6 +95,7 @@ export class InfluxWriter {
   private droppedTotal = 0;
   private droppedSinceStats = 0;
   private duplicatesSkipped = 0;
+  private failedAttempts = 0;
   private flushRequests = 0;
   private wakeUp: () => void = () => undefined;
   private stopping = false;
@@ -232,16 +233,18 @@ export class InfluxWriter {
   }
 
   /**
-   * Writes what the log holds to InfluxDB, waiting up to `timeoutMs` (less while InfluxDB is unreachable and every
-   * point is durable); what is left stays in the log.
+   * Writes what the log holds to InfluxDB, waiting up to `timeoutMs`, or until a retry made during the flush failed
+   * too (InfluxDB is down: every point is durable, nothing to wait for); what is left stays in the log.
    */
   async flush(timeoutMs = 10_000): Promise<FlushReport> {
     this.flushRequests += 1;
     this.wakeUp();
     const deadline = this.now() + timeoutMs;
+    const failuresAtStart = this.failedAttempts;
     try {
-      // During an outage there is nothing to wait for once every point is durable: the log keeps them.
-      while (this.wal.unconfirmedRecords > 0 && this.now() < deadline && this.started && !this.closed && !(this.outageSince !== undefined && this.wal.notDurableRecords === 0)) {
+      // Once a retry during this flush failed too, there is nothing to wait for: every point is durable, the log keeps them.
+      const givingUp = (): boolean => this.outageSince !== undefined && this.failedAttempts > failuresAtStart && this.wal.notDurableRecords === 0;
+      while (this.wal.unconfirmedRecords > 0 && this.now() < deadline && this.started && !this.closed && !givingUp()) {
         await sleep(Math.min(20, Math.max(1, deadline - this.now())));
       }
     } finally {
@@ -394,6 +397,7 @@ export class InfluxWriter {
 
   private noteFailure(error: InfluxWriteError, settingUp = false): void {
     this.retrying = true;
+    this.failedAttempts += 1;
     if (this.outageSince !== undefined) return;
     this.outageSince = this.now();
     const auth = error.status === 401 || error.status === 403;
