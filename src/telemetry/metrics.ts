@@ -89,7 +89,7 @@ export class EdgekeMetrics {
     this.sinkBuffer = new Gauge({ name: `${prefix}sink_buffer_points`, help: 'Points waiting in a sink buffer', labelNames: ['sink'], registers });
     this.sinkDropped = new Counter({
       name: `${prefix}sink_dropped_points_total`,
-      help: 'Points a sink dropped (rejected by the server, buffer full)',
+      help: 'Points or results a sink dropped, by reason (InfluxDB refused them for good, unpublishable live results)',
       labelNames: ['sink', 'reason'],
       registers,
     });
