@@ -38,7 +38,10 @@ COPY flows ./flows
 COPY models ./models
 # Test splits the device simulators replay (data/<dataset>/test).
 COPY data ./data
-# The code stays root-owned and read-only to the service; it writes only its caches, spill files and OPC UA PKI.
+# The code stays root-owned and read-only to the service; it writes only its caches, its write-ahead logs and OPC UA
+# PKI. The logs (what was acknowledged and is not yet in InfluxDB) go under /app/spill, the volume docker-compose.yml
+# mounts there, so they survive the container: $EDGEKE_STATE_DIR/wal/<flow> (or a flow's sinks.influx.walDir).
+ENV EDGEKE_STATE_DIR=/app/spill
 RUN mkdir -p .cache spill pki && chown node:node .cache spill pki
 USER node
 # /metrics, /healthz, /readyz (src/telemetry/http-server.ts).

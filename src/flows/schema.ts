@@ -219,9 +219,28 @@ export const influxSinkSchema = z
     password: doc(z.string().min(1).optional(), 'InfluxDB password; must be written as ${ENV_VAR}.', '${INFLUX_PASSWORD}', { secret: true }),
     batchSize: doc(positiveInt().max(50_000).default(500), 'Points per write request; a full batch is written at once.', 500),
     flushIntervalMs: doc(positiveInt().default(1000), 'Longest a point waits in the buffer before a write, in milliseconds.', 1000),
-    bufferMaxPoints: doc(positiveInt().default(100_000), 'Points held in memory while InfluxDB is slow or down; intake slows above 80%, then points spill to disk.', 100_000),
-    spillDir: doc(z.string().min(1).optional(), 'Folder for spill segments during long outages (no spilling when absent: the oldest points are dropped, and counted).', './spill/line1-camera'),
-    spillMaxBytes: doc(positiveInt().default(256 * 1024 * 1024), 'Bound on the spill folder; the oldest segments are dropped past it, and counted.', 268_435_456),
+    bufferMaxPoints: doc(
+      positiveInt().default(100_000),
+      'Points of the write-ahead log kept in memory for writing to InfluxDB; older ones are read back from disk.',
+      100_000,
+    ),
+    walDir: doc(
+      z.string().min(1).optional(),
+      'Folder of the flow\'s write-ahead log: every point is fsync\'d here before its frame is acknowledged, and stays until InfluxDB confirms it. Default: $EDGEKE_STATE_DIR/wal/<flow name>, else .edgeke/wal/<flow name> in the working directory.',
+      './state/wal/line1-camera',
+    ),
+    walMaxBytes: doc(
+      positiveInt().min(65_536).optional(),
+      'Bound on the write-ahead log (points not yet in InfluxDB). At it, frames are not acknowledged and intake waits until InfluxDB takes points again; nothing is dropped. Default 268435456 (256 MiB).',
+      268_435_456,
+    ),
+    walCommitIntervalMs: doc(
+      z.number().positive().max(1000).optional(),
+      'Group commit: longest a point waits for the fsync that makes it durable (one fsync per group of points). Default 10. Shorter acknowledges sooner; longer costs less CPU per point (docs/reliability.md).',
+      10,
+    ),
+    spillDir: doc(z.string().min(1).optional(), 'Old name of walDir (used when walDir is absent).', './spill/line1-camera'),
+    spillMaxBytes: doc(positiveInt().min(65_536).optional(), 'Old name of walMaxBytes (used when walMaxBytes is absent).', 268_435_456),
     statsIntervalMs: doc(positiveInt().default(5000), 'Interval of the flow_stats points, in milliseconds.', 5000),
   })
   .strict();
@@ -236,8 +255,19 @@ export const mqttResultsSinkSchema = z
       "MQTT protocol version of the results connection; default: the MQTT source's, else 5 (4 for MQTT 3.1.1 brokers such as the embedded one).",
       5,
     ),
+    username: doc(z.string().min(1).optional(), "Results broker user name; default: the MQTT source's when the broker is the same.", '${MQTT_RESULTS_USERNAME}'),
+    password: doc(z.string().min(1).optional(), 'Results broker password; must be written as ${ENV_VAR}.', '${MQTT_RESULTS_PASSWORD}', { secret: true }),
+    tls: doc(mqttTlsSchema.optional(), "TLS settings of the results connection (mqtts:// and wss:// only); default: the MQTT source's when the broker is the same.", { ca: '/etc/edgeke/ca.pem' }),
   })
-  .strict();
+  .strict()
+  .superRefine((sink, ctx) => {
+    if ((sink.username === undefined) !== (sink.password === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'username and password go together' });
+    }
+    if (sink.tls !== undefined && sink.url !== undefined && !/^(mqtts|wss):/i.test(sink.url)) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls needs an mqtts:// or wss:// url (with mqtt:// or ws:// it would be ignored and the connection unencrypted)' });
+    }
+  });
 
 export const sinksSchema = z
   .object({
@@ -303,6 +333,10 @@ export const flowSchema = z
     if (kind === 'opcua' && flow.sinks.mqttResults !== undefined && flow.sinks.mqttResults.url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['sinks', 'mqttResults', 'url'], message: 'required when the source is not MQTT (there is no broker to reuse)' });
     }
+    const results = flow.sinks.mqttResults;
+    if (kind === 'mqtt' && results?.tls !== undefined && results.url === undefined && !/^(mqtts|wss):/i.test(flow.source.url)) {
+      ctx.addIssue({ code: 'custom', path: ['sinks', 'mqttResults', 'tls'], message: "tls needs an mqtts:// or wss:// url: set sinks.mqttResults.url (the source's is not one)" });
+    }
     if (kind === 'mqtt' && flow.source.maxPacketBytes < flow.limits.maxPayloadBytes) {
       ctx.addIssue({ code: 'custom', path: ['source', 'maxPacketBytes'], message: 'expected at least limits.maxPayloadBytes' });
     }
@@ -324,7 +358,7 @@ export type MqttResultsSinkConfig = z.infer<typeof mqttResultsSinkSchema>;
 export type LimitsConfig = FlowConfig['limits'];
 
 /** Paths of fields that must be written as ${ENV_VAR} references and are never echoed. */
-export const SECRET_PATHS: readonly string[] = ['source.password', 'sinks.influx.password'];
+export const SECRET_PATHS: readonly string[] = ['source.password', 'sinks.influx.password', 'sinks.mqttResults.password'];
 
 /** The MQTT client id of a flow's source: the configured one, else `edgeke-<flow name>` (stable across restarts). */
 export function mqttClientId(flow: Pick<FlowConfig, 'name'> & { source: Pick<MqttSourceConfig, 'clientId'> }): string {

@@ -13,9 +13,10 @@ export interface MqttResultsDependencies {
 }
 
 /**
- * Client options for a flow's results: its own broker URL when set, else the MQTT source's broker with the source's
- * credentials and TLS. The client id is `<source client id or edgeke-<flow>>-results`, distinct from the source's
- * so the two connections do not take each other's session.
+ * Client options for a flow's results: its own broker URL, credentials and TLS when set; on the MQTT source's broker
+ * (no URL, or the same URL) the source's credentials and TLS fill what the sink does not set. Another broker never
+ * gets the source's credentials. The client id is `<source client id or edgeke-<flow>>-results`, distinct from the
+ * source's so the two connections do not take each other's session. `tls` on a plain mqtt:// or ws:// URL is refused.
  */
 export function resultsClientOptions(flow: FlowConfig): ResultsMqttOptions {
   const sink = flow.sinks.mqttResults;
@@ -24,15 +25,19 @@ export function resultsClientOptions(flow: FlowConfig): ResultsMqttOptions {
   const url = sink.url ?? source?.url;
   if (url === undefined) throw new ConfigError(`flow ${flow.name}: sinks.mqttResults.url is required when the source is not MQTT`);
   const sameBroker = source !== undefined && url === source.url;
-  return {
+  const options: ResultsMqttOptions = {
     url,
     clientId: `${source?.clientId ?? `edgeke-${flow.name}`}-results`,
     protocolVersion: sink.protocolVersion ?? source?.protocolVersion ?? 5,
     keepaliveSeconds: source?.keepaliveSeconds ?? 30,
-    username: sameBroker ? source.username : undefined,
-    password: sameBroker ? source.password : undefined,
-    tls: sameBroker ? source.tls : undefined,
+    username: sink.username ?? (sameBroker ? source.username : undefined),
+    password: sink.password ?? (sameBroker ? source.password : undefined),
+    tls: sink.tls ?? (sameBroker ? source.tls : undefined),
   };
+  if (options.tls !== undefined && !/^(mqtts|wss):/i.test(url)) {
+    throw new ConfigError(`flow ${flow.name}: sinks.mqttResults.tls needs an mqtts:// or wss:// url, not ${new URL(url).protocol}//`);
+  }
+  return options;
 }
 
 /** The MQTT results publisher of a flow, from its `sinks.mqttResults` config. */

@@ -1,16 +1,22 @@
 import type { Logger } from 'pino';
-import { BehaviorSubject, Subject, type Observable } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import type { FrameResult } from '../core/frame.ts';
 import { FlowStatsAggregator, type FlowState } from './flow-stats.ts';
 import { inferencePoint } from './inference-point.ts';
 import type { InfluxClient, InfluxTarget } from './influx-client.ts';
 import { checkPoint, type InfluxPoint } from './influx-point.ts';
+import { lineProtocol } from './line-protocol.ts';
 import { RetryBackoff } from './retry-backoff.ts';
 import { SinkClosedError, type InfluxWriteError } from './sink-errors.ts';
-import type { SpillStore } from './spill-store.ts';
+import type { WalBatch, WalStats, WriteAheadLog } from './write-ahead-log.ts';
 
-/** Why points left the sink without reaching InfluxDB. Every dropped point is counted under one of these. */
-export type DropReason = 'rejected' | 'invalid' | 'buffer-full' | 'spill-bound' | 'spill-failed' | 'spill-unreadable';
+/**
+ * Why points left the sink without reaching InfluxDB. Every one is counted under one of these. 'invalid': line
+ * protocol cannot carry the point (refused before it was acknowledged); 'rejected': InfluxDB answered 400 for it
+ * (a field type conflict, beyond the retention policy: it would be refused forever); 'wal-corrupt': a log record
+ * damaged on disk after it was written.
+ */
+export type DropReason = 'rejected' | 'invalid' | 'wal-corrupt';
 
 export interface DropEvent {
   reason: DropReason;
@@ -20,15 +26,13 @@ export interface DropEvent {
 export interface InfluxWriterSettings {
   /** Points per write request. */
   batchSize: number;
-  /** Longest a point waits in memory before a write is attempted. */
+  /** Longest a durable point waits before a write is attempted. */
   flushIntervalMs: number;
-  /** Points held in memory; past it the oldest go to the spill store (or are dropped without one). */
-  bufferMaxPoints: number;
-  /** Share of bufferMaxPoints above which `pressure$` says to slow intake. Default 0.8. */
-  highWaterRatio?: number;
   /** Retry backoff for writes and database creation. Default 100 ms doubling to 5 s. */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** Recent frames (device id and capture time) recognised when the broker redelivers them. Default 50,000. */
+  dedupeWindow?: number;
 }
 
 /** For the periodic flow_stats point; without it the writer writes only inference points. */
@@ -47,46 +51,51 @@ export interface InfluxWriterOptions {
   settings: InfluxWriterSettings;
   client: InfluxClient;
   logger: Logger;
-  /** Open spill store for long outages (see SpillStore.open); without it, overflow drops the oldest points. */
-  spill?: SpillStore;
+  /** The flow's open write-ahead log (WriteAheadLog.open); the writer owns it from here and closes it. */
+  wal: WriteAheadLog;
+  /** Keys of the records the log recovered or retained (WalRecovery.keys): redeliveries of these are not written again. */
+  recoveredKeys?: readonly string[];
   stats?: FlowStatsSettings;
   now?: () => number;
   random?: () => number;
 }
 
 export interface FlushReport {
-  /** Points still not in InfluxDB when flush returned (in memory or spilled to disk). */
+  /** Acknowledged points not yet in InfluxDB when flush returned: safe in the write-ahead log, written on next start. */
   remaining: number;
-  /** Of those, how many are safe on disk. */
-  spilled: number;
+  /** Points accepted but not yet durable (their frames are not acknowledged). */
+  notDurable: number;
+}
+
+/** A frame redelivered by its broker has the same device id and capture time; frames without them are not deduplicated. */
+export function dedupeKey(result: FrameResult): string | undefined {
+  return result.captureTsSource === 'device' ? `${result.id}@${result.captureTs}` : undefined;
 }
 
 /**
- * Writes one flow's results to InfluxDB 1.x (docs/telemetry.md): `inference` points and periodic `flow_stats`,
- * batched by size and time, buffered in memory with a bound and a high-water mark, retried with capped exponential
- * backoff and jitter on network errors and 5xx, spilled to disk during long outages. A 4xx batch is dropped, counted
- * and logged once. `write()` resolves once the point is in the buffer (memory or disk): that is when the pipeline
- * may acknowledge the frame's MQTT message.
+ * Writes one flow's results to InfluxDB 1.x (docs/telemetry.md): `inference` points and periodic `flow_stats`.
+ * `write()` resolves once the point is fsync'd to the flow's write-ahead log: only then may the pipeline acknowledge
+ * the frame's message. From the log, points go to InfluxDB in batches (by size and time), oldest first, retried with
+ * capped exponential backoff and jitter on network errors, 5xx and 401/403/404 (after which the database is set up
+ * again), and leave the log once InfluxDB confirmed them. A batch InfluxDB refuses with another 4xx is dropped,
+ * counted and logged. While the log is near its disk bound or cannot be written, `isAboveHighWater` holds intake back.
  */
 export class InfluxWriter {
-  /** True while the memory buffer is above its high-water mark: the pipeline should slow intake. */
-  readonly pressure$: Observable<boolean>;
   /** Every drop, with its reason and point count. */
   readonly drops$: Observable<DropEvent>;
 
-  private readonly pressure = new BehaviorSubject(false);
   private readonly drops = new Subject<DropEvent>();
   private readonly backoff: RetryBackoff;
   private readonly now: () => number;
-  private readonly highWater: number;
   private readonly stats: FlowStatsAggregator | undefined;
-  private memory: InfluxPoint[] = [];
-  /** The memory batch being written; put first in line again when the write fails. */
-  private inflight: InfluxPoint[] = [];
-  private firstBufferedAt: number | undefined;
+  private readonly wal: WriteAheadLog;
+  /** Keys of recent frames, each with the promise of its record's durability (insertion order = age). */
+  private readonly recent = new Map<string, Promise<void>>();
+  private firstPendingAt: number | undefined;
   private droppedTotal = 0;
   private droppedSinceStats = 0;
-  private relieving: Promise<void> = Promise.resolve();
+  private duplicatesSkipped = 0;
+  private failedAttempts = 0;
   private flushRequests = 0;
   private wakeUp: () => void = () => undefined;
   private stopping = false;
@@ -95,27 +104,34 @@ export class InfluxWriter {
   private loop: Promise<void> = Promise.resolve();
   private statsTimer: NodeJS.Timeout | undefined;
   private outageSince: number | undefined;
+  private targetReady = false;
+  private retrying = false;
   private ready = false;
 
   constructor(private readonly options: InfluxWriterOptions) {
     this.now = options.now ?? Date.now;
+    this.wal = options.wal;
     this.backoff = new RetryBackoff({
       initialMs: options.settings.retryInitialMs ?? 100,
       maxMs: options.settings.retryMaxMs ?? 5_000,
       random: options.random,
     });
-    this.highWater = Math.max(1, Math.floor(options.settings.bufferMaxPoints * (options.settings.highWaterRatio ?? 0.8)));
-    this.pressure$ = this.pressure.asObservable();
     this.drops$ = this.drops.asObservable();
     const stats = options.stats;
     this.stats = stats === undefined ? undefined : new FlowStatsAggregator(options.flow, stats.model, stats.exitCount, this.now());
+    for (const key of options.recoveredKeys ?? []) this.remember(key, Promise.resolve());
+    // Recovered records are a backlog: due at once.
+    if (this.wal.durableUnconfirmedRecords > 0) this.firstPendingAt = -Infinity;
   }
 
-  /** Creates the database and retention policy (retrying until InfluxDB answers), then writes as points arrive. */
+  /** Sets up the database and retention policy (retrying until InfluxDB answers), then writes as points arrive. */
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.loop = this.run();
+    this.loop = this.run().catch((error: unknown) => {
+      // A bug, not an outage: said loudly. The points stay in the log and are written on the next start.
+      this.options.logger.fatal({ flow: this.options.flow, err: error instanceof Error ? error.stack : String(error) }, 'influx sink: writer stopped by an unexpected error');
+    });
     const stats = this.options.stats;
     if (stats !== undefined) {
       this.statsTimer = setInterval(() => void this.writeFlowStats(), stats.intervalMs);
@@ -123,9 +139,9 @@ export class InfluxWriter {
     }
   }
 
-  /** Points not yet in InfluxDB: memory, in flight and spilled. */
+  /** Points not yet in InfluxDB (in the write-ahead log, or being committed to it). */
   get bufferedPoints(): number {
-    return this.memory.length + this.inflight.length + (this.options.spill?.pointCount ?? 0);
+    return this.wal.unconfirmedRecords;
   }
 
   /** Points that left without reaching InfluxDB since start (see drops$ for reasons). */
@@ -133,99 +149,128 @@ export class InfluxWriter {
     return this.droppedTotal;
   }
 
-  /** True once the database and retention policy exist (readiness). */
+  /** Redelivered frames whose point was already durable, so not written again. */
+  get duplicatesSkippedCount(): number {
+    return this.duplicatesSkipped;
+  }
+
+  /** Group-commit counters of the write-ahead log (commit latency, records per fsync). */
+  get walStats(): Readonly<WalStats> {
+    return this.wal.stats;
+  }
+
+  /** True once InfluxDB took the database setup or a write (readiness). */
   get isReady(): boolean {
     return this.ready;
   }
 
   get isAboveHighWater(): boolean {
-    return this.pressure.value;
+    return this.wal.isAboveHighWater;
   }
 
-  /** Resolves when the memory buffer is below its high-water mark (at once if it is). */
+  /** Resolves when the write-ahead log is below its high-water mark and writable (at once if it is). */
   whenBelowHighWater(): Promise<void> {
-    if (!this.pressure.value || this.closed) return Promise.resolve();
+    if (!this.wal.isAboveHighWater || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      const subscription = this.pressure.subscribe((high) => {
-        if (!high) {
-          queueMicrotask(() => subscription.unsubscribe());
-          resolve();
-        }
+      const subscription = this.wal.pressure$.subscribe({
+        next: (high) => {
+          if (!high) {
+            queueMicrotask(() => subscription.unsubscribe());
+            resolve();
+          }
+        },
+        complete: () => resolve(),
       });
     });
   }
 
   /**
-   * Buffers the frame's `inference` point (and counts it for flow_stats). Resolves once it is in the buffer (memory or
-   * disk), or once it was dropped and counted because line protocol cannot carry it (drops$ reason 'invalid'): either
-   * way the frame's message may be acknowledged. Rejects only with SinkClosedError after close().
+   * Logs the frame's `inference` point (and counts it for flow_stats). Resolves once it is fsync'd to the write-ahead
+   * log, or once it was dropped and counted because line protocol cannot carry it (drops$ reason 'invalid'): either
+   * way the frame's message may be acknowledged. A redelivered frame whose point is already logged resolves when
+   * that one is durable. Rejects only with SinkClosedError after close() (the frame is then not acknowledged).
    */
   async write(result: FrameResult): Promise<void> {
     if (this.closed || this.stopping) throw new SinkClosedError('InfluxDB sink');
+    const key = dedupeKey(result);
+    const earlier = key === undefined ? undefined : this.recent.get(key);
+    if (earlier !== undefined) {
+      this.duplicatesSkipped += 1;
+      await earlier;
+      return;
+    }
     this.stats?.record(result);
-    await this.writePoint(inferencePoint(result));
+    await this.writePoint(inferencePoint(result), key);
   }
 
-  /** Buffers any point (used for flow_stats; also for tests and tools). */
-  async writePoint(point: InfluxPoint): Promise<void> {
+  /** Logs any point (used for flow_stats; also for tests and tools). */
+  async writePoint(point: InfluxPoint, key?: string): Promise<void> {
     if (this.closed) throw new SinkClosedError('InfluxDB sink');
     try {
       checkPoint(point);
     } catch (error) {
       // Settled, not rejected: the same result would fail the same way on every redelivery. Counted instead.
       this.countDrop('invalid', 1);
-      this.options.logger.warn({ flow: this.options.flow, reason: (error as Error).message }, 'influx sink: point refused before buffering');
+      this.options.logger.warn({ flow: this.options.flow, reason: (error as Error).message }, 'influx sink: point refused before logging');
       return;
     }
-    const wasEmpty = this.memory.length === 0;
-    if (wasEmpty) this.firstBufferedAt = this.now();
-    this.memory.push(point);
-    // With a spill store the disk is the buffer: memory goes to disk at the high-water mark, so intake does not stall
-    // behind a long outage. Without one, memory holds up to bufferMaxPoints and intake waits above the high-water mark.
-    const limit = this.options.spill === undefined ? this.options.settings.bufferMaxPoints : this.highWater - 1;
-    if (this.memory.length + this.inflight.length > limit) await this.relieve(limit);
-    this.updatePressure();
-    // The first point in an empty buffer starts the flush-interval clock: wake the loop so it arms the timer
-    // (otherwise it sleeps until a full batch arrives, however long that takes).
-    if (wasEmpty || this.memory.length >= this.options.settings.batchSize) this.wakeUp();
+    const durable = this.wal.append({ key, line: lineProtocol(point) });
+    if (key !== undefined) {
+      this.remember(
+        key,
+        durable.catch(() => undefined),
+      );
+      durable.catch(() => this.recent.delete(key));
+    }
+    await durable;
+    if (this.firstPendingAt === undefined) {
+      // The first durable point starts the flush-interval clock: wake the loop so it arms its timer.
+      this.firstPendingAt = this.now();
+      this.wakeUp();
+    } else if (this.wal.durableUnconfirmedRecords >= this.options.settings.batchSize) {
+      this.wakeUp();
+    }
   }
 
   /**
-   * Writes everything buffered, waiting up to `timeoutMs`. What is still in memory then is moved to the spill store
-   * (when there is one) so it survives the restart; the report says what did not reach InfluxDB.
+   * Writes what the log holds to InfluxDB, waiting up to `timeoutMs`, or until a retry made during the flush failed
+   * too (InfluxDB is down: every point is durable, nothing to wait for); what is left stays in the log.
    */
   async flush(timeoutMs = 10_000): Promise<FlushReport> {
     this.flushRequests += 1;
     this.wakeUp();
     const deadline = this.now() + timeoutMs;
+    const failuresAtStart = this.failedAttempts;
     try {
-      while (this.bufferedPoints > 0 && this.now() < deadline && this.started) {
+      // Once a retry during this flush failed too, there is nothing to wait for: every point is durable, the log keeps them.
+      const givingUp = (): boolean => this.outageSince !== undefined && this.failedAttempts > failuresAtStart && this.wal.notDurableRecords === 0;
+      while (this.wal.unconfirmedRecords > 0 && this.now() < deadline && this.started && !this.closed && !givingUp()) {
         await sleep(Math.min(20, Math.max(1, deadline - this.now())));
       }
     } finally {
       this.flushRequests -= 1;
     }
-    const spill = this.options.spill;
-    if (spill !== undefined && this.memory.length + this.inflight.length > 0) {
-      await this.relieving;
-      const rest = [...this.inflight, ...this.memory];
-      this.inflight = [];
-      this.memory = [];
-      await this.spillPoints(rest);
-    }
-    return { remaining: this.bufferedPoints, spilled: spill?.pointCount ?? 0 };
+    return { remaining: this.wal.durableUnconfirmedRecords, notDurable: this.wal.notDurableRecords };
   }
 
-  /** Writes a last flow_stats point, flushes, and stops. Further writes reject with SinkClosedError. */
+  /** Writes a last flow_stats point, flushes, closes the log. Further writes reject with SinkClosedError. */
   async close(timeoutMs = 10_000): Promise<FlushReport> {
+    const deadline = this.now() + timeoutMs;
     if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
     if (this.stats !== undefined && !this.stopping) await this.writeFlowStats();
     this.stopping = true;
-    const report = await this.flush(timeoutMs);
+    await this.flush(Math.max(0, deadline - this.now()));
     this.closed = true;
     this.wakeUp();
     await this.loop;
-    this.pressure.complete();
+    await this.wal.close(Math.max(1_000, deadline - this.now()));
+    const report: FlushReport = { remaining: this.wal.durableUnconfirmedRecords, notDurable: this.wal.notDurableRecords };
+    if (report.remaining > 0) {
+      this.options.logger.warn(
+        { flow: this.options.flow, points: report.remaining },
+        'influx sink: stopped with points not yet in InfluxDB; they are in the write-ahead log (their frames were acknowledged) and are written on the next start',
+      );
+    }
     this.drops.complete();
     return report;
   }
@@ -239,132 +284,109 @@ export class InfluxWriter {
   }
 
   private async run(): Promise<void> {
-    await this.ensureTarget();
     while (!this.closed) {
+      if (!this.targetReady) {
+        const setup = await this.setUpTarget();
+        // Refused (a write-only user, say): write anyway when there is something to write, the database may exist.
+        if (setup === 'down' || (setup === 'refused' && this.wal.durableUnconfirmedRecords === 0)) {
+          await this.sleepUnlessClosed(this.backoff.nextDelayMs());
+          continue;
+        }
+      }
       await this.waitForWork();
       if (this.closed) break;
       const failure = await this.writeNextBatch();
-      if (failure !== undefined) this.noteFailure(failure);
-      else this.noteSuccess();
-      if (failure !== undefined) await this.sleepUnlessClosed(this.backoff.nextDelayMs());
-    }
-  }
-
-  private async ensureTarget(): Promise<void> {
-    while (!this.closed) {
-      try {
-        await this.options.client.ensureTarget(this.options.target);
-        this.ready = true;
+      if (failure === undefined) {
         this.noteSuccess();
-        return;
-      } catch (error) {
-        this.noteFailure(error as InfluxWriteError);
-        await this.sleepUnlessClosed(this.backoff.nextDelayMs());
+        continue;
       }
+      this.noteFailure(failure);
+      await this.sleepUnlessClosed(this.backoff.nextDelayMs());
     }
   }
 
-  /** Resolves when a batch is due: full batch, flush interval reached, flush requested or spilled points waiting. */
+  private async setUpTarget(): Promise<'ready' | 'refused' | 'down'> {
+    try {
+      await this.options.client.ensureTarget(this.options.target);
+      this.targetReady = true;
+      this.ready = true;
+      this.noteSuccess();
+      return 'ready';
+    } catch (error) {
+      const failure = error as InfluxWriteError;
+      this.noteFailure(failure, true);
+      return failure.status === 401 || failure.status === 403 ? 'refused' : 'down';
+    }
+  }
+
+  /** Resolves when a batch is due: full batch, flush interval reached, flush requested, a backlog or a retry. */
   private async waitForWork(): Promise<void> {
     for (;;) {
       if (this.closed) return;
-      if (this.inflight.length > 0 || (this.options.spill?.segmentCount ?? 0) > 0) return;
-      if (this.memory.length >= this.options.settings.batchSize) return;
-      if (this.memory.length > 0 && (this.flushRequests > 0 || this.stopping)) return;
-      const dueIn = this.memory.length === 0 ? undefined : (this.firstBufferedAt ?? this.now()) + this.options.settings.flushIntervalMs - this.now();
-      if (dueIn !== undefined && dueIn <= 0) return;
-      await new Promise<void>((resolve) => {
-        const timer = dueIn === undefined ? undefined : setTimeout(resolve, dueIn);
-        this.wakeUp = () => {
-          if (timer !== undefined) clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeUp = () => undefined;
-    }
-  }
-
-  /** Writes one batch; returns the error when it should be retried later. */
-  private async writeNextBatch(): Promise<InfluxWriteError | undefined> {
-    const { spill } = this.options;
-    if (this.inflight.length === 0) {
-      const segment = spill?.oldest();
-      if (spill !== undefined && segment !== undefined) {
-        let points: InfluxPoint[];
-        try {
-          points = await spill.read(segment);
-        } catch {
-          await spill.remove(segment);
-          this.countDrop('spill-unreadable', segment.points);
-          this.options.logger.error({ flow: this.options.flow, points: segment.points }, 'influx sink: unreadable spill segment dropped');
-          return undefined;
-        }
-        const failure = await this.tryWrite(points);
-        if (failure === undefined || !failure.retryable) await spill.remove(segment);
-        return failure?.retryable === true ? failure : undefined;
+      const waiting = this.wal.durableUnconfirmedRecords;
+      if (waiting > 0) {
+        if (waiting >= this.options.settings.batchSize || this.retrying || this.flushRequests > 0 || this.stopping) return;
+        const dueIn = (this.firstPendingAt ?? this.now()) + this.options.settings.flushIntervalMs - this.now();
+        if (dueIn <= 0) return;
+        await this.sleepUntilWoken(dueIn);
+      } else {
+        await this.sleepUntilWoken(undefined);
       }
-      this.inflight = this.memory.splice(0, this.options.settings.batchSize);
-      this.firstBufferedAt = this.memory.length > 0 ? this.now() : undefined;
-      this.updatePressure();
-      if (this.inflight.length === 0) return undefined;
     }
-    const failure = await this.tryWrite(this.inflight);
-    if (failure === undefined || !failure.retryable) this.inflight = [];
-    this.updatePressure();
-    return failure?.retryable === true ? failure : undefined;
   }
 
-  /** One write request; a non-retryable refusal drops the batch here, with a count and one log line. */
-  private async tryWrite(points: readonly InfluxPoint[]): Promise<InfluxWriteError | undefined> {
+  private async sleepUntilWoken(ms: number | undefined): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeUp = () => undefined;
+  }
+
+  /** Writes the oldest batch of the log; returns the error when it should be retried later. */
+  private async writeNextBatch(): Promise<InfluxWriteError | undefined> {
+    const batch = await this.wal.nextBatch(this.options.settings.batchSize);
+    if (batch === undefined) return undefined;
     try {
-      await this.options.client.writePoints(points, this.options.target);
-      return undefined;
+      await this.options.client.writeLines(batch.lines, this.options.target);
     } catch (caught) {
       const error = caught as InfluxWriteError;
-      if (error.retryable === false) {
-        const dropped = Math.min(points.length, error.droppedPoints ?? points.length);
-        this.countDrop('rejected', dropped);
-        this.options.logger.error({ flow: this.options.flow, points: dropped, batch: points.length, status: error.status, err: error.message }, 'influx sink: points refused by InfluxDB and dropped');
+      if (error.retryable !== false) {
+        // Credentials rotated, permissions changed, database dropped: set it up again before the next try.
+        if (error.status === 401 || error.status === 403 || error.status === 404) {
+          this.targetReady = false;
+          this.ready = false;
+        }
+        return error;
       }
-      return error;
+      this.refused(batch, error);
     }
+    await this.wal.confirm(batch);
+    this.targetReady = true;
+    this.ready = true;
+    const left = this.wal.durableUnconfirmedRecords;
+    this.firstPendingAt = left === 0 ? undefined : left >= this.options.settings.batchSize ? -Infinity : this.now();
+    return undefined;
   }
 
-  /** Memory over `bufferMaxPoints` (the bound): the oldest points go to disk (or are dropped without a spill store). */
-  private relieve(bufferMaxPoints: number): Promise<void> {
-    this.relieving = this.relieving.then(async () => {
-      const { batchSize } = this.options.settings;
-      while (this.memory.length > 0 && this.memory.length + this.inflight.length > bufferMaxPoints) {
-        const chunk = this.memory.splice(0, Math.max(batchSize, this.memory.length + this.inflight.length - bufferMaxPoints));
-        if (this.options.spill === undefined) {
-          this.countDrop('buffer-full', chunk.length);
-          this.options.logger.warn({ flow: this.options.flow, points: chunk.length }, 'influx sink: buffer full, oldest points dropped');
-        } else {
-          await this.spillPoints(chunk);
-        }
-      }
-    });
-    return this.relieving;
+  /** InfluxDB refused the batch for good (400): the points it did not write are dropped, counted, logged once per batch. */
+  private refused(batch: WalBatch, error: InfluxWriteError): void {
+    const dropped = Math.min(batch.lines.length, error.droppedPoints ?? batch.lines.length);
+    this.countDrop('rejected', dropped);
+    this.options.logger.error({ flow: this.options.flow, points: dropped, batch: batch.lines.length, status: error.status, err: error.message }, 'influx sink: points refused by InfluxDB and dropped');
   }
 
-  private async spillPoints(points: InfluxPoint[]): Promise<void> {
-    const spill = this.options.spill;
-    if (spill === undefined || points.length === 0) return;
-    const { batchSize } = this.options.settings;
-    for (let start = 0; start < points.length; start += batchSize) {
-      const chunk = points.slice(start, start + batchSize);
-      try {
-        const dropped = await spill.append(chunk);
-        if (dropped > 0) {
-          this.countDrop('spill-bound', dropped);
-          this.options.logger.warn({ flow: this.options.flow, points: dropped }, 'influx sink: spill bound reached, oldest points dropped');
-        }
-      } catch (error) {
-        this.countDrop('spill-failed', chunk.length);
-        this.options.logger.error({ flow: this.options.flow, points: chunk.length, err: (error as Error).message }, 'influx sink: spilling to disk failed, points dropped');
-      }
+  private remember(key: string, durable: Promise<void>): void {
+    this.recent.set(key, durable);
+    const window = this.options.settings.dedupeWindow ?? 50_000;
+    while (this.recent.size > window) {
+      const oldest = this.recent.keys().next();
+      if (oldest.done === true) break;
+      this.recent.delete(oldest.value);
     }
-    this.wakeUp();
   }
 
   private countDrop(reason: DropReason, points: number): void {
@@ -373,22 +395,24 @@ export class InfluxWriter {
     this.drops.next({ reason, points });
   }
 
-  private updatePressure(): void {
-    const high = this.memory.length + this.inflight.length >= this.highWater;
-    if (high !== this.pressure.value) this.pressure.next(high);
-  }
-
-  private noteFailure(error: InfluxWriteError): void {
-    if (!error.retryable && this.ready) return;
-    if (this.outageSince === undefined) {
-      this.outageSince = this.now();
-      if (error.retryable) this.options.logger.warn({ flow: this.options.flow, err: error.message }, 'influx sink: InfluxDB unavailable, buffering and retrying');
-      // Refused before anything was written: credentials or permissions. Keep retrying: an operator can fix it live.
-      else this.options.logger.error({ flow: this.options.flow, status: error.status, err: error.message }, 'influx sink: InfluxDB refused to set up the database (check sinks.influx credentials), buffering and retrying');
+  private noteFailure(error: InfluxWriteError, settingUp = false): void {
+    this.retrying = true;
+    this.failedAttempts += 1;
+    if (this.outageSince !== undefined) return;
+    this.outageSince = this.now();
+    const auth = error.status === 401 || error.status === 403;
+    if (settingUp && auth) {
+      this.options.logger.error(
+        { flow: this.options.flow, status: error.status, err: error.message },
+        'influx sink: InfluxDB refused to set up the database (check sinks.influx credentials); points stay in the write-ahead log, writing and retrying',
+      );
+    } else {
+      this.options.logger.warn({ flow: this.options.flow, status: error.status, err: error.message }, 'influx sink: InfluxDB unavailable, points stay in the write-ahead log, retrying');
     }
   }
 
   private noteSuccess(): void {
+    this.retrying = false;
     this.backoff.reset();
     if (this.outageSince !== undefined) {
       this.options.logger.info({ flow: this.options.flow, outageMs: this.now() - this.outageSince, buffered: this.bufferedPoints }, 'influx sink: InfluxDB reachable again');
@@ -415,4 +439,3 @@ export class InfluxWriter {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-

@@ -6,10 +6,12 @@ import type { ResultsMqttClient } from './mqtt-results-client.ts';
 /** Why a result was not published. Counted; the InfluxDB sink stays the record of every frame. */
 export type PublishDropReason = 'queue-full' | 'publish-failed' | 'closed';
 
+/** The JSON published per frame (docs/telemetry.md, results message). Every key is snake_case. */
 export interface ResultMessage {
   flow: string;
   id: string;
-  captureTs: number;
+  /** Capture time, ms since epoch. */
+  capture_ts: number;
   capture_ts_source: 'device' | 'receive';
   outcome: FrameResult['outcome'];
   reason?: string;
@@ -32,7 +34,7 @@ export function resultMessage(result: FrameResult, classes?: readonly string[]):
   const message: ResultMessage = {
     flow: result.flow,
     id: result.id,
-    captureTs: result.captureTs,
+    capture_ts: result.captureTs,
     capture_ts_source: result.captureTsSource,
     outcome: result.outcome,
     queue_ms: result.queueMs,
@@ -77,6 +79,7 @@ export class MqttResultsPublisher {
   private publishedCount = 0;
   private droppedCount = 0;
   private failing = false;
+  private queueFull = false;
   private closed = false;
 
   constructor(private readonly options: MqttResultsPublisherOptions) {
@@ -98,7 +101,17 @@ export class MqttResultsPublisher {
   /** Resolves once the broker has the result, or once it was dropped (counted). */
   publish(result: FrameResult): Promise<void> {
     if (this.closed) return Promise.resolve(this.drop('closed', result.id));
-    if (this.inFlight.size >= (this.options.maxPending ?? 10_000)) return Promise.resolve(this.drop('queue-full', result.id));
+    if (this.inFlight.size >= (this.options.maxPending ?? 10_000)) {
+      if (!this.queueFull) {
+        this.queueFull = true;
+        this.options.logger.warn({ flow: this.options.flow, pending: this.inFlight.size }, 'mqtt results: too many results waiting for the broker, new ones are being dropped');
+      }
+      return Promise.resolve(this.drop('queue-full', result.id));
+    }
+    if (this.queueFull) {
+      this.queueFull = false;
+      this.options.logger.info({ flow: this.options.flow, dropped: this.droppedCount }, 'mqtt results: queue has room again');
+    }
     const payload = Buffer.from(JSON.stringify(resultMessage(result, this.options.classes)));
     const delivery = this.options.client.publish(this.options.topic, payload, this.options.qos).then(
       () => {

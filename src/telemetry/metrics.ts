@@ -6,12 +6,15 @@ import type { FrameResult } from '../core/frame.ts';
  * Prometheus metrics of one EdgeKE process. Each instance owns its Registry (never prom-client's global one), so
  * tests and several pipelines in one process do not leak series into each other.
  *
- * Latencies are in milliseconds because deadlines are set in milliseconds; the bucket edges below are chosen so a
- * deadline of 10–200 ms falls on or near an edge and "share under the deadline" can be read straight off the buckets.
+ * Prometheus conventions: base units (seconds, not milliseconds, although deadlines are written in milliseconds),
+ * `_total` on counters. The latency bucket edges are chosen so a deadline of 10–200 ms falls on or near an edge and
+ * "share under the deadline" can be read straight off the buckets.
  */
 
-/** Histogram edges (ms) fitted to per-frame deadlines. */
-export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000, 2000] as const;
+/** Histogram edges (seconds) fitted to per-frame deadlines: 1 ms to 2 s. */
+export const LATENCY_BUCKETS_SECONDS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2] as const;
+
+const MS_PER_SECOND = 1000;
 
 /** Label value for "no exit" (shed, error) and "no reason" (ok, late), as in the InfluxDB schema. */
 export const NONE = 'none';
@@ -62,31 +65,31 @@ export class EdgekeMetrics {
       registers,
     });
     this.e2eLatency = new Histogram({
-      name: `${prefix}frame_e2e_latency_ms`,
-      help: 'Capture to result (ms) of answered frames; compare with the flow deadline',
+      name: `${prefix}frame_e2e_latency_seconds`,
+      help: 'Capture to result (seconds) of answered frames; compare with the flow deadline',
       labelNames: ['flow', 'outcome'],
-      buckets: [...LATENCY_BUCKETS_MS],
+      buckets: [...LATENCY_BUCKETS_SECONDS],
       registers,
     });
     this.queueLatency = new Histogram({
-      name: `${prefix}frame_queue_latency_ms`,
-      help: 'Receive to inference start (ms) of answered frames',
+      name: `${prefix}frame_queue_latency_seconds`,
+      help: 'Receive to inference start (seconds) of answered frames',
       labelNames: ['flow'],
-      buckets: [...LATENCY_BUCKETS_MS],
+      buckets: [...LATENCY_BUCKETS_SECONDS],
       registers,
     });
     this.inferenceLatency = new Histogram({
-      name: `${prefix}frame_inference_latency_ms`,
-      help: 'Model time (ms) spent on an answered frame, by exit',
+      name: `${prefix}frame_inference_latency_seconds`,
+      help: 'Model time (seconds) spent on an answered frame, by exit',
       labelNames: ['flow', 'exit'],
-      buckets: [...LATENCY_BUCKETS_MS],
+      buckets: [...LATENCY_BUCKETS_SECONDS],
       registers,
     });
     this.queueDepth = new Gauge({ name: `${prefix}queue_depth`, help: 'Frames waiting for inference', labelNames: ['flow'], registers });
     this.sinkBuffer = new Gauge({ name: `${prefix}sink_buffer_points`, help: 'Points waiting in a sink buffer', labelNames: ['sink'], registers });
     this.sinkDropped = new Counter({
       name: `${prefix}sink_dropped_points_total`,
-      help: 'Points a sink dropped (rejected by the server, buffer full)',
+      help: 'Points or results a sink dropped, by reason (InfluxDB refused them for good, unpublishable live results)',
       labelNames: ['sink', 'reason'],
       registers,
     });
@@ -97,7 +100,7 @@ export class EdgekeMetrics {
       registers,
     });
     this.configVersion = new Gauge({ name: `${prefix}flow_config_version`, help: 'Version of the flow config in force (hot reload)', labelNames: ['flow'], registers });
-    this.deadline = new Gauge({ name: `${prefix}flow_deadline_ms`, help: 'Deadline (ms) of the flow config in force', labelNames: ['flow'], registers });
+    this.deadline = new Gauge({ name: `${prefix}flow_deadline_seconds`, help: 'Deadline (seconds) of the flow config in force', labelNames: ['flow'], registers });
     this.modelLoaded = new Gauge({ name: `${prefix}model_loaded`, help: '1 once a model runtime is loaded and ready', labelNames: ['model', 'engine'], registers });
 
     // prom-client's default metrics already report event loop lag; this gauge is EdgeKE's own, read at scrape time
@@ -106,17 +109,17 @@ export class EdgekeMetrics {
     this.eventLoopDelay.enable();
     const loop = this.eventLoopDelay;
     new Gauge({
-      name: `${prefix}event_loop_delay_ms`,
-      help: 'Event loop delay since the previous scrape (ms), by statistic (p50, p99, max, mean)',
+      name: `${prefix}event_loop_delay_seconds`,
+      help: 'Event loop delay since the previous scrape (seconds), by statistic (p50, p99, max, mean)',
       labelNames: ['stat'],
       registers,
       collect() {
         const hasSamples = loop.count > 0;
-        const toMs = (ns: number): number => (hasSamples && Number.isFinite(ns) ? ns / 1e6 : 0);
-        this.set({ stat: 'p50' }, toMs(loop.percentile(50)));
-        this.set({ stat: 'p99' }, toMs(loop.percentile(99)));
-        this.set({ stat: 'max' }, toMs(loop.max));
-        this.set({ stat: 'mean' }, toMs(loop.mean));
+        const toSeconds = (ns: number): number => (hasSamples && Number.isFinite(ns) ? ns / 1e9 : 0);
+        this.set({ stat: 'p50' }, toSeconds(loop.percentile(50)));
+        this.set({ stat: 'p99' }, toSeconds(loop.percentile(99)));
+        this.set({ stat: 'max' }, toSeconds(loop.max));
+        this.set({ stat: 'mean' }, toSeconds(loop.mean));
         loop.reset();
       },
     });
@@ -131,9 +134,9 @@ export class EdgekeMetrics {
     if (outcome !== 'ok' && outcome !== 'late') return;
     const exit = result.exit === undefined ? NONE : String(result.exit);
     this.exits.inc({ flow, exit });
-    this.e2eLatency.observe({ flow, outcome }, result.e2eMs);
-    this.queueLatency.observe({ flow }, result.queueMs);
-    this.inferenceLatency.observe({ flow, exit }, result.inferMs);
+    this.e2eLatency.observe({ flow, outcome }, result.e2eMs / MS_PER_SECOND);
+    this.queueLatency.observe({ flow }, result.queueMs / MS_PER_SECOND);
+    this.inferenceLatency.observe({ flow, exit }, result.inferMs / MS_PER_SECOND);
     this.track(flow, this.exits, 'exits', { flow, exit });
     this.track(flow, this.e2eLatency, 'e2e', { flow, outcome });
     this.track(flow, this.queueLatency, 'queue', { flow });
@@ -154,7 +157,7 @@ export class EdgekeMetrics {
   /** Call on start and on every accepted hot reload. */
   setFlowConfig(flow: string, config: { version: number; deadlineMs: number }): void {
     this.configVersion.set({ flow }, config.version);
-    this.deadline.set({ flow }, config.deadlineMs);
+    this.deadline.set({ flow }, config.deadlineMs / MS_PER_SECOND);
     this.track(flow, this.configVersion, 'configVersion', { flow });
     this.track(flow, this.deadline, 'deadline', { flow });
   }
@@ -168,7 +171,7 @@ export class EdgekeMetrics {
     this.sinkBuffer.set({ sink }, points);
   }
 
-  /** `reason` is stable and short: `rejected` (4xx), `buffer-full`, `shutdown`. */
+  /** `reason` is stable and short: `rejected` (InfluxDB 400), `invalid`, `wal-corrupt`, `publish-failed`, `queue-full`. */
   recordSinkDropped(sink: string, reason: string, points = 1): void {
     if (points > 0) this.sinkDropped.inc({ sink, reason }, points);
   }

@@ -1,5 +1,9 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InfluxWriter } from '../../src/sinks/influx-writer.ts';
+import { WriteAheadLog } from '../../src/sinks/write-ahead-log.ts';
 import { FakeInfluxClient, result, silentLogger, waitFor } from '../sinks/fakes.ts';
 
 // Regression (reliability promise 1): once the buffer had emptied, the next point waited for a full batch instead of
@@ -13,10 +17,13 @@ afterEach(async () => {
 describe('InfluxWriter flush interval', () => {
   it('writes a point that arrives after the buffer emptied within one flush interval, not at the next full batch', async () => {
     const client = new FakeInfluxClient();
+    const dir = mkdtempSync(join(tmpdir(), 'edgeke-wal-'));
+    const { log } = await WriteAheadLog.open({ dir, flow: 'line1', logger: silentLogger, maxBytes: 2 ** 20, memoryMaxRecords: 10_000 });
     const writer = new InfluxWriter({
       flow: 'line1',
       target: TARGET,
-      settings: { batchSize: 500, flushIntervalMs: 50, bufferMaxPoints: 10_000 },
+      settings: { batchSize: 500, flushIntervalMs: 50 },
+      wal: log,
       client,
       logger: silentLogger,
     });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseFlowText } from '../../src/flows/load.ts';
 import { createMqttResultsPublisher, resultsClientOptions } from '../../src/sinks/create-mqtt-results-publisher.ts';
@@ -33,7 +34,7 @@ describe('result messages', () => {
     expect(resultMessage(result('f-1', { label: 0 }), ['crazing', 'inclusion'])).toEqual({
       flow: 'line1',
       id: 'f-1',
-      captureTs: 1_764_000_000_000,
+      capture_ts: 1_764_000_000_000,
       capture_ts_source: 'device',
       outcome: 'ok',
       exit: 2,
@@ -105,12 +106,52 @@ describe('MqttResultsPublisher', () => {
   });
 });
 
+describe('results message schema (docs/telemetry.md)', () => {
+  interface PropertySchema {
+    type?: 'string' | 'number' | 'integer' | 'boolean';
+    enum?: string[];
+  }
+  const doc = readFileSync(new URL('../../docs/telemetry.md', import.meta.url), 'utf8');
+  const block = /## Results message[\s\S]*?```json\n([\s\S]*?)\n```/.exec(doc)?.[1] ?? '{}';
+  const schema = JSON.parse(block) as { required: string[]; properties: Record<string, PropertySchema>; additionalProperties: boolean };
+
+  function problems(message: Record<string, unknown>): string[] {
+    const found: string[] = [];
+    for (const key of schema.required) if (!(key in message)) found.push(`missing ${key}`);
+    for (const [key, value] of Object.entries(message)) {
+      const property = schema.properties[key];
+      if (property === undefined) {
+        found.push(`undocumented ${key}`);
+        continue;
+      }
+      if (!/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/.test(key)) found.push(`not snake_case: ${key}`);
+      if (property.enum !== undefined && !property.enum.includes(value as string)) found.push(`${key}: ${String(value)} not in enum`);
+      const type = property.type;
+      if (type === 'integer' ? !Number.isInteger(value) : type === 'number' ? typeof value !== 'number' : type !== undefined && typeof value !== type) found.push(`${key}: not ${type}`);
+    }
+    return found;
+  }
+
+  it('describes every message the publisher builds: answered, labelled, shed and error frames', () => {
+    expect(schema.additionalProperties).toBe(false);
+    const messages = [
+      resultMessage(result('ok-1', { label: 1 }), ['crazing', 'inclusion']),
+      resultMessage(result('shed-1', { outcome: 'shed', reason: 'no-slack', exit: undefined, classIndex: undefined, className: undefined, confidence: undefined, captureTsSource: 'receive' })),
+      resultMessage(result('err-1', { outcome: 'error', reason: 'bad-json', exit: undefined, classIndex: undefined, className: undefined, confidence: undefined })),
+    ];
+    for (const message of messages) expect(problems(message as unknown as Record<string, unknown>), JSON.stringify(message)).toEqual([]);
+    // The documented optional keys all occur in some message: the schema does not list keys the code never sends.
+    const sent = new Set(messages.flatMap((message) => Object.keys(message)));
+    expect(Object.keys(schema.properties).filter((key) => !sent.has(key))).toEqual([]);
+  });
+});
+
 describe('results client options from a flow', () => {
   const flow = (extra: string) =>
     parseFlowText(
       `name: line1\nsource:\n  kind: mqtt\n  url: mqtt://broker:1883\n  topic: in/#\n  clientId: cam-1\n  username: u\n  password: \${PW}\ndecode: image\nmodel: { path: m }\nsinks:\n  mqttResults:\n    topic: out/results\n${extra}`,
       'f.yaml',
-      { PW: 'pw' },
+      { PW: 'pw', RPW: 'rpw' },
     ).flow!.config;
 
   it("reuses the source's broker and credentials under its own client id", () => {
@@ -121,6 +162,40 @@ describe('results client options from a flow', () => {
     const options = resultsClientOptions(flow('    url: mqtt://elsewhere:1883\n'));
     expect(options).toMatchObject({ url: 'mqtt://elsewhere:1883' });
     expect(options.password).toBeUndefined();
+  });
+
+  it('uses its own credentials and TLS on its own broker', () => {
+    const options = resultsClientOptions(flow('    url: mqtts://results:8883\n    username: r\n    password: ${RPW}\n    tls: { ca: /etc/ca.pem }\n'));
+    expect(options).toMatchObject({ url: 'mqtts://results:8883', username: 'r', password: 'rpw', tls: { ca: '/etc/ca.pem', rejectUnauthorized: true } });
+  });
+
+  it('refuses tls with a plain mqtt:// url (it would connect unencrypted), and a password written in the file', () => {
+    const parse = (extra: string) =>
+      parseFlowText(
+        `name: line1\nsource:\n  kind: mqtt\n  url: mqtt://broker:1883\n  topic: in/#\ndecode: image\nmodel: { path: m }\nsinks:\n  mqttResults:\n    topic: out/results\n${extra}`,
+        'f.yaml',
+        { RPW: 'rpw' },
+      ).issues.map((issue) => `${issue.path}: ${issue.message}`);
+    expect(parse('    url: mqtt://results:1883\n    tls: { ca: /etc/ca.pem }\n')).toEqual([expect.stringMatching(/^sinks\.mqttResults\.tls: tls needs an mqtts:\/\/ or wss:\/\/ url/)]);
+    expect(parse('    tls: { ca: /etc/ca.pem }\n')).toEqual([expect.stringMatching(/^sinks\.mqttResults\.tls: tls needs an mqtts:\/\/ or wss:\/\/ url/)]);
+    expect(parse('    url: mqtts://results:8883\n    username: r\n    password: literal-secret\n').join('\n')).toContain('sinks.mqttResults.password: write secrets as ${ENV_VAR} references');
+    expect(parse('    url: mqtts://results:8883\n    username: r\n    password: ${RPW}\n    tls: { ca: /etc/ca.pem }\n')).toEqual([]);
+  });
+
+  it('counts every result it could not publish in the sink drop metric, by reason', async () => {
+    const { createMqttResultSink } = await import('../../src/pipeline/mqtt-result-sink.ts');
+    const { EdgekeMetrics } = await import('../../src/telemetry/metrics.ts');
+    const metrics = new EdgekeMetrics({ defaultMetrics: false });
+    const client = new FakeResultsClient();
+    client.connected = false;
+    const sink = createMqttResultSink(flow(''), [], silentLogger, { metrics, clientFactory: () => client });
+    await sink.write(result('a'));
+    await sink.write(result('b'));
+    await sink.flush(1_000);
+    await sink.close(100);
+    const text = await metrics.registry.metrics();
+    metrics.close();
+    expect(text).toContain('edgeke_sink_dropped_points_total{sink="mqtt-results:line1",reason="publish-failed"} 2');
   });
 
   it('builds a publisher through the client factory', async () => {

@@ -100,15 +100,13 @@ describe('flow_stats points', () => {
 });
 
 describe('InfluxDB error classification', () => {
-  it('retries network errors, timeouts, 5xx, 408 and 429; not other 4xx', async () => {
-    const { classify } = await import('../../src/sinks/influx-client.ts');
-    const http = (statusCode: number, message = 'x') => Object.assign(new Error(message), { res: { statusCode } });
-    expect(classify(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'writing').retryable).toBe(true);
-    expect(classify(http(503), 'writing').retryable).toBe(true);
-    expect(classify(http(429), 'writing').retryable).toBe(true);
-    expect(classify(http(408), 'writing').retryable).toBe(true);
-    const refused = classify(http(400, 'A 400 Bad Request error occurred: {"error":"partial write: points beyond retention policy dropped=3"}'), 'writing');
+  it('retries network errors, timeouts, 5xx, 408, 429 and 401/403/404; not other 4xx', async () => {
+    const { classify, InfluxHttpError } = await import('../../src/sinks/influx-client.ts');
+    const http = (status: number, message = 'x') => new InfluxHttpError(status, message);
+    expect(classify(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }), 'writing')).toMatchObject({ retryable: true, message: expect.stringContaining('ECONNREFUSED') });
+    for (const status of [503, 429, 408, 401, 403, 404]) expect(classify(http(status), 'writing')).toMatchObject({ retryable: true, status });
+    const refused = classify(http(400, 'partial write: points beyond retention policy dropped=3'), 'writing');
     expect(refused).toMatchObject({ retryable: false, status: 400, droppedPoints: 3, code: 'EDGEKE_INFLUX_REJECTED' });
-    expect(classify(http(401), 'writing')).toMatchObject({ retryable: false, droppedPoints: undefined });
+    expect(classify(http(413), 'writing')).toMatchObject({ retryable: false, droppedPoints: undefined });
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FrameResult } from '../../src/core/frame.ts';
-import { EdgekeMetrics, LATENCY_BUCKETS_MS } from '../../src/telemetry/metrics.ts';
+import { EdgekeMetrics, LATENCY_BUCKETS_SECONDS } from '../../src/telemetry/metrics.ts';
 
 function result(overrides: Partial<FrameResult>): FrameResult {
   return {
@@ -66,13 +66,13 @@ describe('EdgekeMetrics', () => {
     expect(sample(body, 'edgeke_exits_total', { flow: 'camera-neu', exit: '1' })).toBe(1);
     expect(body).not.toContain('exit="none"');
     // 22 ms lands in the 30 ms bucket, 61 ms (late) in the 75 ms bucket; the shed frame's 70 ms is not observed.
-    expect(sample(body, 'edgeke_frame_e2e_latency_ms_bucket', { flow: 'camera-neu', outcome: 'ok', le: '20' })).toBe(0);
-    expect(sample(body, 'edgeke_frame_e2e_latency_ms_bucket', { flow: 'camera-neu', outcome: 'ok', le: '30' })).toBe(1);
-    expect(sample(body, 'edgeke_frame_e2e_latency_ms_count', { flow: 'camera-neu', outcome: 'late' })).toBe(1);
-    expect(sample(body, 'edgeke_frame_e2e_latency_ms_count', { flow: 'camera-neu', outcome: 'shed' })).toBeUndefined();
-    expect(sample(body, 'edgeke_frame_queue_latency_ms_count', { flow: 'camera-neu' })).toBe(2);
-    expect(sample(body, 'edgeke_frame_inference_latency_ms_sum', { flow: 'bearing-cwru', exit: '3' })).toBe(2);
-    for (const edge of LATENCY_BUCKETS_MS) expect(body).toContain(`le="${edge}"`);
+    expect(sample(body, 'edgeke_frame_e2e_latency_seconds_bucket', { flow: 'camera-neu', outcome: 'ok', le: '0.02' })).toBe(0);
+    expect(sample(body, 'edgeke_frame_e2e_latency_seconds_bucket', { flow: 'camera-neu', outcome: 'ok', le: '0.03' })).toBe(1);
+    expect(sample(body, 'edgeke_frame_e2e_latency_seconds_count', { flow: 'camera-neu', outcome: 'late' })).toBe(1);
+    expect(sample(body, 'edgeke_frame_e2e_latency_seconds_count', { flow: 'camera-neu', outcome: 'shed' })).toBeUndefined();
+    expect(sample(body, 'edgeke_frame_queue_latency_seconds_count', { flow: 'camera-neu' })).toBe(2);
+    expect(sample(body, 'edgeke_frame_inference_latency_seconds_sum', { flow: 'bearing-cwru', exit: '3' })).toBe(0.002);
+    for (const edge of LATENCY_BUCKETS_SECONDS) expect(body).toContain(`le="${edge}"`);
   });
 
   it('reports gauges for queues, sources, config, model and sinks', async () => {
@@ -93,7 +93,7 @@ describe('EdgekeMetrics', () => {
     expect(sample(body, 'edgeke_source_connected', { flow: 'camera-neu', source: 'mqtt' })).toBe(0);
     expect(sample(body, 'edgeke_source_connected', { flow: 'bearing-cwru', source: 'opcua:plc-1' })).toBe(1);
     expect(sample(body, 'edgeke_flow_config_version', { flow: 'camera-neu' })).toBe(3);
-    expect(sample(body, 'edgeke_flow_deadline_ms', { flow: 'camera-neu' })).toBe(40);
+    expect(sample(body, 'edgeke_flow_deadline_seconds', { flow: 'camera-neu' })).toBe(0.04);
     expect(sample(body, 'edgeke_model_loaded', { model: 'neu-multiexit', engine: 'onnx' })).toBe(1);
     expect(sample(body, 'edgeke_sink_buffer_points', { sink: 'influxdb' })).toBe(120);
     expect(sample(body, 'edgeke_sink_dropped_points_total', { sink: 'influxdb', reason: 'rejected' })).toBe(6);
@@ -126,8 +126,8 @@ describe('EdgekeMetrics', () => {
     for (const body of [a.body, b.body]) {
       expect(body).toContain('process_cpu_user_seconds_total');
       expect(body).toContain('nodejs_eventloop_lag_seconds');
-      expect(sample(body, 'edgeke_event_loop_delay_ms', { stat: 'p99' })).toBeGreaterThanOrEqual(0);
-      expect(sample(body, 'edgeke_event_loop_delay_ms', { stat: 'max' })).toBeGreaterThanOrEqual(0);
+      expect(sample(body, 'edgeke_event_loop_delay_seconds', { stat: 'p99' })).toBeGreaterThanOrEqual(0);
+      expect(sample(body, 'edgeke_event_loop_delay_seconds', { stat: 'max' })).toBeGreaterThanOrEqual(0);
     }
   });
 
@@ -141,6 +141,6 @@ describe('EdgekeMetrics', () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 30));
     const { body } = await m.exposition();
-    expect(sample(body, 'edgeke_event_loop_delay_ms', { stat: 'max' })).toBeGreaterThanOrEqual(80);
+    expect(sample(body, 'edgeke_event_loop_delay_seconds', { stat: 'max' })).toBeGreaterThanOrEqual(0.08);
   });
 });

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -165,32 +165,44 @@ ${extra}`;
     }
   });
 
-  it('shutdown with results that cannot be stored: an expired drain deadline, or a second signal, exits 1', async () => {
-    // InfluxDB is unreachable (a port nobody listens on), so the sink cannot flush what the flow answered.
-    const deadInflux = `http://127.0.0.1:${await freePort()}`;
+  it('shutdown while InfluxDB is unreachable: the results are in the write-ahead log, exit 0; a second signal exits 1 at once', async () => {
+    // Refused connections (nobody listens): every result is durable in the log, so the stop is clean and says so.
+    // Hung connections (accepted, never answered): the stop waits on the request, and a second signal cuts it short.
+    const held: Socket[] = [];
+    const hung = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
     const cases = [
-      { name: 'rel-deadline', drainMs: '1500', signals: 1, within: 8_000 },
-      { name: 'rel-second-signal', drainMs: '60000', signals: 2, within: 8_000 },
+      { name: 'rel-down-stop', influx: `http://127.0.0.1:${await freePort()}`, drainMs: '1500', signals: 1, code: 0, said: /stopped cleanly/ },
+      { name: 'rel-second-signal', influx: `http://127.0.0.1:${(hung.address() as { port: number }).port}`, drainMs: '60000', signals: 2, code: 1, said: /second signal/ },
     ];
-    for (const testCase of cases) {
-      const file = join(dir.path, `${testCase.name}.yaml`);
-      writeFileSync(file, signalFlowYaml({ name: testCase.name, mqttUrl, topic: `rel/${testCase.name}`, influxUrl: deadInflux, database: 'unreachable' }));
-      const child = runEdgeke([file, '--no-watch', '--drain-timeout-ms', testCase.drainMs], { EDGEKE_HTTP_PORT: '0' });
-      children.push(child);
-      await waitFor(`${testCase.name} started`, () => child.output().includes('flow started'), 60_000, 100);
-      const load = publishSteadily(publisher, `rel/${testCase.name}`, { prefix: testCase.name, ratePerSecond: 50, count: 20 });
-      await waitFor('frames published', () => load.published() >= 20, 10_000, 50);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const signalledAt = Date.now();
-      child.process.kill('SIGTERM');
-      if (testCase.signals === 2) {
-        await new Promise((resolve) => setTimeout(resolve, 300));
+    try {
+      for (const testCase of cases) {
+        const file = join(dir.path, `${testCase.name}.yaml`);
+        writeFileSync(file, signalFlowYaml({ name: testCase.name, mqttUrl, topic: `rel/${testCase.name}`, influxUrl: testCase.influx, database: 'unreachable', influx: `walDir: "${join(dir.path, `wal-${testCase.name}`)}"` }));
+        const child = runEdgeke([file, '--no-watch', '--drain-timeout-ms', testCase.drainMs], { EDGEKE_HTTP_PORT: '0' });
+        children.push(child);
+        await waitFor(`${testCase.name} started`, () => child.output().includes('mqtt source connected'), 60_000, 100);
+        const load = publishSteadily(publisher, `rel/${testCase.name}`, { prefix: testCase.name, ratePerSecond: 50, count: 20 });
+        await waitFor('frames published', () => load.published() >= 20, 10_000, 50);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const signalledAt = Date.now();
         child.process.kill('SIGTERM');
+        if (testCase.signals === 2) {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          child.process.kill('SIGTERM');
+        }
+        const code = await exitWithin(child, 8_000);
+        expect(code, `${testCase.name}: ${child.output().slice(-2000)}`).toBe(testCase.code);
+        expect(Date.now() - signalledAt).toBeLessThan(8_000);
+        expect(child.output()).toMatch(testCase.said);
+        if (testCase.signals === 1) {
+          expect(child.output()).toContain('they are in the write-ahead log');
+          expect(child.output()).not.toContain('were not acknowledged');
+        }
       }
-      const code = await exitWithin(child, testCase.within);
-      expect(code, `${testCase.name}: ${child.output().slice(-2000)}`).toBe(1);
-      expect(Date.now() - signalledAt).toBeLessThan(testCase.within);
-      expect(child.output()).toMatch(testCase.signals === 2 ? /second signal/ : /shutdown deadline passed/);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => hung.close(resolve));
     }
   }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,7 +54,7 @@ describe('InfluxDB sink through an InfluxDB outage', () => {
       batchSize: 200,
       flushIntervalMs: FLUSH_INTERVAL_MS,
       bufferMaxPoints: 400,
-      spillDir: join(dir, 'spill'),
+      walDir: join(dir, 'spill'),
       spillMaxBytes: 50 * 1024 * 1024,
       statsIntervalMs: 60_000,
     }, { logger: pino({ level: process.env.EDGEKE_TEST_LOG ?? 'silent' }) });
@@ -85,8 +85,9 @@ describe('InfluxDB sink through an InfluxDB outage', () => {
     const stoppedAt = written;
     await sleep(OUTAGE_MS);
     expect(writer.bufferedPoints).toBeGreaterThan(written - stoppedAt - 50);
-    // More than the memory bound was buffered: the rest is on disk.
-    expect(readdirSync(join(dir, 'spill')).filter((name) => name.endsWith('.jsonl')).length).toBeGreaterThan(0);
+    // More than the memory bound (400) waits: all of it in the write-ahead log, on disk.
+    expect(writer.bufferedPoints).toBeGreaterThan(400);
+    expect(readdirSync(join(dir, 'spill')).filter((name) => name.endsWith('.log')).map((name) => statSync(join(dir, 'spill', name)).size).reduce((a, b) => a + b, 0)).toBeGreaterThan(400 * 200);
     await influxd.process.start();
     const recoveredAt = Date.now();
     // The writer keeps going during recovery: wait until what was buffered during the outage is gone.
@@ -114,7 +115,7 @@ describe('InfluxDB sink through an InfluxDB outage', () => {
       bufferMaxPoints: 10_000,
       spillMaxBytes: 1_000_000,
       statsIntervalMs: 60_000,
-    }, { logger: pino({ level: process.env.EDGEKE_TEST_LOG ?? 'silent' }), requestTimeoutMs: 1_000 });
+    }, { logger: pino({ level: process.env.EDGEKE_TEST_LOG ?? 'silent' }), requestTimeoutMs: 1_000, stateDir: join(dir, 'state') });
     const baseTs = Date.now() - 30_000;
     let written = 0;
     const writeSome = async (count: number) => {

@@ -6,6 +6,7 @@ import { InfluxDB } from 'influx';
 import { describe, expect, inject, it } from 'vitest';
 import type { FrameResult } from '../../../src/core/frame.ts';
 import { inferencePoint } from '../../../src/sinks/inference-point.ts';
+import { lineProtocol } from '../../../src/sinks/line-protocol.ts';
 import { lineProtocolFileClient } from '../../../src/sinks/line-protocol-file.ts';
 import { findBinary } from '../../helpers/find-binary.ts';
 
@@ -37,7 +38,7 @@ describe('line-protocol telemetry file', () => {
       deadlineMet: true,
       configVersion: 7,
     });
-    await client.writePoints(Array.from({ length: 20 }, (_, i) => inferencePoint(result(i))), target);
+    await client.writeLines(Array.from({ length: 20 }, (_, i) => lineProtocol(inferencePoint(result(i)))), target);
 
     const url = new URL(inject('influxUrl'));
     execFileSync(findBinary('influx', 'influxdb-client'), ['-host', url.hostname, '-port', url.port, '-import', `-path=${file}`, '-precision=ns'], { stdio: 'pipe' });
