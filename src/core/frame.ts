@@ -30,15 +30,22 @@ export interface Frame {
   id: string;
   /** Device capture time (ms since epoch); latency and deadlines count from here. */
   captureTs: number;
-  /** 'receive' when the device sent no capture time and the receive time stands in for it. */
-  captureTsSource: 'device' | 'receive';
+  /**
+   * 'receive' when the receive time stands in for the capture time: the device sent none, or sent one later than the
+   * receive time beyond the tolerance (its clock is ahead; src/pipeline/device-clocks.ts).
+   */
+  captureTsSource: CaptureTsSource;
   receivedTs: number;
+  /** The sending device's clock skew estimate (ms, positive = ahead of ours) when it stamps its frames. */
+  deviceClockSkewMs?: number;
   /** Preprocessed model input, row-major, shape = the model manifest's input shape (no batch dimension). */
   tensor: Float32Array;
   /** True class index when the device knows it (simulators replaying labelled data). */
   label?: number;
   ack: () => void;
 }
+
+export type CaptureTsSource = 'device' | 'receive';
 
 /** Every frame ends in exactly one outcome. */
 export type Outcome = 'ok' | 'late' | 'shed' | 'error';
@@ -47,7 +54,9 @@ export interface FrameResult {
   flow: string;
   id: string;
   captureTs: number;
-  captureTsSource: 'device' | 'receive';
+  captureTsSource: CaptureTsSource;
+  /** The device's clock skew estimate (ms, positive = ahead of ours) when the frame was settled. */
+  deviceClockSkewMs?: number;
   model: string;
   engine: string;
   outcome: Outcome;
@@ -61,6 +70,7 @@ export interface FrameResult {
   label?: number;
   queueMs: number;
   inferMs: number;
+  /** Capture (as trusted, src/pipeline/device-clocks.ts) to result; never negative. */
   e2eMs: number;
   deadlineMs: number;
   deadlineMet: boolean;

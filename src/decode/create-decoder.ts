@@ -1,6 +1,6 @@
 import type { RawMessage } from '../core/frame.ts';
 import { ConfigError } from '../errors.ts';
-import { DecodeError } from './decode-error.ts';
+import { DecodeError, metadataOf } from './decode-error.ts';
 import type { DecodeKindName, DecodeResult, Decoder, DecoderOptions, ImageTensorDecoder, PayloadDecoder } from './decoder.ts';
 import { decodeFloat32 } from './float32.ts';
 import { buildFrame, sequentialIds } from './frame-metadata.ts';
@@ -35,7 +35,9 @@ export function createDecoder(kind: DecodeKindName, options: DecoderOptions): De
       checkSize(message, options.maxPayloadBytes);
       const { tensor, metadata } = await entry.decode(message, payloadOptions);
       if (tensor.length !== expectedLength) {
-        throw new DecodeError('wrong-shape', `expected ${expectedLength} values for shape [${options.input.shape.join(', ')}], got ${tensor.length}`);
+        const error = new DecodeError('wrong-shape', `expected ${expectedLength} values for shape [${options.input.shape.join(', ')}], got ${tensor.length}`);
+        error.envelope = metadataOf(metadata);
+        throw error;
       }
       return { ok: true, frame: buildFrame(message, tensor, metadata, newId) };
     } catch (error) {

@@ -1,6 +1,6 @@
-import { DecodeError } from './decode-error.ts';
+import { DecodeError, keepingEnvelope } from './decode-error.ts';
 import { resolveImageLimits } from './image-limits.ts';
-import type { ImageLimits, PayloadDecoder } from './decoder.ts';
+import type { DecodedPayload, DecoderOptions, ImageLimits, PayloadDecoder } from './decoder.ts';
 import { readImageSize } from './image-header.ts';
 import type { ImagePreprocessingSpec } from './input-spec.ts';
 import { parseJsonEnvelope, type JsonEnvelope } from './json-envelope.ts';
@@ -22,27 +22,26 @@ export function sniffImageFormat(bytes: Buffer): ImageFormat | undefined {
 /** Camera frames: raw JPEG/PNG bytes, or a JSON envelope `{"id", "ts", "image": "<base64>", "label"?}`. */
 export const decodeImagePayload: PayloadDecoder = async (message, options) => {
   const bytes = payloadBytes(message);
-  let image = bytes;
-  let envelope: JsonEnvelope | undefined;
-  if (looksLikeJsonObject(bytes)) {
-    envelope = parseJsonEnvelope(bytes, options.classes);
-    image = base64Image(envelope.body.image);
-  }
+  const envelope: JsonEnvelope | undefined = looksLikeJsonObject(bytes) ? parseJsonEnvelope(bytes, options.classes) : undefined;
+  return keepingEnvelope(envelope, () => decodeImage(envelope === undefined ? bytes : base64Image(envelope.body.image), envelope, options));
+};
+
+async function decodeImage(image: Buffer, envelope: JsonEnvelope | undefined, options: DecoderOptions): Promise<DecodedPayload> {
   const format = sniffImageFormat(image);
   if (format === undefined) throw new DecodeError('bad-image', 'expected JPEG or PNG bytes');
   const preprocessing = options.input.preprocessing as ImagePreprocessingSpec;
   const limits = options.imageLimits?.() ?? resolveImageLimits({}, preprocessing);
   checkDeclaredSize(image, format, limits);
-  const decodeImage = options.decodeImage;
-  if (decodeImage === undefined) throw new DecodeError('internal', 'no image decoder was configured');
+  const decodeTensor = options.decodeImage;
+  if (decodeTensor === undefined) throw new DecodeError('internal', 'no image decoder was configured');
   let tensor: Float32Array;
   try {
-    tensor = await decodeImage(image, preprocessing, limits);
+    tensor = await decodeTensor(image, preprocessing, limits);
   } catch (error) {
     throw new DecodeError('bad-image', 'the image could not be decoded', { cause: error });
   }
   return { tensor, metadata: envelope ?? {} };
-};
+}
 
 /** From the header alone, before the decoder allocates anything for the pixels. */
 function checkDeclaredSize(image: Buffer, format: ImageFormat, limits: ImageLimits): void {

@@ -1,4 +1,4 @@
-import { DecodeError } from './decode-error.ts';
+import { DecodeError, metadataOf } from './decode-error.ts';
 
 /**
  * The JSON envelope devices send: `{"id", "ts", "image": "<base64>", "label"?}` or `{"id", "ts", "values": [...],
@@ -29,9 +29,15 @@ export function parseJsonEnvelope(bytes: Buffer, classes: readonly string[] | un
   }
   const body = parsed as Record<string, unknown>;
   const envelope: JsonEnvelope = { body };
-  if (body.id !== undefined && body.id !== null) envelope.id = parseId(body.id);
-  if (body.ts !== undefined && body.ts !== null) envelope.captureTs = parseTimestamp(body.ts);
-  if (body.label !== undefined && body.label !== null) envelope.label = parseLabel(body.label, classes);
+  try {
+    if (body.id !== undefined && body.id !== null) envelope.id = parseId(body.id);
+    if (body.ts !== undefined && body.ts !== null) envelope.captureTs = parseTimestamp(body.ts);
+    if (body.label !== undefined && body.label !== null) envelope.label = parseLabel(body.label, classes);
+  } catch (error) {
+    // A bad field after a good id (or ts): the rejection still names the frame the device sent.
+    if (error instanceof DecodeError) error.envelope = metadataOf(envelope);
+    throw error;
+  }
   return envelope;
 }
 

@@ -60,7 +60,7 @@ export const mqttSourceSchema = z
     kind: doc(z.literal('mqtt'), 'Subscribe to an MQTT broker.', 'mqtt'),
     url: doc(urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']), 'Broker URL.', 'mqtt://127.0.0.1:1883'),
     topic: doc(z.string().superRefine(refineWith(topicFilterProblem)), "Topic filter to subscribe to; '+' and '#' allowed as whole levels.", 'plant/line1/+/camera'),
-    qos: doc(z.literal([0, 1]).default(1), 'Subscription QoS. With 1, a message is acknowledged only once its result is in the sink buffer.', 1),
+    qos: doc(z.literal([0, 1]).default(1), "Subscription QoS. With 1, a message is acknowledged only once its result is durable: fsync'd to the flow's write-ahead log (a result not stored leaves it for redelivery).", 1),
     sharedGroup: doc(
       z.string().superRefine(refineWith(sharedGroupProblem)).optional(),
       'Shared subscription group ($share/<group>/<topic>) so several EdgeKE instances split the messages.',

@@ -1,15 +1,17 @@
 import type { Logger } from 'pino';
 import { availableParallelism } from 'node:os';
-import { filter, finalize, from, merge, Observable, Subject, tap, type SchedulerLike, type Subscription } from 'rxjs';
+import { filter, finalize, from, map, merge, Observable, Subject, tap, type SchedulerLike, type Subscription } from 'rxjs';
 import type { ExitPolicy } from '../control/index.ts';
 import { WorkCostEstimate } from '../control/work-cost.ts';
 import type { Frame, FrameResult, RawMessage } from '../core/frame.ts';
 import type { Decoder, DecodeResult } from '../decode/decoder.ts';
+import type { PayloadMetadata } from '../decode/frame-metadata.ts';
 import type { SourceRejection } from '../sources/source-events.ts';
 import type { FlowConfig } from '../flows/schema.ts';
 import type { ExecutorFlow, ModelExecutor } from './model-executor.ts';
 import type { ResultSink } from './result-sink.ts';
 import { unansweredResult } from './unanswered-result.ts';
+import { DeviceClocks, type DeviceClockEvents } from './device-clocks.ts';
 import { MessageIntake } from './message-intake.ts';
 import type { SettledItem, StoredItem } from './operators/flow-item.ts';
 import { acknowledgeStored } from './operators/acknowledge-stored.ts';
@@ -31,6 +33,8 @@ export interface FlowPipelineOptions {
   logger: Logger;
   /** Every result, after it is in the sinks (metrics, demo summary). */
   onResult?: (result: FrameResult) => void;
+  /** Device clock skew, untrusted capture times and clamped latencies, as they happen (metrics). */
+  clockEvents?: DeviceClockEvents;
   now?: () => number;
   /** Timers of the intake (expiry sweeps); tests pass a virtual-time scheduler. */
   scheduler?: SchedulerLike;
@@ -75,6 +79,7 @@ export class FlowPipeline implements ExecutorFlow {
   private waitingForSinks = false;
   private accepting = true;
   private leftForRedelivery = 0;
+  private readonly clocks: DeviceClocks;
 
   constructor(private readonly options: FlowPipelineOptions) {
     this.name = options.config.name;
@@ -82,6 +87,7 @@ export class FlowPipeline implements ExecutorFlow {
     this.version = options.configVersion;
     this.now = options.now ?? Date.now;
     this.decodeConcurrency = Math.max(1, options.decodeConcurrency ?? Math.min(4, availableParallelism()));
+    this.clocks = new DeviceClocks({ logger: options.logger, ...(options.clockEvents === undefined ? {} : { events: options.clockEvents }) });
   }
 
   policy(): ExitPolicy {
@@ -151,7 +157,7 @@ export class FlowPipeline implements ExecutorFlow {
         (message) => this.decode(message),
         (message, rejected) => {
           this.options.logger.warn({ origin: message.origin, code: rejected.error.code, reason: rejected.error.reason }, 'frame rejected');
-          return this.settledUndecoded(message, 'error', rejected.error.reason);
+          return this.settledUndecoded(message, 'error', rejected.error.reason, rejected.error.envelope);
         },
       ),
     );
@@ -245,7 +251,7 @@ export class FlowPipeline implements ExecutorFlow {
     if (policy.latePolicy !== 'shed') return undefined;
     const { executor } = this.options;
     const now = this.now();
-    const due = (message.captureTs ?? message.receivedTs) + policy.deadlineMs;
+    const due = this.clocks.trustedCaptureTs(message.captureTs, message.receivedTs) + policy.deadlineMs;
     const decoded = now + this.decodeCost.ms;
     if (executor.missesAt(policy, due, decoded)) {
       // A probe, when the learnt decode cost alone stands in the way and the decoders are idle with nothing waiting:
@@ -278,6 +284,7 @@ export class FlowPipeline implements ExecutorFlow {
     const startedMs = performance.now();
     return from(this.options.decoder.decode(message)).pipe(
       tap(() => this.decodeCost.observe(performance.now() - startedMs)),
+      map((result) => (result.ok ? { ok: true as const, frame: this.withTrustedClock(message.origin, result.frame) } : result)),
       // After the decoded frame went downstream (into the model's queue): only then is its decoder's room free, so
       // the room check sees the frame where it now is. The next decode starts in a later turn of the event loop:
       // a decoder that works on this thread (JSON) would otherwise chain decode after decode in microtasks, and the
@@ -305,7 +312,17 @@ export class FlowPipeline implements ExecutorFlow {
     if (settle === undefined) return;
     this.inferring.delete(frame);
     const className = result.classIndex === undefined ? undefined : this.options.model.classes[result.classIndex];
-    settle({ kind: 'settled', result: className === undefined ? result : { ...result, className }, ack: frame.ack });
+    const answered: FrameResult = { ...result, e2eMs: this.clocks.nonNegative(result.e2eMs) };
+    if (className !== undefined) answered.className = className;
+    if (frame.deviceClockSkewMs !== undefined) answered.deviceClockSkewMs = frame.deviceClockSkewMs;
+    settle({ kind: 'settled', result: answered, ack: frame.ack });
+  }
+
+  /** The clock rule (device-clocks.ts) on a decoded frame: its device's skew observed, a future capture time replaced. */
+  private withTrustedClock(origin: string, frame: Frame): Frame {
+    if (frame.captureTsSource !== 'device') return frame;
+    const deviceClockSkewMs = this.clocks.observe(origin, frame.captureTs, frame.receivedTs);
+    return { ...frame, ...this.clocks.judge(frame.captureTs, frame.receivedTs), deviceClockSkewMs };
   }
 
   private async writeToSinks(result: FrameResult): Promise<void> {
@@ -314,15 +331,22 @@ export class FlowPipeline implements ExecutorFlow {
     if (failed !== undefined) throw failed.reason;
   }
 
-  private settledUndecoded(message: RawMessage, outcome: 'shed' | 'error', reason: string): SettledItem {
+  /**
+   * The result of a message that never reached the model. `envelope`: what its payload said about itself before it
+   * was rejected (its id and ts are kept, as for any frame; transport metadata wins, as in buildFrame).
+   */
+  private settledUndecoded(message: RawMessage, outcome: 'shed' | 'error', reason: string, envelope?: PayloadMetadata): SettledItem {
     const now = this.now();
+    const claimedTs = message.captureTs ?? envelope?.captureTs;
+    const deviceClockSkewMs = claimedTs === undefined ? undefined : this.clocks.observe(message.origin, claimedTs, message.receivedTs);
+    const label = envelope?.label;
     const result = unansweredResult(
       {
         flow: this.name,
-        id: message.id ?? `${this.name}-rejected-${++this.sequence}`,
-        captureTs: message.captureTs ?? message.receivedTs,
-        captureTsSource: message.captureTs === undefined ? 'receive' : 'device',
+        id: message.id ?? envelope?.id ?? `${this.name}-rejected-${++this.sequence}`,
+        ...this.clocks.judge(claimedTs, message.receivedTs),
         receivedTs: message.receivedTs,
+        ...(label === undefined ? {} : { label }),
         model: this.options.model.name,
         engine: this.options.model.engine,
         deadlineMs: this.config.policy.deadlineMs,
@@ -333,6 +357,8 @@ export class FlowPipeline implements ExecutorFlow {
       now,
       now,
     );
+    result.e2eMs = this.clocks.nonNegative(result.e2eMs);
+    if (deviceClockSkewMs !== undefined) result.deviceClockSkewMs = deviceClockSkewMs;
     return { kind: 'settled', result, ack: message.ack };
   }
 

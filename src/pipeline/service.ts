@@ -231,6 +231,11 @@ export class EdgekeService {
           this.options.metrics?.recordResult(result);
           this.options.onResult?.(result);
         },
+        clockEvents: {
+          onSkew: (device, skewMs) => this.options.metrics?.setDeviceClockSkew(config.name, device, skewMs / 1_000),
+          onUntrusted: () => this.options.metrics?.recordCaptureTimeUntrusted(config.name),
+          onClamped: () => this.options.metrics?.recordLatencyClamped(config.name),
+        },
       });
       holder.pipeline = pipeline;
       const metrics = this.options.metrics;

@@ -43,7 +43,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       logger,
       metrics: telemetry.metrics,
       readiness: telemetry.readiness,
-      mqttResultsSink: async (config, classes, log) => createMqttResultSink(config, classes, log),
+      mqttResultsSink: async (config, classes, log) => createMqttResultSink(config, classes, log, { metrics: telemetry.metrics }),
       ...(options.extraSinks === undefined ? {} : { extraSinks: options.extraSinks }),
       ...(options.influxClientFactory === undefined ? {} : { influxClientFactory: options.influxClientFactory }),
       ...(options.onResult === undefined ? {} : { onResult: options.onResult }),

@@ -43,6 +43,7 @@ export function inferencePoint(result: FrameResult): InfluxPoint {
   fields.deadline_met = result.deadlineMet;
   fields.config_version = result.configVersion;
   fields.capture_ts_source = result.captureTsSource;
+  if (result.deviceClockSkewMs !== undefined && Number.isFinite(result.deviceClockSkewMs)) fields.device_clock_skew_ms = result.deviceClockSkewMs;
   return {
     measurement: INFERENCE_MEASUREMENT,
     tags: {

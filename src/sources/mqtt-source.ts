@@ -210,9 +210,11 @@ export function mqttSource(options: MqttSourceOptions, deps: MqttSourceDeps): Ob
     const tracker = new MqttAckTracker((messageId) => link.transport?.puback(messageId) ?? false);
     setState('connecting');
     const transport = connect(transportOptions, {
+      // On the CONNACK itself, not on mqtt.js's later 'connect': a redelivery handled in between would otherwise be
+      // taken for a new message of the old connection, and its acknowledgement held back until the next reconnect.
+      onSessionStart: (sessionPresent) => tracker.connected(sessionPresent),
       onConnect: (sessionPresent) => {
         lastErrorLogged = undefined;
-        tracker.connected(sessionPresent);
         // Connected means subscribed: on a new session, messages published before the SUBACK never reach us, so
         // readiness must not say so earlier (a kept session already holds the subscription).
         if (sessionPresent) setState('connected');

@@ -21,7 +21,12 @@ export interface IncomingPublish {
 }
 
 export interface MqttTransportHandlers {
-  /** A CONNACK arrived; `sessionPresent` says whether the broker kept our session (subscriptions, unacked messages). */
+  /**
+   * A CONNACK accepting us was read: called before any packet behind it is handled. `sessionPresent` says whether the
+   * broker kept our session (subscriptions, unacked messages, which it resends right behind the CONNACK).
+   */
+  onSessionStart: (sessionPresent: boolean) => void;
+  /** The client is connected and may send (mqtt.js says so a few ticks after the CONNACK: redeliveries may come first). */
   onConnect: (sessionPresent: boolean) => void;
   onPublish: (message: IncomingPublish) => void;
   /**
@@ -167,7 +172,10 @@ export const connectMqttJs: MqttTransportFactory = (options, handlers) => {
   client.on('packetreceive', (packet) => {
     if (packet.cmd !== 'connack') return;
     const code = (options.protocolVersion === 5 ? packet.reasonCode : packet.returnCode) ?? 0;
-    if (code === 0) return;
+    if (code === 0) {
+      handlers.onSessionStart(packet.sessionPresent);
+      return;
+    }
     const retryable = RETRYABLE_REFUSALS.has(code);
     handlers.onRefused(code, retryable);
     if (retryable && !ending) {

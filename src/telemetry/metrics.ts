@@ -44,6 +44,9 @@ export class EdgekeMetrics {
   private readonly configVersion: Gauge<'flow'>;
   private readonly deadline: Gauge<'flow'>;
   private readonly modelLoaded: Gauge<'model' | 'engine'>;
+  private readonly deviceClockSkew: Gauge<'flow' | 'device'>;
+  private readonly captureTimesUntrusted: Counter<'flow'>;
+  private readonly latenciesClamped: Counter<'flow'>;
   private readonly eventLoopDelay: IntervalHistogram;
   private readonly flowSeries = new Map<string, Map<string, () => void>>();
 
@@ -101,6 +104,24 @@ export class EdgekeMetrics {
     });
     this.configVersion = new Gauge({ name: `${prefix}flow_config_version`, help: 'Version of the flow config in force (hot reload)', labelNames: ['flow'], registers });
     this.deadline = new Gauge({ name: `${prefix}flow_deadline_seconds`, help: 'Deadline (seconds) of the flow config in force', labelNames: ['flow'], registers });
+    this.deviceClockSkew = new Gauge({
+      name: `${prefix}device_clock_skew_seconds`,
+      help: 'Estimated clock skew of a device (message origin: MQTT topic, OPC UA node), in seconds; positive = its clock is ahead',
+      labelNames: ['flow', 'device'],
+      registers,
+    });
+    this.captureTimesUntrusted = new Counter({
+      name: `${prefix}capture_time_untrusted_total`,
+      help: 'Frames whose capture time was ahead of the receive time beyond the tolerance; the receive time stood in',
+      labelNames: ['flow'],
+      registers,
+    });
+    this.latenciesClamped = new Counter({
+      name: `${prefix}latency_clamped_total`,
+      help: 'Frames whose end-to-end latency came out negative (capture time just ahead, within the tolerance) and was set to 0',
+      labelNames: ['flow'],
+      registers,
+    });
     this.modelLoaded = new Gauge({ name: `${prefix}model_loaded`, help: '1 once a model runtime is loaded and ready', labelNames: ['model', 'engine'], registers });
 
     // prom-client's default metrics already report event loop lag; this gauge is EdgeKE's own, read at scrape time
@@ -160,6 +181,22 @@ export class EdgekeMetrics {
     this.deadline.set({ flow }, config.deadlineMs / MS_PER_SECOND);
     this.track(flow, this.configVersion, 'configVersion', { flow });
     this.track(flow, this.deadline, 'deadline', { flow });
+  }
+
+  /** `skewSeconds`: positive when the device's clock is ahead of ours. */
+  setDeviceClockSkew(flow: string, device: string, skewSeconds: number): void {
+    this.deviceClockSkew.set({ flow, device }, skewSeconds);
+    this.track(flow, this.deviceClockSkew, 'clockSkew', { flow, device });
+  }
+
+  recordCaptureTimeUntrusted(flow: string): void {
+    this.captureTimesUntrusted.inc({ flow });
+    this.track(flow, this.captureTimesUntrusted, 'captureUntrusted', { flow });
+  }
+
+  recordLatencyClamped(flow: string): void {
+    this.latenciesClamped.inc({ flow });
+    this.track(flow, this.latenciesClamped, 'latencyClamped', { flow });
   }
 
   setModelLoaded(model: string, engine: string, loaded: boolean): void {

@@ -61,6 +61,18 @@ describe('image payloads', () => {
     expect(result.ok ? 'ok' : result.error.reason).toBe(expected);
   });
 
+  it('keeps the envelope id, ts and label of an image rejected after the envelope was read', async () => {
+    const decoder = createDecoder('image', { flow: 'cam', input: IMAGE_INPUT, maxPayloadBytes: 1000, decodeImage: fakeImageDecoder().decodeImage, classes: ['a', 'b'] });
+    const envelope = { id: 'cam-7', ts: 1_764_000_000_123, label: 'b' };
+    for (const [image, reason] of [['***', 'bad-base64'], ['R0lGODlh', 'bad-image'], [Buffer.concat([PNG_4X4, Buffer.from('corrupt')]).toString('base64'), 'bad-image']]) {
+      const result = await decoder.decode(bytesMessage(JSON.stringify({ ...envelope, image })));
+      expect(result.ok ? undefined : { reason: result.error.reason, envelope: result.error.envelope }).toEqual({ reason, envelope: { id: 'cam-7', captureTs: 1_764_000_000_123, label: 1 } });
+    }
+    // A bad field after a good id and ts: the id and ts are still kept.
+    const badLabel = await decoder.decode(bytesMessage(JSON.stringify({ ...envelope, label: 'c', image: '***' })));
+    expect(badLabel.ok ? undefined : badLabel.error.envelope).toEqual({ id: 'cam-7', captureTs: 1_764_000_000_123 });
+  });
+
   it('rejects an image decoder result of the wrong size as wrong-shape', async () => {
     const decoder = createDecoder('image', { flow: 'cam', input: IMAGE_INPUT, maxPayloadBytes: 1000, decodeImage: async () => new Float32Array(15) });
     const result = await decoder.decode(bytesMessage(Buffer.concat([PNG_4X4, Buffer.from('x')])));

@@ -151,6 +151,65 @@ describe('FlowPipeline with a real multi-exit model', () => {
     expect(acks.sort()).toEqual(['fresh', 'stale']);
   });
 
+  it('keeps the envelope id and ts of a window rejected after parsing', async () => {
+    const sink = new MemorySink();
+    const source = new Subject<RawMessage>();
+    const acks: string[] = [];
+    const pipeline = pipelineFor(flowConfig(), sink, source);
+    pipeline.start();
+    const ts = Date.now() - 20;
+    source.next(message('short', JSON.stringify({ id: 'short-1', ts, values: [1, 2, 3], label: 1 }), acks));
+    source.next(message('text', JSON.stringify({ id: 'text-1', ts, values: [...sine(0).slice(1), 'x'] }), acks));
+    source.next(message('label', JSON.stringify({ id: 'label-1', ts, values: sine(0), label: 99 }), acks));
+    expect(await pipeline.stop(10_000)).toBe(true);
+    const byId = new Map(sink.results.map((r) => [r.id, r]));
+    expect(byId.get('short-1')).toMatchObject({ outcome: 'error', reason: 'wrong-shape', captureTs: ts, captureTsSource: 'device', label: 1 });
+    expect(byId.get('text-1')).toMatchObject({ outcome: 'error', reason: 'bad-field-type', captureTs: ts, captureTsSource: 'device' });
+    expect(byId.get('label-1')).toMatchObject({ outcome: 'error', reason: 'bad-field-type', captureTs: ts, captureTsSource: 'device' });
+  });
+
+  it('does not trust capture times from a clock ahead, never reports a negative latency, and sheds stale frames', async () => {
+    const sink = new MemorySink();
+    const source = new Subject<RawMessage>();
+    const acks: string[] = [];
+    const skews = new Map<string, number>();
+    let untrusted = 0;
+    const manifest = model.loaded.manifest;
+    const config = flowConfig({ policy: { deadlineMs: 1_000, latePolicy: 'shed' } });
+    const pipeline = new FlowPipeline({
+      config,
+      configVersion: 1,
+      source,
+      decoder: createDecoder(config.decode, { flow: config.name, input: manifest.input, classes: manifest.classes, maxPayloadBytes: config.limits.maxPayloadBytes }),
+      executor: model.executor,
+      model: { name: manifest.name, engine: 'onnx', classes: manifest.classes },
+      sinks: [sink],
+      logger,
+      clockEvents: { onSkew: (device, skewMs) => skews.set(device, skewMs), onUntrusted: () => (untrusted += 1) },
+    });
+    pipeline.start();
+    for (let i = 0; i < 10; i++) {
+      source.next({ ...message(`ahead-${i}`, sine(i), acks, Date.now() + 300), origin: 'plant/ahead' });
+      source.next({ ...message(`behind-${i}`, sine(i), acks, Date.now() - 5_000), origin: 'plant/behind' });
+    }
+    expect(await pipeline.stop(10_000)).toBe(true);
+    const ahead = sink.results.filter((r) => r.id.startsWith('ahead-'));
+    const behind = sink.results.filter((r) => r.id.startsWith('behind-'));
+    expect(ahead).toHaveLength(10);
+    for (const result of ahead) {
+      expect(result.outcome).toMatch(/ok|late/);
+      expect(result.captureTsSource).toBe('receive');
+      expect(result.e2eMs).toBeGreaterThanOrEqual(0);
+      expect(result.deviceClockSkewMs).toBeGreaterThan(200);
+    }
+    expect(untrusted).toBe(10);
+    expect(behind.map((r) => [r.outcome, r.reason])).toEqual(new Array(10).fill(['shed', 'no-slack']));
+    for (const result of behind) expect(result.e2eMs).toBeGreaterThan(4_900);
+    expect(skews.get('plant/ahead')).toBeGreaterThan(200);
+    expect(skews.get('plant/behind')).toBeLessThan(-4_900);
+    expect(acks).toHaveLength(20);
+  });
+
   it('sheds without decoding a message that waited past its deadline before decoding', async () => {
     const sink = new MemorySink();
     const source = new Subject<RawMessage>();

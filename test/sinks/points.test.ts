@@ -36,6 +36,11 @@ describe('inference points (docs/telemetry.md)', () => {
     expect(point.fields).not.toHaveProperty('correct');
   });
 
+  it("carries the device's clock skew once it is estimated", () => {
+    expect(inferencePoint(result('s', { deviceClockSkewMs: 299.5 })).fields).toMatchObject({ device_clock_skew_ms: 299.5 });
+    expect(inferencePoint(result('s', { deviceClockSkewMs: Number.NaN })).fields).not.toHaveProperty('device_clock_skew_ms');
+  });
+
   it('leaves out non-finite timings instead of writing a batch-breaking NaN', () => {
     expect(inferencePoint(result('x', { e2eMs: Number.NaN })).fields).not.toHaveProperty('e2e_ms');
   });

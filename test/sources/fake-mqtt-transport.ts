@@ -22,7 +22,17 @@ export class FakeMqttTransport implements MqttTransport {
   };
 
   brokerConnects(sessionPresent: boolean): void {
+    this.brokerConnacks(sessionPresent);
+    this.clientSaysConnected(sessionPresent);
+  }
+
+  /** The CONNACK is read; as with mqtt.js, the client says it is connected only later (`clientSaysConnected`). */
+  brokerConnacks(sessionPresent: boolean): void {
     this.connected = true;
+    this.handlers.onSessionStart(sessionPresent);
+  }
+
+  clientSaysConnected(sessionPresent: boolean): void {
     this.handlers.onConnect(sessionPresent);
   }
 

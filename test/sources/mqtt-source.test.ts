@@ -99,6 +99,20 @@ describe('mqttSource', () => {
     expect(fake.pubacks).toEqual([9]);
   });
 
+  it('recognises a redelivery handled between the CONNACK and the client saying it is connected', () => {
+    // mqtt.js emits 'connect' a few ticks after it read the CONNACK; the broker resends held messages right behind it.
+    const { fake, messages } = start();
+    fake.brokerConnects(false);
+    fake.brokerSends({ messageId: 9 });
+    fake.connectionLost();
+    fake.brokerConnacks(true);
+    fake.brokerSends({ messageId: 9, dup: true });
+    fake.clientSaysConnected(true);
+    expect(messages).toHaveLength(1);
+    messages[0]?.ack();
+    expect(fake.pubacks).toEqual([9]);
+  });
+
   it('acks a redelivery at once when the pipeline acked while offline', () => {
     const { fake, messages } = start();
     fake.brokerConnects(false);

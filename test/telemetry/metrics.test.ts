@@ -100,6 +100,22 @@ describe('EdgekeMetrics', () => {
     expect(sample(body, 'edgeke_sink_dropped_points_total', { sink: 'influxdb', reason: 'buffer-full' })).toBeUndefined();
   });
 
+  it('reports device clock skew in seconds per device, untrusted capture times and clamped latencies', async () => {
+    const m = metrics();
+    m.setDeviceClockSkew('sensor', 'plant/a', 0.3);
+    m.setDeviceClockSkew('sensor', 'plant/b', -5);
+    m.recordCaptureTimeUntrusted('sensor');
+    m.recordCaptureTimeUntrusted('sensor');
+    m.recordLatencyClamped('sensor');
+    const { body } = await m.exposition();
+    expect(sample(body, 'edgeke_device_clock_skew_seconds', { flow: 'sensor', device: 'plant/a' })).toBe(0.3);
+    expect(sample(body, 'edgeke_device_clock_skew_seconds', { flow: 'sensor', device: 'plant/b' })).toBe(-5);
+    expect(sample(body, 'edgeke_capture_time_untrusted_total', { flow: 'sensor' })).toBe(2);
+    expect(sample(body, 'edgeke_latency_clamped_total', { flow: 'sensor' })).toBe(1);
+    m.removeFlow('sensor');
+    expect((await m.exposition()).body).not.toContain('flow="sensor"');
+  });
+
   it('forgets every series of a removed flow and keeps the others', async () => {
     const m = metrics();
     for (const flow of ['camera-neu', 'bearing-cwru']) {

@@ -1,4 +1,5 @@
 import hashlib
+from collections import Counter
 
 import numpy as np
 
@@ -54,11 +55,25 @@ def test_neu_splits_follow_the_file_numbers():
     assert not {p.name for p, _ in train} & {p.name for p, _ in test}
 
 
+def labelled_digests(x, y):
+    """How many times each (image, label) pair occurs: a split's content, independent of order."""
+    return Counter(hashlib.sha1(image.numpy().tobytes() + bytes([int(label)])).hexdigest() for image, label in zip(x, y))
+
+
 @needs_fashion_mnist
 def test_fashion_mnist_validation_is_carved_from_training():
     from training.datasets import fashion_mnist
 
     splits = fashion_mnist.load()
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (55000, 5000, 10000)
-    order = np.random.default_rng(0).permutation(60000)
-    assert not set(order[:5000]) & set(order[5000:])
+    published = lambda images, labels: labelled_digests(
+        fashion_mnist.preprocess(fashion_mnist.read_idx(images)), fashion_mnist.read_idx(labels)
+    )
+    train = labelled_digests(splits.train.x, splits.train.y)
+    validation = labelled_digests(splits.validation.x, splits.validation.y)
+    # The loaded splits themselves: every published training image, with its label, is in train or in validation,
+    # once (a duplicate in the file counts twice on both sides); the test split is the published t10k set.
+    assert train + validation == published("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
+    assert labelled_digests(splits.test.x, splits.test.y) == published("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    # Disjoint: an image in both would be one the file holds twice, split apart (the published file has none such).
+    assert not set(train) & set(validation)

@@ -105,7 +105,7 @@ describe('MQTT broker faults and scale-out, through the service', () => {
     console.info(`[reliability] P4 keepalive ${keepaliveSeconds} s: detected after ${detectedMs} ms, ready again ${recoveredMs} ms after SIGCONT`);
   });
 
-  it('scale-out: two instances on one shared subscription split the frames; a killed instance’s unacknowledged frames are redelivered', async () => {
+  it('scale-out: two instances on one shared subscription split the frames; a killed instance’s unacknowledged frames are delivered again, none lost', async () => {
     const flow = 'rel-shared';
     const database = 'rel_shared';
     const yamlFor = (clientId: string): string =>
@@ -145,10 +145,13 @@ describe('MQTT broker faults and scale-out, through the service', () => {
     await waitFor('A carries on', () => a.results.filter((result) => result.id.startsWith('u-')).length >= third * 0.2, 15_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const uByA = a.results.filter((result) => result.id.startsWith('u-')).length;
-    // B comes back under its client id: the broker redelivers what it never acknowledged, then what queued meanwhile.
+    // B comes back under its client id. What B never acknowledged is delivered again, at least once: to B from its
+    // session, or (a broker may do either) to A, as a departed member's in-flight messages; so is what queued meanwhile.
     const bAgain = await startTestService([loadFlow(yamlFor('rel-shared-b'))], { profileCacheDir });
     services.push(bAgain);
-    await waitFor('B got its frames', () => bAgain.results.length >= heldByB + (third - uByA), 15_000);
+    const answeredLive = (prefix: string): Set<string> =>
+      new Set([...a.results, ...bAgain.results].map((result) => result.id).filter((id) => id.startsWith(`${prefix}-`)));
+    await waitFor('every frame answered by a live instance', () => answeredLive('t').size === second && answeredLive('u').size === third, 15_000);
     await Promise.all([a.stop(5_000), bAgain.stop(5_000)]);
 
     const ids = await storedIds(influxFor(influxUrl, database));
@@ -158,13 +161,17 @@ describe('MQTT broker faults and scale-out, through the service', () => {
     expect(idsA.size + idsB.size).toBe(first);
     expect(Math.min(idsA.size, idsB.size)).toBeGreaterThan(first * 0.2);
     expect(heldByB).toBeGreaterThan(0);
-    expect(againIds.filter((id) => id.startsWith('t-')).length).toBe(heldByB);
-    // Every frame processed by exactly one live instance (B's unacknowledged ones again after its restart).
-    expect(againIds.filter((id) => a.results.some((result) => result.id === id))).toEqual([]);
+    // At-least-once: every frame B held unacknowledged was answered again by a live instance (which one is the
+    // broker's choice), and so was everything published while B was away; none is lost.
+    expect(missingIds(answeredLive('t'), 't', second)).toEqual([]);
+    expect(missingIds(answeredLive('u'), 'u', third)).toEqual([]);
+    const twice = [...a.results, ...bAgain.results].map((result) => result.id).filter((id, index, all) => all.indexOf(id) !== index);
     expect(missingIds(ids, 's', first)).toEqual([]);
     expect(missingIds(ids, 't', second)).toEqual([]);
     expect(missingIds(ids, 'u', third)).toEqual([]);
+    // A frame answered twice (by B before it hung up, or by both live instances) is one point: InfluxDB keys a point on
+    // its series and timestamp, and the timestamp comes from the frame's capture time and id.
     expect(duplicates(ids)).toEqual([]);
-    console.info(`[reliability] scale-out split ${idsA.size}/${idsB.size} of ${first}, overlap ${overlap.length}; B held ${heldByB} unacked (${heldIds} results); while B was down A took ${uByA}/${third}; after B's restart it got ${againIds.length} (held ${heldByB} + queued ${third - uByA})`);
+    console.info(`[reliability] scale-out split ${idsA.size}/${idsB.size} of ${first}, overlap ${overlap.length}; B held ${heldByB} unacked (${heldIds} results); while B was down A took ${uByA}/${third}; after B's restart it got ${againIds.length}; ${twice.length} answered twice by live instances, stored once`);
   });
 });

@@ -162,10 +162,10 @@ describe('hostile devices against a running edgeke (from outside)', () => {
     save('camera.yaml', cameraYaml('"soon"'));
     await waitFor('the broken file rejected', () => rejections() === 1, 15_000);
     save('sensor.yaml', sensorYaml(3000));
-    await waitFor('the other file applied', async () => (await gauge(port, 'edgeke_flow_deadline_ms', 'sensor')) === 3000, 15_000);
+    await waitFor('the other file applied', async () => (await gauge(port, 'edgeke_flow_deadline_seconds', 'sensor')) === 3, 15_000);
     expect(await gauge(port, 'edgeke_flow_config_version', 'sensor')).toBe(2);
     expect(await gauge(port, 'edgeke_flow_config_version', 'camera')).toBe(1);
-    expect(await gauge(port, 'edgeke_flow_deadline_ms', 'camera')).toBe(5000);
+    expect(await gauge(port, 'edgeke_flow_deadline_seconds', 'camera')).toBe(5);
     expect(rejections(), 'an unchanged broken file is not logged again').toBe(1);
     // The camera flow still answers, on its last good config.
     await publishFile(CAMERA_TOPIC, good);

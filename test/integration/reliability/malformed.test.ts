@@ -159,8 +159,13 @@ limits: { maxPayloadBytes: ${MAX_PAYLOAD} }
     const after = running.results.filter((result) => result.id.startsWith('after-'));
     expect(new Set(after.map((result) => result.id)).size).toBe(rounds);
     expect(after.filter((result) => !(result.outcome === 'ok' || (result.outcome === 'shed' && result.reason === 'queue-full')))).toEqual([]);
-    // The last 340 rounds moved 42 MiB of oversized payloads into the process; it kept none of them.
-    expect(last.rss - middle.rss).toBeLessThan(24);
+    // The last 340 rounds moved 42 MiB of oversized payloads into the process; it kept none of them. Kept payloads
+    // are Buffers: external memory would grow by 42 MiB, so a fifth of them kept fails the first bound. RSS also
+    // carries allocator slack (20-25 MiB a phase measured on a busy 2-core machine, with no memory held): its bound
+    // is what keeping them all would add at the least.
+    const phasePayloadsMiB = ((380 - 40) * overLimit.length) / 2 ** 20;
+    expect(last.buffers - middle.buffers).toBeLessThan(phasePayloadsMiB / 5);
+    expect(last.rss - middle.rss).toBeLessThan(phasePayloadsMiB);
     console.info(`[reliability] P7 ${rounds} payloads over maxPayloadBytes rejected (payload-too-large), ${rounds} over maxPacketBytes never delivered; good frames ok ${after.filter((result) => result.outcome === 'ok').length}/${rounds}; RSS ${memory.map((value) => value.rss.toFixed(0)).join(' -> ')} MiB, buffers ${memory.map((value) => value.buffers.toFixed(1)).join(' -> ')} MiB (warm-up, phase 1, phase 2)`);
   });
 });

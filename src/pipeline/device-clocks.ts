@@ -1,0 +1,133 @@
+import type { Logger } from 'pino';
+import type { Frame } from '../core/frame.ts';
+
+/**
+ * The clock rule of a flow. Devices stamp their frames with their own clocks, and those drift.
+ *
+ * - A capture time later than the receive time by more than `futureToleranceMs` is impossible, so it is not trusted:
+ *   the receive time stands in (captureTsSource 'receive') and it is counted. Within the tolerance (NTP jitter)
+ *   the device time is kept and the latencies computed from it are clamped at 0 (counted too): latencies are never
+ *   negative.
+ * - A capture time in the past is kept: a stale frame (a device clock behind, or a frame held up on the way) still
+ *   follows the flow's late policy. Its deadline counts from the time the device claims.
+ * - Each device's skew is estimated online from (capture − receive) over its recent frames: transit only ever adds
+ *   to receive time, so the largest values (a high quantile, robust to a stray one) are the frames that travelled
+ *   fastest, and their offset is the device clock's own. Positive: the device clock is ahead. Exported per device,
+ *   written with every result, and logged when it crosses `logThresholdMs` (and when it comes back).
+ *
+ * A device is the message origin (MQTT topic or OPC UA node), so one flow can hold many devices; past `maxDevices`
+ * the rest share one estimate, 'other' (bounded memory and metric series against a device that invents topics).
+ */
+export interface DeviceClockOptions {
+  futureToleranceMs?: number;
+  logThresholdMs?: number;
+  maxDevices?: number;
+  /** Recent frames per device the estimate is taken over. */
+  window?: number;
+  logger: Logger;
+  events?: DeviceClockEvents;
+}
+
+/** What the clock rule reports (metrics). */
+export interface DeviceClockEvents {
+  /** A device's skew estimate changed (ms, positive = device clock ahead of ours). */
+  onSkew?: (device: string, skewMs: number) => void;
+  /** A capture time ahead of the receive time by more than the tolerance: the receive time stands in. */
+  onUntrusted?: () => void;
+  /** A negative latency (capture time just ahead, within the tolerance) was clamped to 0. */
+  onClamped?: () => void;
+}
+
+export const DEVICE_CLOCK_DEFAULTS = {
+  futureToleranceMs: 50,
+  logThresholdMs: 250,
+  maxDevices: 256,
+  window: 64,
+} as const;
+
+/** The quantile of (capture − receive) taken as the skew: near the top, yet a single outlier cannot set it. */
+const SKEW_QUANTILE = 0.9;
+export const OTHER_DEVICES = 'other';
+
+class SkewWindow {
+  private readonly offsets: number[] = [];
+  private next = 0;
+  flagged = false;
+  skewMs = 0;
+
+  constructor(private readonly size: number) {}
+
+  observe(offsetMs: number): number {
+    if (this.offsets.length < this.size) this.offsets.push(offsetMs);
+    else this.offsets[this.next] = offsetMs;
+    this.next = (this.next + 1) % this.size;
+    const sorted = [...this.offsets].sort((a, b) => a - b);
+    this.skewMs = sorted[Math.min(sorted.length - 1, Math.floor(SKEW_QUANTILE * sorted.length))] as number;
+    return this.skewMs;
+  }
+}
+
+export class DeviceClocks {
+  private readonly futureToleranceMs: number;
+  private readonly logThresholdMs: number;
+  private readonly maxDevices: number;
+  private readonly window: number;
+  private readonly devices = new Map<string, SkewWindow>();
+
+  constructor(private readonly options: DeviceClockOptions) {
+    this.futureToleranceMs = options.futureToleranceMs ?? DEVICE_CLOCK_DEFAULTS.futureToleranceMs;
+    this.logThresholdMs = options.logThresholdMs ?? DEVICE_CLOCK_DEFAULTS.logThresholdMs;
+    this.maxDevices = options.maxDevices ?? DEVICE_CLOCK_DEFAULTS.maxDevices;
+    this.window = options.window ?? DEVICE_CLOCK_DEFAULTS.window;
+  }
+
+  /** The capture time the rule trusts, without counting anything (for checks made before a frame is settled). */
+  trustedCaptureTs(claimedTs: number | undefined, receivedTs: number): number {
+    return claimedTs === undefined || claimedTs > receivedTs + this.futureToleranceMs ? receivedTs : claimedTs;
+  }
+
+  /** Applies the rule to a claimed capture time (counting an untrusted one). */
+  judge(claimedTs: number | undefined, receivedTs: number): { captureTs: number; captureTsSource: Frame['captureTsSource'] } {
+    if (claimedTs === undefined) return { captureTs: receivedTs, captureTsSource: 'receive' };
+    if (claimedTs > receivedTs + this.futureToleranceMs) {
+      this.options.events?.onUntrusted?.();
+      return { captureTs: receivedTs, captureTsSource: 'receive' };
+    }
+    return { captureTs: claimedTs, captureTsSource: 'device' };
+  }
+
+  /** Adds one frame's (capture − receive) to its device's estimate; returns the estimate (ms). Once per frame. */
+  observe(origin: string, claimedTs: number, receivedTs: number): number {
+    const device = this.devices.has(origin) || this.devices.size < this.maxDevices ? origin : OTHER_DEVICES;
+    let clock = this.devices.get(device);
+    if (clock === undefined) {
+      clock = new SkewWindow(this.window);
+      this.devices.set(device, clock);
+    }
+    const skewMs = clock.observe(claimedTs - receivedTs);
+    this.options.events?.onSkew?.(device, skewMs);
+    if (!clock.flagged && Math.abs(skewMs) > this.logThresholdMs) {
+      clock.flagged = true;
+      this.options.logger.warn(
+        { device, skewMs: Math.round(skewMs), thresholdMs: this.logThresholdMs },
+        skewMs > 0 ? 'device clock ahead of ours: its future capture times are replaced by receive times' : 'device clock behind ours (or a slow link): its frames count as stale',
+      );
+    } else if (clock.flagged && Math.abs(skewMs) <= this.logThresholdMs / 2) {
+      clock.flagged = false;
+      this.options.logger.info({ device, skewMs: Math.round(skewMs) }, 'device clock back in step');
+    }
+    return skewMs;
+  }
+
+  /** The current estimate of a device (ms), if it sent any capture time. */
+  skewMs(origin: string): number | undefined {
+    return (this.devices.get(origin) ?? (this.devices.size >= this.maxDevices ? this.devices.get(OTHER_DEVICES) : undefined))?.skewMs;
+  }
+
+  /** A latency that a capture time just ahead (within the tolerance) made negative, clamped to 0 and counted. */
+  nonNegative(latencyMs: number): number {
+    if (latencyMs >= 0 || !Number.isFinite(latencyMs)) return latencyMs;
+    this.options.events?.onClamped?.();
+    return 0;
+  }
+}

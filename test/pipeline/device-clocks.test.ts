@@ -1,0 +1,75 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { DeviceClocks, OTHER_DEVICES } from '../../src/pipeline/device-clocks.ts';
+
+const RECEIVED = 1_764_000_000_000;
+
+function clocks(options: Partial<ConstructorParameters<typeof DeviceClocks>[0]> = {}) {
+  const events = { skews: new Map<string, number>(), untrusted: 0, clamped: 0 };
+  const logged: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => logged.push(line) });
+  const rule = new DeviceClocks({
+    logger,
+    events: {
+      onSkew: (device, skewMs) => events.skews.set(device, skewMs),
+      onUntrusted: () => (events.untrusted += 1),
+      onClamped: () => (events.clamped += 1),
+    },
+    ...options,
+  });
+  return { rule, events, logged };
+}
+
+describe('DeviceClocks', () => {
+  it('does not trust a capture time ahead of the receive time beyond the tolerance, and counts it', () => {
+    const { rule, events } = clocks({ futureToleranceMs: 50 });
+    expect(rule.judge(RECEIVED + 300, RECEIVED)).toEqual({ captureTs: RECEIVED, captureTsSource: 'receive' });
+    expect(rule.judge(RECEIVED + 20, RECEIVED)).toEqual({ captureTs: RECEIVED + 20, captureTsSource: 'device' });
+    expect(rule.judge(RECEIVED - 5_000, RECEIVED)).toEqual({ captureTs: RECEIVED - 5_000, captureTsSource: 'device' });
+    expect(rule.judge(undefined, RECEIVED)).toEqual({ captureTs: RECEIVED, captureTsSource: 'receive' });
+    expect(events.untrusted).toBe(1);
+    // The check made before a frame settles applies the same rule and counts nothing.
+    expect(rule.trustedCaptureTs(RECEIVED + 300, RECEIVED)).toBe(RECEIVED);
+    expect(rule.trustedCaptureTs(RECEIVED - 5_000, RECEIVED)).toBe(RECEIVED - 5_000);
+    expect(events.untrusted).toBe(1);
+  });
+
+  it('clamps a negative latency to 0 and counts it; others pass unchanged', () => {
+    const { rule, events } = clocks();
+    expect(rule.nonNegative(-12)).toBe(0);
+    expect(rule.nonNegative(0)).toBe(0);
+    expect(rule.nonNegative(35)).toBe(35);
+    expect(events.clamped).toBe(1);
+  });
+
+  it('estimates each device skew from its fastest frames, robust to transit jitter and a stray outlier', () => {
+    const { rule, events } = clocks();
+    // Device A: clock 300 ms ahead, transit 2..40 ms. Device B: clock 5 s behind, same transit.
+    for (let i = 0; i < 64; i++) {
+      const transit = 2 + ((i * 7) % 39);
+      rule.observe('plant/a', RECEIVED + i * 10 - transit + 300, RECEIVED + i * 10);
+      rule.observe('plant/b', RECEIVED + i * 10 - transit - 5_000, RECEIVED + i * 10);
+    }
+    rule.observe('plant/a', RECEIVED + 60_000, RECEIVED); // one absurd stamp does not move the estimate
+    expect(events.skews.get('plant/a')).toBeGreaterThan(290);
+    expect(events.skews.get('plant/a')).toBeLessThan(300);
+    expect(events.skews.get('plant/b')).toBeGreaterThan(-5_010);
+    expect(events.skews.get('plant/b')).toBeLessThan(-5_000);
+    expect(rule.skewMs('plant/a')).toBe(events.skews.get('plant/a'));
+  });
+
+  it('logs a device once when its skew crosses the threshold and once when it is back in step', () => {
+    const { rule, logged } = clocks({ logThresholdMs: 250, window: 4 });
+    for (let i = 0; i < 10; i++) rule.observe('plant/a', RECEIVED + 300, RECEIVED);
+    for (let i = 0; i < 10; i++) rule.observe('plant/a', RECEIVED - 5, RECEIVED);
+    const messages = logged.map((line) => JSON.parse(line) as { msg: string; device: string; skewMs: number });
+    expect(messages.map((m) => m.msg)).toEqual([expect.stringContaining('device clock ahead'), 'device clock back in step']);
+    expect(messages[0]).toMatchObject({ device: 'plant/a', skewMs: 300 });
+  });
+
+  it('bounds the devices it keeps: past maxDevices the rest share one estimate', () => {
+    const { rule, events } = clocks({ maxDevices: 2 });
+    for (const topic of ['a', 'b', 'c', 'd']) rule.observe(topic, RECEIVED, RECEIVED);
+    expect([...events.skews.keys()].sort()).toEqual(['a', 'b', OTHER_DEVICES]);
+  });
+});
