@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { filter, finalize, from, map, merge, Observable, Subject, tap, type SchedulerLike, type Subscription } from 'rxjs';
 import type { ExitPolicy } from '../control/index.ts';
 import { WorkCostEstimate } from '../control/work-cost.ts';
+import { peekEnvelope } from '../decode/envelope-peek.ts';
 import type { Frame, FrameResult, RawMessage } from '../core/frame.ts';
 import type { Decoder, DecodeResult } from '../decode/decoder.ts';
 import type { PayloadMetadata } from '../decode/frame-metadata.ts';
@@ -251,7 +252,8 @@ export class FlowPipeline implements ExecutorFlow {
     if (policy.latePolicy !== 'shed') return undefined;
     const { executor } = this.options;
     const now = this.now();
-    const due = this.clocks.trustedCaptureTs(message.captureTs, message.receivedTs) + policy.deadlineMs;
+    const claimedTs = message.captureTs ?? peekEnvelope(message)?.captureTs;
+    const due = this.clocks.trustedCaptureTs(claimedTs, message.receivedTs) + policy.deadlineMs;
     const decoded = now + this.decodeCost.ms;
     if (executor.missesAt(policy, due, decoded)) {
       // A probe, when the learnt decode cost alone stands in the way and the decoders are idle with nothing waiting:
@@ -335,8 +337,10 @@ export class FlowPipeline implements ExecutorFlow {
    * The result of a message that never reached the model. `envelope`: what its payload said about itself before it
    * was rejected (its id and ts are kept, as for any frame; transport metadata wins, as in buildFrame).
    */
-  private settledUndecoded(message: RawMessage, outcome: 'shed' | 'error', reason: string, envelope?: PayloadMetadata): SettledItem {
+  private settledUndecoded(message: RawMessage, outcome: 'shed' | 'error', reason: string, decoded?: PayloadMetadata): SettledItem {
     const now = this.now();
+    // Shed before decoding: the id and time the envelope carries are read from its head, not parsed in full.
+    const envelope = decoded ?? (message.id === undefined || message.captureTs === undefined ? peekEnvelope(message) : undefined);
     const claimedTs = message.captureTs ?? envelope?.captureTs;
     const deviceClockSkewMs = claimedTs === undefined ? undefined : this.clocks.observe(message.origin, claimedTs, message.receivedTs);
     const label = envelope?.label;
