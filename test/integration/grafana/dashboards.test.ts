@@ -58,7 +58,7 @@ describe('synthetic telemetry', () => {
   it('uses exactly the tags, fields and types of docs/telemetry.md', () => {
     const schema = documentedSchema();
     expect(schema.inference.tags).toEqual(new Set(['flow', 'model', 'engine', 'exit', 'outcome']));
-    expect(schema.inference.fields.size).toBe(14);
+    expect(schema.inference.fields.size).toBe(15);
     expect(schema.flow_stats.fields.get('p95_ms')).toBe('float');
     const seen = new Set<string>();
     for (const point of telemetry.points) {

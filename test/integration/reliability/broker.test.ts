@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -108,8 +110,10 @@ describe('MQTT broker faults and scale-out, through the service', () => {
   it('scale-out: two instances on one shared subscription split the frames; a killed instance’s unacknowledged frames are delivered again, none lost', async () => {
     const flow = 'rel-shared';
     const database = 'rel_shared';
+    const walRoot = mkdtempSync(join(tmpdir(), 'edgeke-rel-shared-wal-'));
     const yamlFor = (clientId: string): string =>
-      signalFlowYaml({ name: flow, mqttUrl: broker.url, topic: 'rel/shared', influxUrl, database, source: `sharedGroup: edgeke, clientId: ${clientId}` });
+      // Each instance keeps its own write-ahead log, as two processes on their own machines would.
+      signalFlowYaml({ name: flow, mqttUrl: broker.url, topic: 'rel/shared', influxUrl, database, source: `sharedGroup: edgeke, clientId: ${clientId}`, influx: `walDir: ${join(walRoot, clientId)}` });
     // Instance B takes its frames but stops storing them half way (a hung sink), so they stay unacknowledged.
     let bHangs = false;
     const hang: ResultSink = {
