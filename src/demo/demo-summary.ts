@@ -51,6 +51,12 @@ export class DemoSummary {
     }
   }
 
+  /** Frames of a flow answered so far (ok and late). */
+  answered(flow: string): number {
+    const tally = this.flows.get(flow);
+    return tally === undefined ? 0 : tally.outcomes.ok + tally.outcomes.late;
+  }
+
   summary(): FlowSummary[] {
     return [...this.flows.entries()].map(([name, tally]) => {
       const frames = Object.values(tally.outcomes).reduce((a, b) => a + b, 0);

@@ -1,0 +1,52 @@
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** pino's numeric level of `warn`. */
+const WARN = 40;
+
+/**
+ * Where the demo's logs go while its table owns the terminal: a file (appended, synchronously, so nothing is lost on
+ * exit), remembering the latest warning so the table can show it on its warning line.
+ */
+export class DemoLogDestination {
+  private readonly fd: number;
+  private latest: string | undefined;
+  private closed = false;
+
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.fd = openSync(path, 'a');
+  }
+
+  /** The message of the latest log line at warn or above. */
+  get lastWarning(): string | undefined {
+    return this.latest;
+  }
+
+  /** A pino log line (one JSON object). */
+  write(line: string): void {
+    if (this.closed) return;
+    writeSync(this.fd, line);
+    try {
+      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; flow?: unknown; component?: unknown };
+      if (typeof entry.level === 'number' && entry.level >= WARN && typeof entry.msg === 'string') {
+        const where = typeof entry.flow === 'string' ? entry.flow : typeof entry.component === 'string' ? entry.component : undefined;
+        this.latest = where === undefined ? entry.msg : `${where}: ${entry.msg}`;
+      }
+    } catch {
+      // Not JSON (cannot happen with pino): it is in the file all the same.
+    }
+  }
+
+  /** Text a library printed on its own (console.log). */
+  writeText(text: string): void {
+    if (this.closed) return;
+    writeSync(this.fd, text);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
