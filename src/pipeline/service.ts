@@ -209,7 +209,7 @@ export class EdgekeService {
       sinks.push(...(this.options.extraSinks?.(config) ?? []));
 
       let connected = false;
-      const source = sourceForFlow(config, manifest, {
+      const source = await sourceForFlow(config, manifest, {
         // The source adds its own flow and component bindings.
         logger: this.logger,
         ...(this.options.mqttConnect === undefined ? {} : { mqttConnect: this.options.mqttConnect }),
