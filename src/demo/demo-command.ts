@@ -104,7 +104,8 @@ export const demoCommand: Command = {
     if (json) {
       stdout.write(
         `${JSON.stringify({
-          flows: summary.map((flow) => ({
+          camera: { base_rate: summary.camera.baseRate, burst_rate: summary.camera.burstRate, capacity_by_exit: summary.camera.capacityByExit },
+          flows: summary.flows.map((flow) => ({
             name: flow.name,
             frames: flow.frames,
             outcomes: flow.outcomes,

@@ -49,9 +49,15 @@ async function influxReachable(url: string): Promise<boolean> {
 /**
  * The whole system on embedded defaults: an embedded MQTT broker (aedes), an OPC UA server playing CWRU vibration,
  * a camera replaying NEU test images (steady or in bursts), a vibration sensor publishing JSON windows, and the
- * service running the example flows against them. Returns the per-flow summary.
+ * service running the example flows against them. Returns the per-flow summary and the camera load it ran.
  */
-export async function runDemo(options: DemoOptions): Promise<FlowSummary[]> {
+/** What the demo ran and how each flow did. */
+export interface DemoResult {
+  flows: FlowSummary[];
+  camera: { baseRate: number; burstRate: number | null; capacityByExit: number[] | null };
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { logger, write } = options;
   const broker = await startEmbeddedBroker({ port: 0, logger: logger.child({ component: 'broker' }) });
   const playlist = await loadVibrationPlaylist();
@@ -165,7 +171,14 @@ export async function runDemo(options: DemoOptions): Promise<FlowSummary[]> {
       await devices.stop();
     });
     if (exitCode !== 0) logger.warn('the demo service did not drain cleanly');
-    return summary.summary();
+    return {
+      flows: summary.summary(),
+      camera: {
+        baseRate: cameraRate,
+        burstRate: options.load === 'bursts' ? cameraRate * BURST_SHAPE.factor : null,
+        capacityByExit: load?.capacityByExit.map((fps) => Math.round(fps)) ?? null,
+      },
+    };
   } finally {
     await cleanup();
   }

@@ -38,8 +38,8 @@ const CHARTS = [
   ['exits', 'exit mix (share of answers)'],
   ['latency', 'p50 / p99 latency (ms) vs deadline'],
   ['ontime', 'on-time share (shed counts as a miss)'],
-  ['reasons', 'shed and error reasons (frames/s)'],
-  ['throughput', 'frames/s by outcome'],
+  ['reasons', 'shed and error reasons (frames/s, stacked)'],
+  ['throughput', 'frames/s by outcome (stacked)'],
   ['accuracy', 'accuracy against labels'],
 ];
 let updates = 0;
@@ -154,7 +154,7 @@ function render(snapshot) {
     draw(chart('exits'), times, exitKeys.map((exit, k) => ({ label: 'exit ' + exit, color: COLORS[k % COLORS.length], values: secs.map((s) => {
       const answered = Object.values(s.exits).reduce((a, b) => a + b, 0);
       return answered === 0 ? null : (s.exits[exit] || 0) / answered;
-    }) })), { stacked: true, max: 1, percent: true }, flow.marks);
+    }) })), { max: 1, percent: true }, flow.marks);
     draw(chart('latency'), times, [
       { label: 'p50', color: COLORS[0], values: secs.map((s) => s.p50Ms) },
       { label: 'p99', color: COLORS[1], values: secs.map((s) => s.p99Ms) },

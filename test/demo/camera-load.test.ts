@@ -26,10 +26,14 @@ describe('camera load from the measured capacity', () => {
     const modelCosts = perFrameCostByExit(model, 8, 0);
     expect(modelCosts[0]).toBeCloseTo(0.5, 1);
     expect(modelCosts[2]).toBeCloseTo(3, 1);
-    // 10 ms per frame measured at the deepest exit: 7 ms of it is intake, decode and sinks, paid at every exit.
-    const load = cameraLoadFromMeasuredCost(model, 8, 10);
-    expect(1_000 / (load.capacityByExit[0] as number)).toBeCloseTo(7.5, 1);
-    expect(1_000 / (load.capacityByExit[2] as number)).toBeCloseTo(10, 1);
+    // 10 ms of CPU and 5 ms of main thread per frame at the deepest exit: outside the model, 7 ms of CPU and 2 ms of
+    // main thread are paid at every exit. One core: CPU time limits. Four cores: the main thread limits.
+    const oneCore = cameraLoadFromMeasuredCost(model, 8, { cpuMs: 10, mainMs: 5 }, 1);
+    expect(1_000 / (oneCore.capacityByExit[0] as number)).toBeCloseTo(7.5, 1);
+    expect(1_000 / (oneCore.capacityByExit[2] as number)).toBeCloseTo(10, 1);
+    const fourCores = cameraLoadFromMeasuredCost(model, 8, { cpuMs: 10, mainMs: 5 }, 4);
+    expect(1_000 / (fourCores.capacityByExit[0] as number)).toBeCloseTo(2.5, 1);
+    expect(1_000 / (fourCores.capacityByExit[2] as number)).toBeCloseTo(5, 1);
   });
 
   it('rejects costs that are not positive', () => {

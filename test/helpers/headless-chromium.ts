@@ -81,9 +81,11 @@ export class HeadlessChromium {
   async evaluate<T>(expression: string): Promise<T> {
     const reply = (await this.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true })) as {
       result: { value?: unknown };
-      exceptionDetails?: { text: string };
+      exceptionDetails?: { text: string; exception?: { description?: string } };
     };
-    if (reply.exceptionDetails !== undefined) throw new Error(`page threw: ${reply.exceptionDetails.text}`);
+    if (reply.exceptionDetails !== undefined) {
+      throw new Error(`page threw: ${reply.exceptionDetails.exception?.description ?? reply.exceptionDetails.text}`);
+    }
     return reply.result.value as T;
   }
 

@@ -17,16 +17,17 @@ interface ChartState {
 
 /** What the page shows of the camera flow's throughput chart, read in the browser. */
 const READ_STATE = `(() => {
+  if (!document.body) return { updates: 0, flows: [], canvases: 0, points: 0, last: 0, image: '', headline: '' };
   const camera = document.querySelector('section[data-flow="neu-camera"]');
   const chart = camera && camera.querySelector('canvas[data-chart="throughput"]');
   return {
-    updates: Number(document.body.dataset.updates),
+    updates: Number(document.body.dataset.updates || 0),
     flows: [...document.querySelectorAll('section.flow')].map((el) => el.dataset.flow).sort(),
     canvases: camera ? camera.querySelectorAll('canvas').length : 0,
     points: chart ? Number(chart.dataset.points || 0) : 0,
     last: chart ? Number(chart.dataset.last || 0) : 0,
     image: chart ? chart.toDataURL() : '',
-    headline: camera ? camera.querySelector('.headline').textContent : '',
+    headline: camera ? camera.querySelector('.headline')?.textContent ?? '' : '',
   };
 })()`;
 
