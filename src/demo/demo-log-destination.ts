@@ -3,6 +3,8 @@ import { dirname } from 'node:path';
 
 /** pino's numeric level of `warn`. */
 const WARN = 40;
+/** How long the table shows a logged warning. */
+const WARNING_SHOWN_MS = 10_000;
 
 /**
  * Where the demo's logs go while its table owns the terminal: a file (appended, synchronously, so nothing is lost on
@@ -10,17 +12,20 @@ const WARN = 40;
  */
 export class DemoLogDestination {
   private readonly fd: number;
-  private latest: string | undefined;
+  private latest: { text: string; at: number } | undefined;
   private closed = false;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    private readonly now: () => number = Date.now,
+  ) {
     mkdirSync(dirname(path), { recursive: true });
     this.fd = openSync(path, 'a');
   }
 
-  /** The message of the latest log line at warn or above. */
+  /** The message of the latest log line at warn or above, while it is recent (a warning line is for what needs attention now). */
   get lastWarning(): string | undefined {
-    return this.latest;
+    return this.latest !== undefined && this.now() - this.latest.at <= WARNING_SHOWN_MS ? this.latest.text : undefined;
   }
 
   /** A pino log line (one JSON object). */
@@ -31,7 +36,7 @@ export class DemoLogDestination {
       const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; flow?: unknown; component?: unknown };
       if (typeof entry.level === 'number' && entry.level >= WARN && typeof entry.msg === 'string') {
         const where = typeof entry.flow === 'string' ? entry.flow : typeof entry.component === 'string' ? entry.component : undefined;
-        this.latest = where === undefined ? entry.msg : `${where}: ${entry.msg}`;
+        this.latest = { text: where === undefined ? entry.msg : `${where}: ${entry.msg}`, at: this.now() };
       }
     } catch {
       // Not JSON (cannot happen with pino): it is in the file all the same.
