@@ -26,11 +26,9 @@ interface FlowTally {
   correct: number;
   labelled: number;
   deadlineMs: number;
-  /** For the live line: results since the last snapshot. */
-  recent: number;
 }
 
-/** Per-flow counts for the demo's live lines and its `--json` summary. */
+/** Per-flow running totals for the demo's table and its `--json` summary. */
 export class DemoSummary {
   private readonly flows = new Map<string, FlowTally>();
 
@@ -40,7 +38,6 @@ export class DemoSummary {
     const tally = this.tally(result.flow);
     tally.outcomes[result.outcome] += 1;
     tally.deadlineMs = result.deadlineMs;
-    tally.recent += 1;
     if (result.outcome !== 'ok' && result.outcome !== 'late') return;
     if (result.exit !== undefined) tally.exits.set(result.exit, (tally.exits.get(result.exit) ?? 0) + 1);
     tally.latencies.push(result.e2eMs);
@@ -49,6 +46,12 @@ export class DemoSummary {
       tally.labelled += 1;
       if (label === result.classIndex) tally.correct += 1;
     }
+  }
+
+  /** Frames of a flow answered so far (ok and late). */
+  answered(flow: string): number {
+    const tally = this.flows.get(flow);
+    return tally === undefined ? 0 : tally.outcomes.ok + tally.outcomes.late;
   }
 
   summary(): FlowSummary[] {
@@ -70,29 +73,10 @@ export class DemoSummary {
     });
   }
 
-  /** One line per flow for the terminal; `seconds` since the previous call gives frames/s. */
-  liveLines(seconds: number): string[] {
-    return this.summary().map((flow) => {
-      const tally = this.tally(flow.name);
-      const fps = tally.recent / Math.max(seconds, 1e-3);
-      tally.recent = 0;
-      const answered = Object.values(flow.exits).reduce((a, b) => a + b, 0);
-      const mix = Object.entries(flow.exits)
-        .map(([exit, count]) => `e${exit} ${Math.round((100 * count) / Math.max(answered, 1))}%`)
-        .join(' ');
-      const pct = (x: number | null): string => (x === null ? '  -  ' : `${(100 * x).toFixed(1)}%`);
-      const ms = (x: number | null): string => (x === null ? '-' : x.toFixed(1));
-      return (
-        `${flow.name.padEnd(16)} ${fps.toFixed(1).padStart(6)} fr/s  exits [${mix}]  p50/p99 ${ms(flow.p50Ms)}/${ms(flow.p99Ms)} ms ` +
-        `(deadline ${flow.deadlineMs})  in time ${pct(flow.attainment)}  shed ${flow.outcomes.shed}  errors ${flow.outcomes.error}  accuracy ${pct(flow.accuracy)}`
-      );
-    });
-  }
-
   private tally(flow: string): FlowTally {
     let tally = this.flows.get(flow);
     if (tally === undefined) {
-      tally = { outcomes: { ok: 0, late: 0, shed: 0, error: 0 }, exits: new Map(), latencies: [], correct: 0, labelled: 0, deadlineMs: 0, recent: 0 };
+      tally = { outcomes: { ok: 0, late: 0, shed: 0, error: 0 }, exits: new Map(), latencies: [], correct: 0, labelled: 0, deadlineMs: 0 };
       this.flows.set(flow, tally);
     }
     return tally;

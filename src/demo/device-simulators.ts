@@ -41,6 +41,8 @@ export interface MqttDevicesOptions {
   protocolVersion: 4 | 5;
   cameraRate: number;
   load: 'steady' | 'bursts';
+  /** Replaces the default burst shape (4x for 2 s every 10 s) when `load` is bursts. */
+  bursts?: { factor: number; burstMs: number; everyMs: number; firstBurstAtMs?: number };
   /** Broker credentials (the compose stack's broker takes no anonymous writers). */
   username?: string;
   password?: string;
@@ -51,7 +53,8 @@ export interface MqttDevicesOptions {
 
 /** The camera (NEU test images, steady or with 4x bursts) and the vibration sensor (CWRU windows), over MQTT. */
 export async function startMqttDevices(playlist: VibrationPlaylist, options: MqttDevicesOptions): Promise<{ stop: () => Promise<void> }> {
-  const profile: LoadProfile = options.load === 'bursts' ? { kind: 'bursts', factor: 4, burstMs: 2_000, everyMs: 10_000 } : { kind: 'steady' };
+  const profile: LoadProfile = 
+    options.load === 'bursts' ? { kind: 'bursts', ...(options.bursts ?? { factor: 4, burstMs: 2_000, everyMs: 10_000 }) } : { kind: 'steady' };
   const credentials = options.username === undefined ? {} : { username: options.username, ...(options.password === undefined ? {} : { password: options.password }) };
   const common = { url: options.mqttUrl, format: 'json' as const, protocolVersion: options.protocolVersion, ...credentials };
   const camera = await startCameraSimulator({

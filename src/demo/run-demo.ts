@@ -7,7 +7,10 @@ import { formatFlowIssue } from '../flows/errors.ts';
 import { lineProtocolFileClient } from '../sinks/line-protocol-file.ts';
 import { startService } from '../pipeline/start-service.ts';
 import { ConfigError } from '../errors.ts';
+import { calibrateCameraLoad } from './calibrate-camera-load.ts';
+import { BURST_SHAPE, inBurst } from './camera-load.ts';
 import { ClassTimeline } from './class-timeline.ts';
+import { liveRows, redrawInPlace, tableLines, warningLines } from './live-table.ts';
 import { DemoSummary, type FlowSummary, type LabelLookup } from './demo-summary.ts';
 import { loadVibrationPlaylist, startMqttDevices, startVibrationServer } from './device-simulators.ts';
 
@@ -15,15 +18,21 @@ export interface DemoOptions {
   flowsDir: string;
   /** Seconds; undefined runs until SIGINT/SIGTERM. */
   durationS?: number;
-  cameraRate: number;
+  /** Base camera rate (fr/s); undefined: derived from the capacity the service measured at start. */
+  cameraRate?: number;
   load: 'steady' | 'bursts';
   /** Telemetry goes here when set and reachable; otherwise to `telemetryFile`. */
   influxUrl?: string;
   telemetryFile: string;
-  /** Live lines every `progressMs` (0 = none). */
-  progressMs: number;
+  /** Every second: a table redrawn in place (terminal), a JSON line (pipe, file), or nothing (`--json`). */
+  live: 'table' | 'json-lines' | 'none';
+  /** The status page and /metrics: this port (0 = any free one); when taken, any free one. */
+  httpPort: number;
+  httpHost?: string;
   write: (line: string) => void;
   logger: Logger;
+  /** The last warning the logger wrote, for the table's warning line. */
+  lastLogWarning?: () => string | undefined;
 }
 
 const OPCUA_WINDOW_MS = (2048 / 12_000) * 1_000;
@@ -40,9 +49,15 @@ async function influxReachable(url: string): Promise<boolean> {
 /**
  * The whole system on embedded defaults: an embedded MQTT broker (aedes), an OPC UA server playing CWRU vibration,
  * a camera replaying NEU test images (steady or in bursts), a vibration sensor publishing JSON windows, and the
- * service running the example flows against them. Returns the per-flow summary.
+ * service running the example flows against them. Returns the per-flow summary and the camera load it ran.
  */
-export async function runDemo(options: DemoOptions): Promise<FlowSummary[]> {
+/** What the demo ran and how each flow did. */
+export interface DemoResult {
+  flows: FlowSummary[];
+  camera: { baseRate: number; burstRate: number | null; capacityByExit: number[] | null };
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { logger, write } = options;
   const broker = await startEmbeddedBroker({ port: 0, logger: logger.child({ component: 'broker' }) });
   const playlist = await loadVibrationPlaylist();
@@ -61,7 +76,7 @@ export async function runDemo(options: DemoOptions): Promise<FlowSummary[]> {
   try {
     const { flows, issues } = await checkFlows([options.flowsDir], { env });
     if (issues.length > 0) throw new ConfigError(`the demo flows are invalid:\n${issues.map(formatFlowIssue).join('\n')}`);
-    write(
+    if (options.live === 'table') write(
       useInflux
         ? `telemetry: InfluxDB at ${options.influxUrl}\n`
         : `telemetry: no InfluxDB reachable (set INFLUX_URL); writing line protocol to ${options.telemetryFile} ` +
@@ -76,46 +91,96 @@ export async function runDemo(options: DemoOptions): Promise<FlowSummary[]> {
     }
     const summary = new DemoSummary(labelLookups);
     const fileClient = lineProtocolFileClient(options.telemetryFile);
-    const running = await startService({
+    const labelOf = (result: FrameResult): number | undefined => labelLookups.get(result.flow)?.(result);
+    const serviceOptions = {
       paths: [options.flowsDir],
       flows,
       watch: true,
-      telemetry: { logger, http: false },
       ...(useInflux ? {} : { influxClientFactory: () => fileClient }),
-      onResult: (result) => summary.record(result),
+      onResult: (result: FrameResult) => summary.record(result),
+      labelOf,
+    };
+    const http = { port: options.httpPort, ...(options.httpHost === undefined ? {} : { host: options.httpHost }) };
+    const running = await startService({ ...serviceOptions, telemetry: { logger, http } }).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      logger.warn({ port: options.httpPort }, 'status page port taken: serving on any free port');
+      return startService({ ...serviceOptions, telemetry: { logger, http: { ...http, port: 0 } } });
     });
+    const statusUrl = running.telemetry.server?.url;
 
+    const cameraFlow = flows.find((flow) => flow.config.decode === 'image');
+    const latencyModel = cameraFlow === undefined ? undefined : running.service.latencyModelOf(cameraFlow.config.name);
+    const load =
+      options.cameraRate === undefined && cameraFlow !== undefined && latencyModel !== undefined
+        ? await calibrateCameraLoad({
+            mqttUrl: broker.url,
+            latencyModel,
+            maxBatch: cameraFlow.config.batching.maxBatch,
+            modelPath: cameraFlow.config.model.path,
+            answeredCameraFrames: () => summary.answered(cameraFlow.config.name),
+            logger,
+          })
+        : undefined;
+    const cameraRate = options.cameraRate ?? load?.baseRate ?? 20;
+    if (load !== undefined) {
+      logger.info({ capacityByExit: load.capacityByExit.map(Math.round), baseRate: load.baseRate, factor: load.factor }, 'camera load derived from the measured capacity');
+    }
     const devices = await startMqttDevices(playlist, {
       mqttUrl: broker.url,
       protocolVersion: 4,
-      cameraRate: options.cameraRate,
+      cameraRate,
       load: options.load,
+      bursts: BURST_SHAPE,
       clientIdPrefix: 'edgeke-demo',
       logger,
     });
-    write(`demo: broker ${broker.url}, OPC UA ${opcua.endpoint}, camera ${options.cameraRate} fr/s (${options.load}); Ctrl-C to stop\n`);
+    const loadText =
+      `camera ${cameraRate} fr/s` +
+      (options.load === 'bursts' ? `, bursts of ${BURST_SHAPE.factor}x (${cameraRate * BURST_SHAPE.factor} fr/s) for ${BURST_SHAPE.burstMs / 1000} s every ${BURST_SHAPE.everyMs / 1000} s from ${BURST_SHAPE.firstBurstAtMs / 1000} s` : ', steady') +
+      (load === undefined ? '' : ` (sized from the measured capacity: ${load.capacityByExit.map((fps, i) => `exit ${i + 1} ${Math.round(fps)}`).join(', ')} fr/s per core)`);
+    if (options.live === 'table') {
+      write(`demo: broker ${broker.url}, OPC UA ${opcua.endpoint}; ${loadText}\n`);
+      if (statusUrl !== undefined) write(`status page: ${statusUrl}/   metrics: ${statusUrl}/metrics   Ctrl-C to stop\n`);
+    } else if (options.live === 'json-lines') {
+      write(`${JSON.stringify({ event: 'started', broker: broker.url, opcua: opcua.endpoint, statusPage: statusUrl, cameraRate, load: options.load, capacityByExit: load?.capacityByExit })}\n`);
+    }
 
     const startedAt = Date.now();
-    let last = startedAt;
+    let drawn = 0;
     const progress =
-      options.progressMs > 0
-        ? setInterval(() => {
-            const now = Date.now();
-            write(`-- ${Math.round((now - startedAt) / 1000)} s --\n`);
-            for (const line of summary.liveLines((now - last) / 1000)) write(`  ${line}\n`);
-            last = now;
-          }, options.progressMs)
-        : undefined;
+      options.live === 'none'
+        ? undefined
+        : setInterval(() => {
+            const elapsedS = Math.round((Date.now() - startedAt) / 1000);
+            const rows = liveRows(running.telemetry.status.snapshot(3), summary.summary());
+            if (options.live === 'json-lines') {
+              write(`${JSON.stringify({ event: 'second', elapsed_s: elapsedS, flows: rows })}\n`);
+              return;
+            }
+            const burst = options.load === 'bursts' && inBurst(Date.now() - startedAt);
+            const header = `-- ${elapsedS} s -- camera ${burst ? `BURST ${cameraRate * BURST_SHAPE.factor}` : cameraRate} fr/s`;
+            const lines = tableLines(header, rows, warningLines(rows, options.lastLogWarning?.()));
+            write(redrawInPlace(lines, drawn));
+            drawn = lines.length;
+          }, 1_000);
     if (options.durationS !== undefined) setTimeout(() => running.stop(), options.durationS * 1000).unref();
     // The simulators stop first, so the service drains and answers everything they sent.
     const exitCode = await running.untilStopped(10_000, async () => {
       clearInterval(progress);
-      write('stopping: simulators stop, the service answers what they sent and flushes its sinks\n');
+      if (options.live === 'table') write('stopping: simulators stop, the service answers what they sent and flushes its sinks\n');
       await devices.stop();
     });
     if (exitCode !== 0) logger.warn('the demo service did not drain cleanly');
-    return summary.summary();
+    return {
+      flows: summary.summary(),
+      camera: {
+        baseRate: cameraRate,
+        burstRate: options.load === 'bursts' ? cameraRate * BURST_SHAPE.factor : null,
+        capacityByExit: load?.capacityByExit.map((fps) => Math.round(fps)) ?? null,
+      },
+    };
   } finally {
     await cleanup();
   }
 }
+

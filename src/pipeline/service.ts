@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { LatencyModel } from '../control/index.ts';
 import type { FrameResult } from '../core/frame.ts';
 import { decodeImage } from '../decode/image.ts';
 import { createDecoder } from '../decode/create-decoder.ts';
@@ -76,6 +77,11 @@ export class EdgekeService {
   flow(name: string): { config: FlowConfig; version: number; pending: number } | undefined {
     const running = this.flows.get(name);
     return running === undefined ? undefined : { config: running.pipeline.currentConfig, version: running.version, pending: running.pipeline.pending };
+  }
+
+  /** The latency model a flow's controller plans with (the start-up profile, updated online); the demo sizes its load from it. */
+  latencyModelOf(name: string): LatencyModel | undefined {
+    return this.flows.get(name)?.model.estimator;
   }
 
   /**
@@ -203,7 +209,7 @@ export class EdgekeService {
       sinks.push(...(this.options.extraSinks?.(config) ?? []));
 
       let connected = false;
-      const source = sourceForFlow(config, manifest, {
+      const source = await sourceForFlow(config, manifest, {
         // The source adds its own flow and component bindings.
         logger: this.logger,
         ...(this.options.mqttConnect === undefined ? {} : { mqttConnect: this.options.mqttConnect }),

@@ -5,7 +5,6 @@ import { mqttClientId, type FlowConfig } from '../flows/schema.ts';
 import type { Manifest } from '../model/manifest.ts';
 import { mqttSource } from '../sources/mqtt-source.ts';
 import type { MqttTransportFactory } from '../sources/mqtt-transport.ts';
-import { opcuaSource } from '../sources/opcua-source.ts';
 import type { SourceEvents } from '../sources/source-events.ts';
 
 export interface SourceDeps {
@@ -15,8 +14,11 @@ export interface SourceDeps {
   mqttConnect?: MqttTransportFactory;
 }
 
-/** The flow's `source` block mapped onto its source component. */
-export function sourceForFlow(config: FlowConfig, manifest: Manifest, deps: SourceDeps): Observable<RawMessage> {
+/**
+ * The flow's `source` block mapped onto its source component. The OPC UA source is imported only when a flow uses
+ * it: node-opcua takes seconds of CPU to load, most of a cold start for a process that serves only MQTT flows.
+ */
+export async function sourceForFlow(config: FlowConfig, manifest: Manifest, deps: SourceDeps): Promise<Observable<RawMessage>> {
   const source = config.source;
   if (source.kind === 'mqtt') {
     return mqttSource(
@@ -42,6 +44,7 @@ export function sourceForFlow(config: FlowConfig, manifest: Manifest, deps: Sour
     );
   }
   const preprocessing = manifest.input.preprocessing;
+  const { opcuaSource } = await import('../sources/opcua-source.ts');
   return opcuaSource(
     {
       flow: config.name,

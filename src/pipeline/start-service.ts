@@ -17,6 +17,8 @@ export interface StartServiceOptions {
   extraSinks?: (config: FlowConfig) => ResultSink[];
   influxClientFactory?: InfluxClientFactory;
   onResult?: (result: FrameResult) => void;
+  /** The true label of a result that does not carry one (the demo's OPC UA flow), for the status page's accuracy. */
+  labelOf?: (result: FrameResult) => number | undefined;
 }
 
 export interface RunningService {
@@ -46,7 +48,10 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       mqttResultsSink: async (config, classes, log) => createMqttResultSink(config, classes, log, { metrics: telemetry.metrics }),
       ...(options.extraSinks === undefined ? {} : { extraSinks: options.extraSinks }),
       ...(options.influxClientFactory === undefined ? {} : { influxClientFactory: options.influxClientFactory }),
-      ...(options.onResult === undefined ? {} : { onResult: options.onResult }),
+      onResult: (result) => {
+        telemetry.status.record(result, result.label ?? options.labelOf?.(result));
+        options.onResult?.(result);
+      },
     });
   } catch (error) {
     await telemetry.close();

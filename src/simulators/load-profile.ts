@@ -12,20 +12,24 @@ export type LoadProfile =
       burstMs: number;
       /** A burst starts every this many ms (e.g. 10,000), at the start of each period. */
       everyMs: number;
+      /** When the first burst starts (default 0: at once); steady before it. */
+      firstBurstAtMs?: number;
     };
 
 /** Frames per second at `elapsedMs` after the start. */
 export function rateAt(profile: LoadProfile, baseRatePerSecond: number, elapsedMs: number): number {
   if (profile.kind === 'steady') return baseRatePerSecond;
-  const inPeriod = elapsedMs % profile.everyMs;
+  const sinceFirst = elapsedMs - (profile.firstBurstAtMs ?? 0);
+  if (sinceFirst < 0) return baseRatePerSecond;
+  const inPeriod = sinceFirst % profile.everyMs;
   return inPeriod < profile.burstMs ? baseRatePerSecond * profile.factor : baseRatePerSecond;
 }
 
 export function validateLoadProfile(profile: LoadProfile, baseRatePerSecond: number): void {
   if (!(baseRatePerSecond > 0)) throw new RangeError(`rate must be positive, got ${baseRatePerSecond}`);
   if (profile.kind === 'bursts') {
-    if (!(profile.factor > 0) || !(profile.burstMs > 0) || !(profile.everyMs > profile.burstMs)) {
-      throw new RangeError('bursts need factor > 0 and 0 < burstMs < everyMs');
+    if (!(profile.factor > 0) || !(profile.burstMs > 0) || !(profile.everyMs > profile.burstMs) || !((profile.firstBurstAtMs ?? 0) >= 0)) {
+      throw new RangeError('bursts need factor > 0, 0 < burstMs < everyMs and firstBurstAtMs >= 0');
     }
   }
 }

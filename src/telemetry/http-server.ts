@@ -3,12 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from './logger.ts';
 import type { Readiness } from './readiness.ts';
+import type { StatusSnapshot } from './status-board.ts';
+import { STATUS_PAGE_HTML } from './status-page.ts';
 
 /**
  * The process's small HTTP face for operators and orchestrators:
  * - `GET /metrics`: Prometheus text from the process's registry;
  * - `GET /healthz`: 200 while the process is alive and its event loop turns (Docker HEALTHCHECK, liveness probes);
- * - `GET /readyz`: 200 when every registered readiness check passes, else 503; the JSON body lists failing checks.
+ * - `GET /readyz`: 200 when every registered readiness check passes, else 503; the JSON body lists failing checks;
+ * - `GET /` and `GET /status.json`: the live status page and the per-flow, per-second data it draws (when a status
+ *   source is given).
  *
  * It binds 127.0.0.1 by default, so nothing outside the machine sees it unless asked: in a container set
  * EDGEKE_HTTP_HOST=0.0.0.0 so Prometheus in another container can scrape it.
@@ -28,6 +32,8 @@ export interface TelemetryServerOptions {
   host?: string;
   metrics: MetricsSource;
   readiness: Readiness;
+  /** The per-flow history behind `/` and `/status.json`; absent: those answer 404. */
+  status?: { snapshot(seconds?: number): StatusSnapshot };
   logger?: Logger;
 }
 
@@ -69,6 +75,17 @@ export async function startTelemetryServer(options: TelemetryServerOptions): Pro
     }
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     switch (path) {
+      case '/':
+        if (options.status === undefined) break;
+        send(response, 200, 'text/html; charset=utf-8', STATUS_PAGE_HTML, headOnly);
+        return;
+      case '/status.json': {
+        if (options.status === undefined) break;
+        const seconds = Number(new URL(request.url ?? '/', 'http://localhost').searchParams.get('seconds') ?? 120);
+        const snapshot = options.status.snapshot(Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 3_600) : 120);
+        send(response, 200, 'application/json; charset=utf-8', JSON.stringify(snapshot), headOnly);
+        return;
+      }
       case '/metrics': {
         const { contentType, body } = await metrics.exposition();
         send(response, 200, contentType, body, headOnly);
@@ -83,9 +100,8 @@ export async function startTelemetryServer(options: TelemetryServerOptions): Pro
         send(response, report.ready ? 200 : 503, 'application/json; charset=utf-8', body, headOnly);
         return;
       }
-      default:
-        send(response, 404, 'text/plain; charset=utf-8', 'not found: try /metrics, /healthz or /readyz\n', headOnly);
     }
+    send(response, 404, 'text/plain; charset=utf-8', `not found: try ${options.status === undefined ? '' : '/, /status.json, '}/metrics, /healthz or /readyz\n`, headOnly);
   }
 
   const server: Server = createServer((request, response) => {

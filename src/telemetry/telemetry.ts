@@ -2,6 +2,7 @@ import { startTelemetryServer, telemetryHttpAddressFromEnv, type TelemetryServer
 import { componentLogger, createLogger, logLevelFromEnv, type Logger } from './logger.ts';
 import { EdgekeMetrics, type MetricsOptions } from './metrics.ts';
 import { Readiness } from './readiness.ts';
+import { StatusBoard } from './status-board.ts';
 
 /**
  * The telemetry of one EdgeKE process in one handle, as `edgeke run` needs it: the root logger, the metrics, the
@@ -13,7 +14,7 @@ export interface TelemetryOptions {
   env?: NodeJS.ProcessEnv;
   /** Default: a new root logger at LOG_LEVEL. */
   logger?: Logger;
-  /** Where to serve /metrics, /healthz, /readyz; default from the env; `false` serves nothing (`edgeke check`, tests). */
+  /** Where to serve /, /status.json, /metrics, /healthz, /readyz; default from the env; `false` serves nothing (`edgeke check`, tests). */
   http?: { port: number; host?: string } | false;
   metrics?: MetricsOptions;
 }
@@ -22,6 +23,8 @@ export interface Telemetry {
   logger: Logger;
   metrics: EdgekeMetrics;
   readiness: Readiness;
+  /** Per-flow, per-second history behind the status page (`GET /`, `/status.json`). */
+  status: StatusBoard;
   /** Absent when `http: false`. */
   server?: TelemetryServer;
   /** Stops the server, then the metrics; idempotent. */
@@ -34,10 +37,11 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
   const address = options.http ?? telemetryHttpAddressFromEnv(env);
   const metrics = new EdgekeMetrics(options.metrics);
   const readiness = new Readiness();
+  const status = new StatusBoard();
   let server: TelemetryServer | undefined;
   if (address !== false) {
     try {
-      server = await startTelemetryServer({ ...address, metrics, readiness, logger: componentLogger(logger, 'telemetry-http') });
+      server = await startTelemetryServer({ ...address, metrics, readiness, status, logger: componentLogger(logger, 'telemetry-http') });
     } catch (error) {
       metrics.close();
       throw error;
@@ -48,6 +52,7 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
     logger,
     metrics,
     readiness,
+    status,
     server,
     close() {
       closing ??= (async () => {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.ts';
 import { startTelemetryServer, telemetryHttpAddressFromEnv, type TelemetryServer } from '../../src/telemetry/http-server.ts';
 import { EdgekeMetrics } from '../../src/telemetry/metrics.ts';
+import { StatusBoard, type StatusSnapshot } from '../../src/telemetry/status-board.ts';
 import { belowHighWaterCheck, connectedCheck, Readiness } from '../../src/telemetry/readiness.ts';
 
 interface ReadyBody {
@@ -122,5 +123,30 @@ describe('telemetry HTTP server', () => {
     expect(telemetryHttpAddressFromEnv({ EDGEKE_HTTP_PORT: '0', EDGEKE_HTTP_HOST: '0.0.0.0' })).toEqual({ port: 0, host: '0.0.0.0' });
     expect(() => telemetryHttpAddressFromEnv({ EDGEKE_HTTP_PORT: 'http' })).toThrow(ConfigError);
     expect(() => telemetryHttpAddressFromEnv({ EDGEKE_HTTP_PORT: '70000' })).toThrow(/EDGEKE_HTTP_PORT/);
+  });
+
+  it('serves the status page at / and its data at /status.json, read-only and self-contained', async () => {
+    const metrics = new EdgekeMetrics({ defaultMetrics: false });
+    cleanups.push(() => metrics.close());
+    const status = new StatusBoard({ now: () => 5_000 });
+    status.record({
+      flow: 'cam', id: '1', captureTs: 4_990, captureTsSource: 'device', model: 'neu', engine: 'onnx', outcome: 'ok', exit: 2,
+      queueMs: 1, inferMs: 2, e2eMs: 10, deadlineMs: 50, deadlineMet: true, configVersion: 3,
+    });
+    const server = await startTelemetryServer({ port: 0, metrics, readiness: new Readiness(), status });
+    cleanups.push(() => server.close());
+    const page = await fetch(`${server.url}/`);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const html = await page.text();
+    expect(html).toContain('status.json');
+    expect(html).not.toMatch(/https?:\/\//);
+    const data = (await (await fetch(`${server.url}/status.json?seconds=60`)).json()) as StatusSnapshot;
+    expect(data.flows.map((flow) => [flow.name, flow.configVersion, flow.seconds[0]?.exits])).toEqual([['cam', 3, { 2: 1 }]]);
+    expect((await fetch(`${server.url}/status.json`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('answers / with 404 when it has no status source', async () => {
+    const { server } = await serve();
+    expect((await fetch(`${server.url}/`)).status).toBe(404);
   });
 });

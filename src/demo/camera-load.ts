@@ -1,0 +1,64 @@
+import type { LatencyModel } from '../control/index.ts';
+
+/**
+ * The demo camera's load, sized from what this machine measured at start, so that its bursts overload the deepest
+ * exit (the controller must trade depth for time) while the first exit can still keep up (the flow stays on time).
+ * A fixed rate showed nothing: 80 fr/s bursts were a fraction of what a fast machine sustains, so every frame was
+ * answered from the last exit.
+ */
+
+export interface CameraLoad {
+  /** Steady camera rate (fr/s) between bursts. */
+  baseRate: number;
+  /** Rate multiplier during a burst. */
+  factor: number;
+  burstMs: number;
+  everyMs: number;
+  /** Frames per second one core sustains answering from each exit (index 0 = exit 1), decode included. */
+  capacityByExit: number[];
+}
+
+/**
+ * Bursts: 4x for 2 s every 10 s, the first at 5 s (after the models and estimators have warmed up on steady load),
+ * so the first 30 s show steady load, three bursts and three recoveries.
+ */
+export const BURST_SHAPE = { factor: 4, burstMs: 2_000, everyMs: 10_000, firstBurstAtMs: 5_000 } as const;
+
+/** Whether the camera is in a burst `elapsedMs` after it started. */
+export function inBurst(elapsedMs: number): boolean {
+  const since = elapsedMs - BURST_SHAPE.firstBurstAtMs;
+  return since >= 0 && since % BURST_SHAPE.everyMs < BURST_SHAPE.burstMs;
+}
+
+/** At most this past the deepest exit's capacity: depth must give way, and no more is needed to show it. */
+const OVERLOAD_OF_DEEPEST = 2;
+/** At most this share of the first exit's capacity: the flow must stay on time through the burst. */
+const HEADROOM_OF_FIRST = 0.8;
+/** Between bursts the deepest exit has room to spare, so the mix recovers to it. */
+const STEADY_SHARE_OF_DEEPEST = 0.6;
+
+/**
+ * Per-frame cost (ms) of answering from each exit on one core: the decode cost plus, over the batch sizes the flow may
+ * use, the cheapest per-frame cost of running the stages up to that exit (median of the latency model).
+ */
+export function perFrameCostByExit(model: LatencyModel, maxBatch: number, decodeMs: number): number[] {
+  const costs: number[] = [];
+  for (let exit = 1; exit <= model.stageCount; exit++) {
+    let best = Number.POSITIVE_INFINITY;
+    for (let batch = 1; batch <= maxBatch; batch *= 2) best = Math.min(best, model.stagesMs(1, exit, batch, 0.5) / batch);
+    costs.push(decodeMs + best);
+  }
+  return costs;
+}
+
+/** The load profile that makes the controller visible on this machine. Pure. */
+export function cameraLoadFromCosts(perFrameMs: readonly number[]): CameraLoad {
+  if (perFrameMs.length === 0 || perFrameMs.some((ms) => !(ms > 0))) throw new RangeError('per-frame costs must be positive');
+  const capacityByExit = perFrameMs.map((ms) => 1_000 / ms);
+  const first = capacityByExit[0] as number;
+  const deepest = capacityByExit.at(-1) as number;
+  // Halfway (geometrically) between what the deepest and the first exit sustain: past the one, within the other.
+  const burst = Math.min(Math.sqrt(deepest * first), OVERLOAD_OF_DEEPEST * deepest, HEADROOM_OF_FIRST * first);
+  const baseRate = Math.min(burst / BURST_SHAPE.factor, STEADY_SHARE_OF_DEEPEST * deepest);
+  return { baseRate: Math.max(1, Math.round(baseRate)), factor: BURST_SHAPE.factor, burstMs: BURST_SHAPE.burstMs, everyMs: BURST_SHAPE.everyMs, capacityByExit };
+}

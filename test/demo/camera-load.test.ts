@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { LatencyEstimator } from '../../src/control/index.ts';
+import { cameraLoadFromMeasuredCost } from '../../src/demo/calibrate-camera-load.ts';
+import { cameraLoadFromCosts, inBurst, perFrameCostByExit } from '../../src/demo/camera-load.ts';
+
+describe('camera load from the measured capacity', () => {
+  it('puts bursts past what the deepest exit sustains and within what the first exit sustains', () => {
+    for (const costs of [[1, 2, 4], [5, 5.5, 6.5], [0.5, 3, 10]]) {
+      const load = cameraLoadFromCosts(costs);
+      const burst = load.baseRate * load.factor;
+      const [first, , deepest] = load.capacityByExit as [number, number, number];
+      expect(burst, String(costs)).toBeGreaterThan(deepest * 0.99);
+      expect(burst, String(costs)).toBeLessThanOrEqual(first * 0.8 + load.factor);
+      // Between bursts the deepest exit keeps up with room to spare, so the mix recovers.
+      expect(load.baseRate, String(costs)).toBeLessThan(deepest * 0.61);
+    }
+  });
+
+  it('scales with the machine: twice the cost, half the rate', () => {
+    expect(cameraLoadFromCosts([2, 4, 8]).baseRate).toBeCloseTo(cameraLoadFromCosts([1, 2, 4]).baseRate / 2, -0.5);
+  });
+
+  it('takes per-exit costs from the latency model plus the measured cost outside the model', () => {
+    const profile = [1, 2, 3].flatMap((stage) => [1, 2, 4, 8].map((batchSize) => ({ stage, batchSize, medianMs: stage * batchSize * 0.5, p95Ms: stage * batchSize * 0.6, samples: 30 })));
+    const model = new LatencyEstimator(profile);
+    const modelCosts = perFrameCostByExit(model, 8, 0);
+    expect(modelCosts[0]).toBeCloseTo(0.5, 1);
+    expect(modelCosts[2]).toBeCloseTo(3, 1);
+    // 10 ms of CPU and 5 ms of main thread per frame at the deepest exit: outside the model, 7 ms of CPU and 2 ms of
+    // main thread are paid at every exit. One core: CPU time limits. Four cores: the main thread limits.
+    const oneCore = cameraLoadFromMeasuredCost(model, 8, { cpuMs: 10, mainMs: 5 }, 1);
+    expect(1_000 / (oneCore.capacityByExit[0] as number)).toBeCloseTo(7.5, 1);
+    expect(1_000 / (oneCore.capacityByExit[2] as number)).toBeCloseTo(10, 1);
+    const fourCores = cameraLoadFromMeasuredCost(model, 8, { cpuMs: 10, mainMs: 5 }, 4);
+    expect(1_000 / (fourCores.capacityByExit[0] as number)).toBeCloseTo(2.5, 1);
+    expect(1_000 / (fourCores.capacityByExit[2] as number)).toBeCloseTo(5, 1);
+  });
+
+  it('rejects costs that are not positive', () => {
+    expect(() => cameraLoadFromCosts([])).toThrow(RangeError);
+    expect(() => cameraLoadFromCosts([1, 0])).toThrow(RangeError);
+  });
+
+  it('bursts from 5 s, for 2 s every 10 s', () => {
+    expect([0, 4_999, 5_000, 6_999, 7_000, 15_500, 24_000].map(inBurst)).toEqual([false, false, true, true, false, true, false]);
+  });
+});
