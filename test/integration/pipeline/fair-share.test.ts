@@ -10,7 +10,7 @@ import { loadFlow, startTestService, tempDir, type TestService } from '../reliab
 // (bench/lib/overload-loadgen.ts) through the real broker; the service runs here so every result can be counted.
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-const CAMERA_FPS = 1_000;
+const CAMERA_FPS = 500;
 const VIBRATION_FPS = 20;
 const SECONDS = 6;
 
