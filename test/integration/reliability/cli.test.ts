@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../helpers/free-port.ts';
+import { exitWithin, runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
 import {
   connectPublisher,
   duplicates,
@@ -23,29 +23,8 @@ import {
 // Promises 9 (SIGTERM drain of a real `edgeke run` child) and 10 (bad flow files: exit non-zero before any
 // connection, file and path named, no secret echoed).
 
-interface Child {
-  process: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+type Child = EdgekeChild;
 
-function runEdgeke(args: string[], env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['bin/edgeke.js', 'run', ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { process: child, output: () => output, exited };
-}
-
-async function exitWithin(child: Child, ms: number): Promise<number | null> {
-  const timer = setTimeout(() => child.process.kill('SIGKILL'), ms);
-  try {
-    return await child.exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 describe('edgeke run as a child process', () => {
   const mqttUrl = inject('mosquittoUrl');

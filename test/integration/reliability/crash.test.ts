@@ -1,4 +1,4 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,37 +6,17 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startInfluxd, type RunningInfluxd } from '../../helpers/influxd.ts';
 import { connectPublisher, duplicates, influxFor, missingIds, publishSteadily, signalFlowYaml, storedIds, tempDir, waitFor } from './harness.ts';
+import { exitWithin, runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
 
 // Promise 12 (docs/reliability.md): nothing acknowledged is ever lost. A real `edgeke run` child is killed with
 // SIGKILL mid-load (InfluxDB up, and InfluxDB down), stopped with SIGTERM while InfluxDB is down, run on a full disk
 // and with a log folder it cannot write; after a restart every published frame has exactly one point in InfluxDB.
 // Frames carry a device id and capture time, so a frame the broker redelivers lands on its own point.
 
-interface Child {
-  process: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+type Child = EdgekeChild;
 
-function runEdgeke(file: string, env: Record<string, string> = {}): Child {
-  const child = spawn(process.execPath, ['bin/edgeke.js', 'run', file, '--no-watch', '--drain-timeout-ms', '5000'], {
-    env: { ...process.env, LOG_LEVEL: 'info', EDGEKE_HTTP_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { process: child, output: () => output, exited };
-}
-
-async function exitWithin(child: Child, ms: number): Promise<number | null> {
-  const timer = setTimeout(() => child.process.kill('SIGKILL'), ms);
-  try {
-    return await child.exited;
-  } finally {
-    clearTimeout(timer);
-  }
+function runEdgekeFlow(file: string, env: Record<string, string> = {}): Child {
+  return runEdgeke([file, '--no-watch', '--drain-timeout-ms', '5000'], { EDGEKE_HTTP_PORT: '0', ...env });
 }
 
 function logBytes(dir: string): number {
@@ -95,7 +75,7 @@ describe('crashes and broken disks: nothing acknowledged is lost', () => {
   }
 
   function start(file: string, env: Record<string, string> = {}): Child {
-    const child = runEdgeke(file, env);
+    const child = runEdgekeFlow(file, env);
     children.push(child);
     return child;
   }
