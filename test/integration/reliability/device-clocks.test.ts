@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../helpers/free-port.ts';
 import { influxFor, signalFlowYaml, tempDir, waitFor } from './harness.ts';
+import { runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
 
 // Skewed device clocks, checked from outside: a real `edgeke run` child process; two devices, each an mqtt.js client
 // in a process of its own, stamp their frames from their own clocks, one 300 ms ahead and one 5 s behind; results
@@ -55,13 +56,12 @@ async function series(port: number, name: string | RegExp): Promise<Map<string, 
 }
 
 describe('device clocks ahead and behind, against a running edgeke (from outside)', () => {
-  let child: ChildProcess | undefined;
-  let output = '';
+  let child: EdgekeChild | undefined;
 
   afterAll(async () => {
-    if (child !== undefined && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child?.once('exit', resolve));
+    if (child !== undefined && child.process.exitCode === null) {
+      child.process.kill('SIGKILL');
+      await child.exited;
     }
     dir.remove();
   });
@@ -73,12 +73,8 @@ describe('device clocks ahead and behind, against a running edgeke (from outside
     // 2 s deadline: an answered frame makes it on a busy machine; a frame stamped 5 s ago cannot, so it is shed.
     writeFileSync(file, signalFlowYaml({ name: flow, mqttUrl, topic: TOPICS, influxUrl, database, policy: 'mode: deadline, deadlineMs: 2000, latePolicy: shed' }));
     const port = await freePort();
-    child = spawn(process.execPath, ['bin/edgeke.js', 'run', file, '--no-watch'], {
-      env: { ...process.env, LOG_LEVEL: 'info', EDGEKE_HTTP_HOST: '127.0.0.1', EDGEKE_HTTP_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const running = runEdgeke([file, '--no-watch'], { EDGEKE_HTTP_HOST: '127.0.0.1', EDGEKE_HTTP_PORT: String(port) });
+    child = running;
     await waitFor('the service ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 60_000, 200);
 
     expect(await Promise.all([device(AHEAD, 'ahead', 300), device(BEHIND, 'behind', -5_000)])).toEqual([0, 0]);
@@ -125,13 +121,13 @@ describe('device clocks ahead and behind, against a running edgeke (from outside
     expect(e2eSums.size).toBeGreaterThan(0);
     for (const value of e2eSums.values()) expect(value).toBeGreaterThanOrEqual(0);
     // Each device logged once as it crossed the threshold.
-    const warnings = output.split('\n').filter((line) => line.includes('"device clock '));
+    const warnings = running.output().split('\n').filter((line) => line.includes('"device clock '));
     expect(warnings.filter((line) => line.includes(AHEAD) && line.includes('ahead of ours'))).toHaveLength(1);
     expect(warnings.filter((line) => line.includes(BEHIND) && line.includes('behind ours'))).toHaveLength(1);
 
-    child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => child?.once('exit', resolve));
-    expect(code, output.slice(-2000)).toBe(0);
+    running.process.kill('SIGTERM');
+    const code = await running.exited;
+    expect(code, running.output().slice(-2000)).toBe(0);
     console.info(
       `[reliability] device clocks: skew ahead ${(aheadSkew * 1000).toFixed(0)} ms, behind ${(behindSkew * 1000).toFixed(0)} ms; ${untrusted.get(`{flow="${flow}"}`)}/${FRAMES} future capture times replaced; min e2e ${Math.min(...rows.map((row) => row.e2e_ms)).toFixed(1)} ms`,
     );

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,6 +7,7 @@ import { findBinary } from '../../helpers/find-binary.ts';
 import { freePort } from '../../helpers/free-port.ts';
 import { jpegDeclaring, pngDeclaring, solidPng } from '../../helpers/hostile-images.ts';
 import { tempDir, waitFor } from './harness.ts';
+import { runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
 
 // Hostile input and per-file reload, checked from outside: a real `edgeke run` child process, frames sent by
 // mosquitto_pub (a separate process, as a device would), outcomes read from its /metrics, memory from /proc.
@@ -97,13 +98,12 @@ function peakRssMiB(pid: number): number {
 }
 
 describe('hostile devices against a running edgeke (from outside)', () => {
-  let child: ChildProcess | undefined;
-  let output = '';
+  let child: EdgekeChild | undefined;
 
   afterAll(async () => {
-    if (child !== undefined && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child?.once('exit', resolve));
+    if (child !== undefined && child.process.exitCode === null) {
+      child.process.kill('SIGKILL');
+      await child.exited;
     }
     dir.remove();
   });
@@ -112,13 +112,9 @@ describe('hostile devices against a running edgeke (from outside)', () => {
     save('camera.yaml', cameraYaml(5000));
     save('sensor.yaml', sensorYaml(4000));
     const port = await freePort();
-    child = spawn(process.execPath, ['bin/edgeke.js', 'run', flowsDir], {
-      env: { ...process.env, LOG_LEVEL: 'info', EDGEKE_HTTP_HOST: '127.0.0.1', EDGEKE_HTTP_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    const pid = child.pid ?? 0;
+    const running = runEdgeke([flowsDir], { EDGEKE_HTTP_HOST: '127.0.0.1', EDGEKE_HTTP_PORT: String(port) });
+    child = running;
+    const pid = running.process.pid ?? 0;
     await waitFor('the service ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 60_000, 200);
     const count = async (key: string): Promise<number> => (await frames(port)).get(key) ?? 0;
 
@@ -158,7 +154,7 @@ describe('hostile devices against a running edgeke (from outside)', () => {
     expect(afterOversize - afterImages, `peak RSS ${afterImages.toFixed(0)} -> ${afterOversize.toFixed(0)} MiB`).toBeLessThan(OVERSIZE_PEAK_GROWTH_MIB);
 
     // Per-file reload: camera.yaml broken, sensor.yaml edited: the edit applies, the camera keeps its config.
-    const rejections = (): number => output.split('\n').filter((line) => line.includes('"flow file rejected') && line.includes('camera.yaml')).length;
+    const rejections = (): number => running.output().split('\n').filter((line) => line.includes('"flow file rejected') && line.includes('camera.yaml')).length;
     save('camera.yaml', cameraYaml('"soon"'));
     await waitFor('the broken file rejected', () => rejections() === 1, 15_000);
     save('sensor.yaml', sensorYaml(3000));
@@ -173,11 +169,11 @@ describe('hostile devices against a running edgeke (from outside)', () => {
     // Broken differently: logged again.
     save('camera.yaml', cameraYaml(-1));
     await waitFor('the changed broken file logged again', () => rejections() === 2, 15_000);
-    expect(output).toContain('policy.deadlineMs');
+    expect(running.output()).toContain('policy.deadlineMs');
 
-    child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => child?.once('exit', resolve));
-    expect(code, output.slice(-2000)).toBe(0);
+    running.process.kill('SIGTERM');
+    const code = await running.exited;
+    expect(code, running.output().slice(-2000)).toBe(0);
     console.info(
       `[reliability] hostile devices: 130/130 image bombs image-too-large, 2/2 96 MiB MQTT 3.1.1 packets payload-too-large; peak RSS ${baseline.toFixed(0)} -> ${afterImages.toFixed(0)} -> ${afterOversize.toFixed(0)} MiB; per-file reload held`,
     );
