@@ -7,7 +7,12 @@ import type { ImageFormat } from './image-payload.ts';
 export interface ImageSize {
   width: number;
   height: number;
+  /** Colour components the header declares (1 grey, 2 grey + alpha, 3 colour, 4 colour + alpha), when it says. */
+  components?: number;
 }
+
+/** PNG colour type -> components (a palette image decodes to colour). */
+const PNG_COMPONENTS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 3, 4: 2, 6: 4 };
 
 const PNG_SIGNATURE_LENGTH = 8;
 const IHDR = 0x49484452; // 'IHDR'
@@ -22,17 +27,18 @@ export function readImageSize(bytes: Buffer, format: ImageFormat): ImageSize | u
   return size;
 }
 
-/** PNG: the first chunk must be IHDR (length 13): width and height are its first two big-endian uint32. */
+/** PNG: the first chunk must be IHDR (length 13): width and height are its first two big-endian uint32, then bit depth and colour type. */
 function pngSize(bytes: Buffer): ImageSize | undefined {
   const ihdr = PNG_SIGNATURE_LENGTH;
   if (bytes.length < ihdr + 16) return undefined;
   if (bytes.readUInt32BE(ihdr) !== 13 || bytes.readUInt32BE(ihdr + 4) !== IHDR) return undefined;
-  return { width: bytes.readUInt32BE(ihdr + 8), height: bytes.readUInt32BE(ihdr + 12) };
+  const components = PNG_COMPONENTS[bytes[ihdr + 17] as number];
+  return { width: bytes.readUInt32BE(ihdr + 8), height: bytes.readUInt32BE(ihdr + 12), ...(components === undefined ? {} : { components }) };
 }
 
 /**
  * JPEG: walk the marker segments to the first start-of-frame (SOF0-SOF15 except DHT C4, JPG C8 and DAC CC), whose
- * payload is precision (1 byte), height and width (2 bytes each). libjpeg decodes with that first SOF and refuses a
+ * payload is precision (1 byte), height and width (2 bytes each), then the component count (1 byte). libjpeg decodes with that first SOF and refuses a
  * second one. APPn segments (an EXIF thumbnail carries its own SOF) are skipped whole by their length.
  */
 function jpegSize(bytes: Buffer): ImageSize | undefined {
@@ -50,7 +56,8 @@ function jpegSize(bytes: Buffer): ImageSize | undefined {
     if (length < 2) return undefined;
     if (isStartOfFrame(marker)) {
       if (length < 7 || at + 7 > bytes.length) return undefined;
-      return { height: bytes.readUInt16BE(at + 3), width: bytes.readUInt16BE(at + 5) };
+      const size = { height: bytes.readUInt16BE(at + 3), width: bytes.readUInt16BE(at + 5) };
+      return length >= 8 && at + 8 <= bytes.length ? { ...size, components: bytes[at + 7] as number } : size;
     }
     at += length;
   }

@@ -1,4 +1,5 @@
 import { Transformer } from '@napi-rs/image';
+import { modelInputPool } from '../core/float32-pool.ts';
 import sharp from 'sharp';
 import type { ImageLimits } from './decoder.ts';
 import { readImageSize } from './image-header.ts';
@@ -61,7 +62,9 @@ async function decodePixels(bytes: Buffer, limits: Pick<ImageLimits, 'maxPixels'
     const pixels = size.width * size.height;
     if (limits !== undefined && pixels > limits.maxPixels) throw new Error(`${size.width}x${size.height} image exceeds ${limits.maxPixels} pixels`);
     try {
-      const data = await new Transformer(bytes).rawPixels();
+      // The decoder expands grey to RGB; asked for grey, it hands over a third of the bytes, the same values.
+      const decoder = size.components === 1 ? new Transformer(bytes).grayscale() : new Transformer(bytes);
+      const data = await decoder.rawPixels();
       const channels = data.length / pixels;
       if (Number.isInteger(channels) && channels >= 1 && channels <= 4) return { data, info: { ...size, channels } };
     } catch {
@@ -77,7 +80,7 @@ async function decodePixels(bytes: Buffer, limits: Pick<ImageLimits, 'maxPixels'
  */
 function toModelInput(data: Uint8Array, count: number, from: number, p: ImagePreprocessing): Float32Array {
   const table = normalisationTable(p);
-  const out = new Float32Array(count * p.channels);
+  const out = modelInputPool.take(count * p.channels);
   const gray = from <= 2; // gray or gray + alpha
   if (p.channels === 1) {
     if (gray) {

@@ -1,3 +1,4 @@
+import { modelInputPool } from '../core/float32-pool.ts';
 import { ModelInputError } from './errors.ts';
 import type { FeatureBatch, InferenceEngine } from './engines/engine.ts';
 import type { LoadedModel } from './load-model.ts';
@@ -242,6 +243,7 @@ export class BatchContinuation {
     if (frames.length === 0) throw new ModelInputError('advance() needs at least one frame');
     let input: Float32Array | FeatureBatch;
     let selected: FeatureBatch | undefined;
+    let packed: Float32Array | undefined;
     if (stage === 1) {
       const rows: Float32Array[] = new Array<Float32Array>(frames.length);
       for (let i = 0; i < frames.length; i++) {
@@ -250,7 +252,8 @@ export class BatchContinuation {
         rows[i] = row;
       }
       // One frame runs from its own array; a batch is packed row-major (the engines take one contiguous tensor).
-      input = rows.length === 1 ? (rows[0] as Float32Array) : packRows(rows, this.inputValues);
+      if (rows.length > 1) packed = packRows(rows, this.inputValues);
+      input = packed ?? (rows[0] as Float32Array);
     } else {
       const features = this.features as FeatureBatch;
       const rows = frames.map((frame) => {
@@ -269,6 +272,8 @@ export class BatchContinuation {
       result = await engine.runStage(stage, input, frames.length, stage < this.lastStage);
     } finally {
       if (selected !== undefined) engine.release(selected);
+      // The engines are done with their input once the stage returns (ONNX Runtime runs synchronously; tfjs copies).
+      if (packed !== undefined) modelInputPool.give(packed);
     }
     const ms = this.now() - started;
     this.dropFeatures();
@@ -310,7 +315,7 @@ export class BatchContinuation {
 const NO_FRAMES: readonly number[] = [];
 
 function packRows(rows: readonly Float32Array[], size: number): Float32Array {
-  const packed = new Float32Array(rows.length * size);
+  const packed = modelInputPool.take(rows.length * size);
   rows.forEach((row, i) => packed.set(row, i * size));
   return packed;
 }

@@ -8,6 +8,7 @@ import {
   type PlannedFrame,
   type QueuedFrame,
 } from '../control/index.ts';
+import { modelInputPool } from '../core/float32-pool.ts';
 import type { Frame, FrameResult } from '../core/frame.ts';
 import type { FrameAnswer, MultiExitRunner } from '../model/multi-exit-runner.ts';
 import { admitToQueue, hasNoSlack } from '../control/admission.ts';
@@ -140,7 +141,7 @@ export class ModelExecutor {
     // Its arrival was counted when it was offered (offered), before decoding.
     const refused = admitToQueue(queued, { queueCapacity: flow.queueCapacity() });
     if (refused !== null) {
-      flow.deliver(this.unanswered(flow, frame, 'shed', refused, now), frame);
+      this.settle(flow, this.unanswered(flow, frame, 'shed', refused, now), frame);
       return;
     }
     this.queuedPerFlow.set(flow.name, queued + 1);
@@ -204,7 +205,7 @@ export class ModelExecutor {
       this.removeFromQueue(taken);
       for (const shed of plan.shed) {
         const job = byKey.get(shed.id);
-        if (job !== undefined) job.flow.deliver(this.unanswered(job.flow, job.frame, 'shed', shed.reason, now), job.frame);
+        if (job !== undefined) this.settle(job.flow, this.unanswered(job.flow, job.frame, 'shed', shed.reason, now), job.frame);
       }
       if (taken.size > 0) for (const listener of this.spaceListeners) listener();
       if (plan.batch.length === 0) continue;
@@ -259,7 +260,7 @@ export class ModelExecutor {
       // One failed batch is an `error` outcome for its frames, never the end of the stream.
       this.options.logger.error({ err: error, batch: jobs.length }, 'inference failed');
       const failedTs = this.now();
-      for (const job of jobs) job.flow.deliver(this.unanswered(job.flow, job.frame, 'error', 'inference-failed', startTs, failedTs), job.frame);
+      for (const job of jobs) this.settle(job.flow, this.unanswered(job.flow, job.frame, 'error', 'inference-failed', startTs, failedTs), job.frame);
       this.controller.observe(plan, { startTs, endTs: failedTs, stagesMs: 0, freeTs: this.now() });
       return;
     }
@@ -267,7 +268,7 @@ export class ModelExecutor {
     answers.forEach((answer, i) => {
       const planned = plan.batch[i] as PlannedFrame;
       const job = jobs[i] as Job;
-      job.flow.deliver(this.answerResult(job, planned, answer, plan.answerBy(i, answer, finishTs), startTs, finishTs), job.frame);
+      this.settle(job.flow, this.answerResult(job, planned, answer, plan.answerBy(i, answer, finishTs), startTs, finishTs), job.frame);
     });
     // Judged once the results are out: the plan predicted when the runtime would be free for the next batch.
     this.controller.observe(plan, { answers, startTs, endTs, stagesMs, freeTs: this.now() });
@@ -308,6 +309,12 @@ export class ModelExecutor {
     };
   }
 
+
+  /** A frame's result goes to its flow; its input, done with, goes back to the pool the decoder took it from. */
+  private settle(flow: ExecutorFlow, result: FrameResult, frame: Frame): void {
+    flow.deliver(result, frame);
+    modelInputPool.give(frame.tensor);
+  }
 
   /** What a frame of `flow` that the model did not answer becomes. */
   private unanswered(flow: ExecutorFlow, frame: Frame, outcome: 'shed' | 'error', reason: string, leftQueueTs: number, endTs = leftQueueTs): FrameResult {

@@ -15,9 +15,18 @@ describe('readImageSize', () => {
     [3, 4000],
   ])('reads %ix%i from the PNG and JPEG that sharp writes', async (width, height) => {
     const image = sharp({ create: { width, height, channels: 3, background: { r: 1, g: 2, b: 3 } } });
-    expect(readImageSize(await image.clone().png().toBuffer(), 'png')).toEqual({ width, height });
-    expect(readImageSize(await image.clone().jpeg().toBuffer(), 'jpeg')).toEqual({ width, height });
-    expect(readImageSize(await image.clone().jpeg({ progressive: true }).toBuffer(), 'jpeg')).toEqual({ width, height });
+    expect(readImageSize(await image.clone().png().toBuffer(), 'png')).toEqual({ width, height, components: 3 });
+    expect(readImageSize(await image.clone().jpeg().toBuffer(), 'jpeg')).toEqual({ width, height, components: 3 });
+    expect(readImageSize(await image.clone().jpeg({ progressive: true }).toBuffer(), 'jpeg')).toEqual({ width, height, components: 3 });
+  });
+
+  it('reads the colour components the header declares: grey, grey + alpha, colour + alpha', async () => {
+    const create = (channels: 1 | 2 | 3 | 4) => sharp({ create: { width: 9, height: 7, channels: channels === 1 || channels === 2 ? 3 : channels, background: { r: 5, g: 5, b: 5, alpha: 0.5 } } });
+    expect(readImageSize(await create(3).clone().toColourspace('b-w').jpeg().toBuffer(), 'jpeg')?.components).toBe(1);
+    expect(readImageSize(await create(3).clone().toColourspace('b-w').png().toBuffer(), 'png')?.components).toBe(1);
+    expect(readImageSize(await create(4).clone().toColourspace('b-w').png().toBuffer(), 'png')?.components).toBe(2);
+    expect(readImageSize(await create(4).clone().png().toBuffer(), 'png')?.components).toBe(4);
+    expect(readImageSize(await create(3).clone().png({ palette: true }).toBuffer(), 'png')?.components).toBe(3);
   });
 
   it('skips an EXIF block (which may carry a thumbnail with its own frame header) to the real frame header', async () => {
@@ -26,14 +35,14 @@ describe('readImageSize', () => {
       .jpeg()
       .toBuffer();
     expect(jpeg.includes(Buffer.from('Exif'))).toBe(true);
-    expect(readImageSize(jpeg, 'jpeg')).toEqual({ width: 48, height: 20 });
+    expect(readImageSize(jpeg, 'jpeg')).toEqual({ width: 48, height: 20, components: 3 });
   });
 
   it('reads what crafted files declare, however small they are', async () => {
     const png = pngDeclaring(30_000, 30_000);
     expect(png.length).toBeLessThan(2_000);
-    expect(readImageSize(png, 'png')).toEqual({ width: 30_000, height: 30_000 });
-    expect(readImageSize(await jpegDeclaring(65_000, 65_000), 'jpeg')).toEqual({ width: 65_000, height: 65_000 });
+    expect(readImageSize(png, 'png')).toMatchObject({ width: 30_000, height: 30_000 });
+    expect(readImageSize(await jpegDeclaring(65_000, 65_000), 'jpeg')).toMatchObject({ width: 65_000, height: 65_000 });
   });
 
   it('gives up on truncated headers, a zero dimension and a scan before any frame header', async () => {
