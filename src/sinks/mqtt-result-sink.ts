@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { FlowConfig } from '../flows/schema.ts';
-import { createMqttResultsPublisher } from '../sinks/create-mqtt-results-publisher.ts';
-import type { ResultsMqttClientFactory } from '../sinks/mqtt-results-client.ts';
+import { createMqttResultsPublisher } from './create-mqtt-results-publisher.ts';
+import type { ResultsMqttClientFactory } from './mqtt-results-client.ts';
 import type { EdgekeMetrics } from '../telemetry/metrics.ts';
 import type { ResultSink } from './result-sink.ts';
 
