@@ -54,7 +54,7 @@ function ownCategory(frame: CallFrame): CpuCategory | undefined {
   if (path.startsWith('decode/')) return 'decode';
   if (path.startsWith('control/')) return 'plan';
   if (path.startsWith('model/')) return 'inference';
-  if (path.startsWith('sinks/') || path.startsWith('pipeline/influx-result-sink') || path.startsWith('pipeline/mqtt-result-sink')) return 'sinks';
+  if (path.startsWith('sinks/')) return 'sinks';
   if (path.startsWith('pipeline/')) return 'pipeline';
   return 'other';
 }

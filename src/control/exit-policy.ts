@@ -1,36 +1,12 @@
 import type { LatencyModel, RiskQuantile } from './latency-estimator.ts';
-import { exitAt, type ConfidenceLevel, type ModelView } from './model-view.ts';
+import { exitAt, type ModelView } from './model-view.ts';
+import type { PolicyConfig } from './policy-config.ts';
 
 /**
- * A flow's exit policy. Field names and meanings match the flow file's `policy` section (src/flows/schema.ts), so a
- * parsed flow policy is passed as is.
+ * A flow's exit policy: the flow file's `policy` block as parsed (policy-config.ts describes each field), passed as
+ * is. In fixed mode an `exit` past the last means the last (pinnedExit); `deadlineMs` binds in every mode.
  */
-export interface ExitPolicy {
-  /**
-   * deadline: deepest exit that fits the slack. accuracy: shallowest exit whose validated accuracy meets the target.
-   * fixed: exactly `exit`, never lowered, never stopped early (a static baseline, or a flow that must answer from one
-   * exit); a frame that cannot make its deadline there follows latePolicy.
-   */
-  mode: 'deadline' | 'accuracy' | 'fixed';
-  /** The pinned exit in fixed mode (1-based; past the last exit means the last). Ignored by the other modes. */
-  exit?: number | undefined;
-  /** Deadline per frame from its capture time; binds in both modes (accuracy mode never runs past it). */
-  deadlineMs: number;
-  accuracyTarget: number;
-  /** Stop at the first exit whose confidence passes the threshold calibrated for this level. */
-  confidenceStop: 'none' | ConfidenceLevel;
-  /**
-   * busy: only while the queue could not otherwise run every frame to its preferred exit on time, and only where a
-   * stop buys more expected accuracy per millisecond than a shallower cap (an idle machine answers from the
-   * preferred exit: most accurate). always: every frame (least work, e.g. to save power).
-   */
-  confidenceStopWhen: 'busy' | 'always';
-  /** Answer with the manifest's weighted vote when a frame reaches the last exit unconfident and the vote beats it. */
-  vote: boolean;
-  /** When even exit 1 cannot make the deadline: drop the frame, or answer from exit 1 and mark it late. */
-  latePolicy: 'shed' | 'answer-late';
-  riskQuantile: RiskQuantile;
-}
+export type ExitPolicy = PolicyConfig;
 
 /**
  * The exit a policy wants when load is no concern: the last exit in deadline mode; in accuracy mode the shallowest

@@ -9,7 +9,7 @@ import type { PayloadMetadata } from '../decode/frame-metadata.ts';
 import type { SourceRejection } from '../sources/source-events.ts';
 import type { FlowConfig } from '../flows/schema.ts';
 import type { ExecutorFlow, ModelExecutor } from './model-executor.ts';
-import type { ResultSink } from './result-sink.ts';
+import type { ResultSink } from '../sinks/result-sink.ts';
 import { unansweredResult } from './unanswered-result.ts';
 import { DeviceClocks, type DeviceClockEvents } from './device-clocks.ts';
 import { MessageIntake } from './message-intake.ts';

@@ -12,8 +12,8 @@ import type { MqttTransportFactory } from '../sources/mqtt-transport.ts';
 import type { EdgekeMetrics } from '../telemetry/metrics.ts';
 import type { Readiness } from '../telemetry/readiness.ts';
 import { FlowPipeline } from './flow-pipeline.ts';
-import { influxResultSink } from './influx-result-sink.ts';
-import type { ResultSink } from './result-sink.ts';
+import { influxResultSink } from '../sinks/influx-result-sink.ts';
+import type { ResultSink } from '../sinks/result-sink.ts';
 import { openSharedModel, sharedModelKey, type SharedModel } from './shared-model.ts';
 import { sourceForFlow } from './source-for-flow.ts';
 

@@ -4,7 +4,7 @@ import { LatencyEstimator, validateModelView } from '../control/index.ts';
 import { loadModel, type LoadedModel } from '../model/load-model.ts';
 import { MultiExitRunner } from '../model/multi-exit-runner.ts';
 import { loadOrMeasureProfile } from '../model/profiler.ts';
-import type { ModelConfig } from '../flows/schema.ts';
+import type { ModelConfig } from '../model/model-config.ts';
 import { ModelExecutor } from './model-executor.ts';
 import { modelViewOf } from './model-view.ts';
 

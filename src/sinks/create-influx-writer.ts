@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.ts';
-import type { InfluxSinkConfig } from '../flows/schema.ts';
 import { createInfluxClient, type InfluxClientFactory } from './influx-client.ts';
+import { WAL_DEFAULTS, type InfluxSinkConfig } from './influx-sink-config.ts';
 import { InfluxWriter, type FlowStatsSettings } from './influx-writer.ts';
 import { WriteAheadLog } from './write-ahead-log.ts';
 
@@ -42,9 +42,9 @@ export async function createInfluxWriter(flow: string, config: InfluxSinkConfig,
       dir,
       flow,
       logger: deps.logger,
-      maxBytes: config.walMaxBytes ?? config.spillMaxBytes ?? 256 * 2 ** 20,
+      maxBytes: config.walMaxBytes ?? config.spillMaxBytes ?? WAL_DEFAULTS.maxBytes,
       memoryMaxRecords: config.bufferMaxPoints,
-      commitIntervalMs: config.walCommitIntervalMs,
+      commitIntervalMs: config.walCommitIntervalMs ?? WAL_DEFAULTS.commitIntervalMs,
     });
   } catch (error) {
     throw new ConfigError(`flow ${flow}: the write-ahead log folder ${dir} cannot be used (${(error as Error).message}); set sinks.influx.walDir to a writable folder of its own`, { cause: error });

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.ts';
-import type { FlowConfig } from '../flows/schema.ts';
 import { createResultsMqttClient, type ResultsMqttClientFactory, type ResultsMqttOptions } from './mqtt-results-client.ts';
+import { MQTT_RESULTS_CLIENT_DEFAULTS, type MqttResultsFlow, type MqttResultsSinkConfig } from './mqtt-results-sink-config.ts';
 import { MqttResultsPublisher } from './mqtt-results.ts';
 
 export interface MqttResultsDependencies {
@@ -18,7 +18,7 @@ export interface MqttResultsDependencies {
  * gets the source's credentials. The client id is `<source client id or edgeke-<flow>>-results`, distinct from the
  * source's so the two connections do not take each other's session. `tls` on a plain mqtt:// or ws:// URL is refused.
  */
-export function resultsClientOptions(flow: FlowConfig): ResultsMqttOptions {
+export function resultsClientOptions(flow: MqttResultsFlow): ResultsMqttOptions {
   const sink = flow.sinks.mqttResults;
   if (sink === undefined) throw new ConfigError(`flow ${flow.name} has no sinks.mqttResults`);
   const source = flow.source.kind === 'mqtt' ? flow.source : undefined;
@@ -28,8 +28,8 @@ export function resultsClientOptions(flow: FlowConfig): ResultsMqttOptions {
   const options: ResultsMqttOptions = {
     url,
     clientId: `${source?.clientId ?? `edgeke-${flow.name}`}-results`,
-    protocolVersion: sink.protocolVersion ?? source?.protocolVersion ?? 5,
-    keepaliveSeconds: source?.keepaliveSeconds ?? 30,
+    protocolVersion: sink.protocolVersion ?? source?.protocolVersion ?? MQTT_RESULTS_CLIENT_DEFAULTS.protocolVersion,
+    keepaliveSeconds: source?.keepaliveSeconds ?? MQTT_RESULTS_CLIENT_DEFAULTS.keepaliveSeconds,
     username: sink.username ?? (sameBroker ? source.username : undefined),
     password: sink.password ?? (sameBroker ? source.password : undefined),
     tls: sink.tls ?? (sameBroker ? source.tls : undefined),
@@ -41,9 +41,9 @@ export function resultsClientOptions(flow: FlowConfig): ResultsMqttOptions {
 }
 
 /** The MQTT results publisher of a flow, from its `sinks.mqttResults` config. */
-export function createMqttResultsPublisher(flow: FlowConfig, deps: MqttResultsDependencies): MqttResultsPublisher {
+export function createMqttResultsPublisher(flow: MqttResultsFlow, deps: MqttResultsDependencies): MqttResultsPublisher {
   const options = resultsClientOptions(flow);
-  const sink = flow.sinks.mqttResults as NonNullable<FlowConfig['sinks']['mqttResults']>;
+  const sink = flow.sinks.mqttResults as MqttResultsSinkConfig;
   return new MqttResultsPublisher({
     flow: flow.name,
     topic: sink.topic,

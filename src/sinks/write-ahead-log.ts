@@ -2,6 +2,7 @@ import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'nod
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BehaviorSubject, type Observable } from 'rxjs';
+import { WAL_DEFAULTS } from './influx-sink-config.ts';
 import { RetryBackoff } from './retry-backoff.ts';
 import { SinkClosedError } from './sink-errors.ts';
 import { releaseLock, syncDirectory, takeLock } from './wal-files.ts';
@@ -32,7 +33,7 @@ export interface WriteAheadLogOptions {
   maxBytes: number;
   /** Records kept in memory for the InfluxDB writer; the rest is read back from the segments. */
   memoryMaxRecords: number;
-  /** Longest an append waits for its group's fsync to start. Default 10 ms. */
+  /** Longest an append waits for its group's fsync to start. Default `WAL_DEFAULTS.commitIntervalMs` (10 ms). */
   commitIntervalMs?: number;
   /** A group this large is committed at once. Default 1,000. */
   commitMaxRecords?: number;
@@ -117,7 +118,7 @@ export class WriteAheadLog {
 
   private constructor(private readonly options: WriteAheadLogOptions) {
     this.now = options.now ?? (() => performance.now());
-    this.commitIntervalMs = options.commitIntervalMs ?? 10;
+    this.commitIntervalMs = options.commitIntervalMs ?? WAL_DEFAULTS.commitIntervalMs;
     this.commitMaxRecords = options.commitMaxRecords ?? 1_000;
     this.segmentMaxBytes = options.segmentMaxBytes ?? Math.max(4_096, Math.min(4 * 2 ** 20, Math.floor(options.maxBytes / 8)));
     this.pressure$ = this.pressure.asObservable();

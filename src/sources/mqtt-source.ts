@@ -4,7 +4,7 @@ import { Observable } from 'rxjs';
 import type { RawMessage } from '../core/frame.ts';
 import { ConfigError } from '../errors.ts';
 import { MqttAckTracker } from './mqtt-ack-tracker.ts';
-import { MQTT_DEFAULTS } from './mqtt-defaults.ts';
+import { MQTT_DEFAULTS, type MqttSourceConfig } from './mqtt-source-config.ts';
 
 export { MQTT_DEFAULTS };
 import { SourceError, sourceRefused } from './source-errors.ts';
@@ -18,30 +18,18 @@ import {
 } from './mqtt-transport.ts';
 import type { SourceConnectionState, SourceEvents } from './source-events.ts';
 
-/** The MQTT input of a flow (mirrors the flow schema's `source: { kind: mqtt }` block). */
-export interface MqttSourceOptions {
+/**
+ * The MQTT input of one flow: its `source: { kind: mqtt }` block (mqtt-source-config.ts, documented there; what is
+ * left out takes `MQTT_DEFAULTS`) with the client id resolved, plus the client settings no flow file sets.
+ */
+export interface MqttSourceOptions
+  extends Pick<MqttSourceConfig, 'url' | 'topic' | 'qos' | 'sharedGroup' | 'username' | 'password'>,
+    Partial<Pick<MqttSourceConfig, 'cleanSession' | 'protocolVersion' | 'maxPacketBytes' | 'keepaliveSeconds'>> {
   flow: string;
-  /** mqtt://, mqtts://, ws:// or wss:// URL of the broker. */
-  url: string;
-  /** Topic filter, e.g. `plant/+/camera`. */
-  topic: string;
-  qos: 0 | 1;
-  /** MQTT 5 shared subscription group: the broker splits the messages among all clients of the group. */
-  sharedGroup?: string;
   /** Fixed client id: the broker keys the persistent session (and its queued QoS 1 messages) on it. */
   clientId: string;
-  /** false (default) keeps the session across disconnects so QoS 1 messages published meanwhile are delivered. */
-  cleanSession?: boolean;
-  username?: string;
-  password?: string;
-  /** PEM file paths (string) or contents (Buffer). */
+  /** PEM file paths (string, as in the flow file) or contents (Buffer). */
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean };
-  /** 5 (default) or 4 (MQTT 3.1.1, e.g. the embedded aedes broker: no user properties, no shared subscriptions). */
-  protocolVersion?: 5 | 4;
-  /** Largest packet we accept; larger payloads are acked, counted (`onRejected`, reason 'oversize') and dropped. */
-  maxPacketBytes?: number;
-  /** A silent connection is declared dead after 1.5x this and reconnected. */
-  keepaliveSeconds?: number;
   reconnectPeriodMs?: number;
   connectTimeoutMs?: number;
   /** MQTT 5: how long the broker keeps the session while we are away (default one day). */

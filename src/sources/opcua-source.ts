@@ -18,33 +18,27 @@ import { Observable } from 'rxjs';
 import type { RawMessage } from '../core/frame.ts';
 import { ConfigError } from '../errors.ts';
 import { BlockContinuity } from './block-continuity.ts';
+import type { OpcuaSourceConfig } from './opcua-source-config.ts';
 import { SourceError, sourceRefused } from './source-errors.ts';
 import { createWindower, type SampleWindow, type SampleWindower, type WindowSpec } from './sample-windower.ts';
 import type { SourceConnectionState, SourceEvents } from './source-events.ts';
 
-export type OpcuaSecurityMode = 'None' | 'Sign' | 'SignAndEncrypt';
+export type OpcuaSecurityMode = OpcuaSourceConfig['securityMode'];
 
-/** The OPC UA input of a flow (mirrors the flow schema's `source: { kind: opcua }` block). */
-export interface OpcuaSourceOptions {
+/**
+ * The OPC UA input of one flow: its `source: { kind: opcua }` block (opcua-source-config.ts, documented there), plus
+ * the client settings no flow file sets. Called directly (flows always pass the schema's values), a left-out
+ * samplingIntervalMs is 0 (every change), queueSize 10, securityMode None and certificateStore node-opcua's own.
+ */
+export interface OpcuaSourceOptions
+  extends Pick<OpcuaSourceConfig, 'endpoint' | 'nodeIds' | 'username' | 'password'>,
+    Partial<Pick<OpcuaSourceConfig, 'samplingIntervalMs' | 'queueSize' | 'securityMode' | 'certificateStore'>> {
   flow: string;
-  /** opc.tcp://host:port/path */
-  endpoint: string;
-  /** Variables to monitor, e.g. `ns=1;s=Vibration.DriveEnd`; each is windowed on its own. */
-  nodeIds: string[];
-  /** How often the server samples each variable; 0 = on every change (default). */
-  samplingIntervalMs?: number;
-  /** Values the server queues per item between publishes (keep ≥ publish interval / update period). */
-  queueSize?: number;
   publishingIntervalMs?: number;
-  securityMode?: OpcuaSecurityMode;
   /** A node-opcua SecurityPolicy name, e.g. 'Basic256Sha256'; default 'None' without security, else Basic256Sha256. */
   securityPolicy?: string;
-  /** Certificate store folder (own certificate, trusted and rejected server certificates); keep it across restarts. */
-  certificateStore?: string;
   /** Trust servers whose certificate is not in the trusted folder yet (default false: move it there by hand). */
   automaticallyAcceptUnknownCertificate?: boolean;
-  username?: string;
-  password?: string;
   window: WindowSpec;
   /**
    * Sample rate of array (waveform) values: dates windows that start inside a block and detects lost blocks.

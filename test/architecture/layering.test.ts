@@ -10,7 +10,7 @@ import { srcFiles } from './src-files.ts';
  * each other: the CLI and the demo are siblings, and only the entry (src/edgeke.ts) sees both.
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ['errors.ts', 'errors-catalogue.ts', 'core'],
+  ['errors.ts', 'errors-catalogue.ts', 'config', 'core'],
   ['broker', 'control', 'decode', 'flows', 'model', 'simulators', 'sinks', 'sources', 'telemetry'],
   ['pipeline'],
   ['cli', 'demo'],

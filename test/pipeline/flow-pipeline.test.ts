@@ -9,7 +9,7 @@ import { createDecoder } from '../../src/decode/create-decoder.ts';
 import type { Decoder } from '../../src/decode/decoder.ts';
 import { flowSchema, type FlowConfig } from '../../src/flows/schema.ts';
 import { FlowPipeline } from '../../src/pipeline/flow-pipeline.ts';
-import type { ResultSink } from '../../src/pipeline/result-sink.ts';
+import type { ResultSink } from '../../src/sinks/result-sink.ts';
 import { openSharedModel, type SharedModel } from '../../src/pipeline/shared-model.ts';
 
 const MODEL_DIR = 'test/fixtures/tiny-model/signal';

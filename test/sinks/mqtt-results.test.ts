@@ -183,7 +183,7 @@ describe('results client options from a flow', () => {
   });
 
   it('counts every result it could not publish in the sink drop metric, by reason', async () => {
-    const { createMqttResultSink } = await import('../../src/pipeline/mqtt-result-sink.ts');
+    const { createMqttResultSink } = await import('../../src/sinks/mqtt-result-sink.ts');
     const { EdgekeMetrics } = await import('../../src/telemetry/metrics.ts');
     const metrics = new EdgekeMetrics({ defaultMetrics: false });
     const client = new FakeResultsClient();

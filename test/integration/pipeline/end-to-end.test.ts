@@ -5,7 +5,7 @@ import { InfluxDB } from 'influx';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createMqttResultSink } from '../../../src/pipeline/mqtt-result-sink.ts';
+import { createMqttResultSink } from '../../../src/sinks/mqtt-result-sink.ts';
 import { EdgekeService } from '../../../src/pipeline/service.ts';
 import { startCameraSimulator } from '../../../src/simulators/camera-simulator.ts';
 import { interleaveByClass, loadCwruTestSplit } from '../../../src/simulators/cwru-recordings.ts';

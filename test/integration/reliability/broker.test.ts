@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ResultSink } from '../../../src/pipeline/result-sink.ts';
+import type { ResultSink } from '../../../src/sinks/result-sink.ts';
 import { startMosquitto, type RunningMosquitto } from '../../helpers/mosquitto.ts';
 import {
   connectPublisher,

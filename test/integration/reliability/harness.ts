@@ -9,7 +9,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino, { type Logger } from 'pino';
 import type { FrameResult } from '../../../src/core/frame.ts';
 import type { LoadedFlow } from '../../../src/flows/load.ts';
-import type { ResultSink } from '../../../src/pipeline/result-sink.ts';
+import type { ResultSink } from '../../../src/sinks/result-sink.ts';
 import { EdgekeService, type ServiceOptions } from '../../../src/pipeline/service.ts';
 import { EdgekeMetrics } from '../../../src/telemetry/metrics.ts';
 import { Readiness } from '../../../src/telemetry/readiness.ts';

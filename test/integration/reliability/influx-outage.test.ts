@@ -2,7 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ResultSink } from '../../../src/pipeline/result-sink.ts';
+import type { ResultSink } from '../../../src/sinks/result-sink.ts';
 import { startInfluxd, type RunningInfluxd } from '../../helpers/influxd.ts';
 import {
   connectPublisher,

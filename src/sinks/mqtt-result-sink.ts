@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { FlowConfig } from '../flows/schema.ts';
-import { createMqttResultsPublisher } from '../sinks/create-mqtt-results-publisher.ts';
-import type { ResultsMqttClientFactory } from '../sinks/mqtt-results-client.ts';
+import { createMqttResultsPublisher } from './create-mqtt-results-publisher.ts';
+import type { ResultsMqttClientFactory } from './mqtt-results-client.ts';
+import type { MqttResultsFlow } from './mqtt-results-sink-config.ts';
 import type { EdgekeMetrics } from '../telemetry/metrics.ts';
 import type { ResultSink } from './result-sink.ts';
 
@@ -17,7 +17,7 @@ export interface MqttResultSinkOptions {
  * `write` hands the result to the publisher and returns, so a slow results broker never holds acknowledgements
  * back; the publisher bounds, counts (metrics) and logs what it cannot deliver.
  */
-export function createMqttResultSink(config: FlowConfig, classes: readonly string[], logger: Logger, options: MqttResultSinkOptions = {}): ResultSink {
+export function createMqttResultSink(config: MqttResultsFlow, classes: readonly string[], logger: Logger, options: MqttResultSinkOptions = {}): ResultSink {
   const publisher = createMqttResultsPublisher(config, { logger, classes, ...(options.clientFactory === undefined ? {} : { clientFactory: options.clientFactory }) });
   const { metrics } = options;
   if (metrics !== undefined) publisher.drops$.subscribe((drop) => metrics.recordSinkDropped(`mqtt-results:${config.name}`, drop.reason, 1));

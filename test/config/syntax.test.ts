@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeIdProblem, sharedGroupProblem, topicFilterProblem, topicNameProblem } from '../../src/flows/syntax.ts';
+import { nodeIdProblem, sharedGroupProblem, topicFilterProblem, topicNameProblem } from '../../src/config/syntax.ts';
 
 describe('MQTT topic filters', () => {
   it.each(['a/b/c', 'plant/+/camera', 'plant/#', '#', '+', '+/+/#', '/leading/slash', 'trailing/', 'sp ace/ü'])('accepts %s', (filter) => {

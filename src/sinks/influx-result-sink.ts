@@ -1,5 +1,5 @@
 import type { FrameResult } from '../core/frame.ts';
-import type { InfluxWriter } from '../sinks/influx-writer.ts';
+import type { InfluxWriter } from './influx-writer.ts';
 import type { ResultSink } from './result-sink.ts';
 
 /**
