@@ -284,7 +284,7 @@ const fmt = (x: number | null, digits = 1): string => (x === null ? 'n/a' : x.to
 async function main(): Promise<void> {
   pin(process.pid, otherCore);
   const workDir = mkdtempSync(join(tmpdir(), 'edgeke-bench-overload-'));
-  // The broker as deploy/mosquitto/mosquitto.conf configures it for production: persistence, 8 MiB packets,
+  // The broker as deploy/mosquitto/mosquitto.conf configures it for production: persistence, TCP_NODELAY, 8 MiB packets,
   // max_queued_messages 1000 per client (beyond it Mosquitto drops QoS 1 messages: counted below from $SYS),
   // max_inflight_messages left at its default (20; the service's MQTT 5 receive-maximum bounds what it is sent).
   const mosquitto = await startMosquitto({
@@ -456,7 +456,7 @@ async function main(): Promise<void> {
         loadavg: loadavg(),
         pinning: `service on core ${serviceCore}; Mosquitto, InfluxDB, the load generator and this script on core ${otherCore} (taskset). Other agents' processes share both cores: numbers are noisy.`,
       },
-      broker: 'Mosquitto 2 as deploy/mosquitto/mosquitto.conf: persistence, max_queued_messages 1000 per client (excess QoS 1 dropped by the broker, counted as broker_dropped and as missing frames), max_inflight_messages default 20, max_packet_size 8 MiB',
+      broker: 'Mosquitto 2 as deploy/mosquitto/mosquitto.conf: persistence, set_tcp_nodelay true, max_queued_messages 1000 per client (excess QoS 1 dropped by the broker, counted as broker_dropped and as missing frames), max_inflight_messages default 20, max_packet_size 8 MiB',
       capacity: {
         capacity_fps: capacity,
         policy: capacityPolicy,

@@ -21,7 +21,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const host = options.host ?? '127.0.0.1';
   const aedes = await Aedes.createBroker();
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  // No Nagle: a frame written behind an unacknowledged one would wait for the client's delayed ACK (up to 40 ms).
+  const server: Server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     aedes.handle(socket);

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 
@@ -42,6 +43,8 @@ export const createResultsMqttClient: ResultsMqttClientFactory = (options) => {
   });
   // Connection errors are retried by mqtt.js; publish failures surface through publish().
   client.on('error', () => undefined);
+  // Results leave as they are written, not held by Nagle's algorithm until the broker ACKs the previous one.
+  client.on('connect', () => (client.stream as Partial<Pick<Socket, 'setNoDelay'>> | undefined)?.setNoDelay?.(true));
   return {
     async publish(topic, payload, qos) {
       await client.publishAsync(topic, payload, { qos });

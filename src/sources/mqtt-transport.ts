@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Duplex } from 'node:stream';
 import { OversizePacketFilter, type OversizePublish } from './mqtt-packet-limit.ts';
@@ -165,7 +166,11 @@ export const connectMqttJs: MqttTransportFactory = (options, handlers) => {
     });
     callback(packet.qos === 1 ? DEFERRED_ACK : undefined);
   };
-  client.on('connect', (connack) => handlers.onConnect(connack.sessionPresent));
+  client.on('connect', (connack) => {
+    // PUBACKs leave as they are written, not held by Nagle's algorithm until the broker ACKs the previous segment.
+    (client.stream as Partial<Pick<Socket, 'setNoDelay'>> | undefined)?.setNoDelay?.(true);
+    handlers.onConnect(connack.sessionPresent);
+  });
   // mqtt.js stops reconnecting after any CONNACK refusal; retry the transient ones ourselves.
   let retryTimer: NodeJS.Timeout | undefined;
   let ending = false;

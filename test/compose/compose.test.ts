@@ -403,6 +403,10 @@ describe('docker-compose.yml hardening', () => {
     for (const name of published) for (const spec of elsewhere[name]?.ports ?? []) expect(spec.startsWith('10.0.0.5:'), spec).toBe(true);
   });
 
+  it('has the broker send each message at once (TCP_NODELAY): Nagle would hold frames to a late-acknowledging subscriber', () => {
+    expect(read('deploy/mosquitto/mosquitto.conf')).toMatch(/^set_tcp_nodelay true$/m);
+  });
+
   it('lets no anonymous client write to the broker: logins from the env file, an ACL per user', () => {
     const config = read('deploy/mosquitto/mosquitto.conf');
     expect(config).toMatch(/^allow_anonymous false$/m);

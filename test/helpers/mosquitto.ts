@@ -46,6 +46,8 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Running
       'persistence true',
       `persistence_location ${options.dir}/`,
       'autosave_interval 1',
+      // As deploy/mosquitto/mosquitto.conf: no Nagle delay on frames to a subscriber that acknowledges late.
+      'set_tcp_nodelay true',
       'log_dest stderr',
       'log_type error',
       'log_type warning',
