@@ -8,6 +8,7 @@ import { resolveImageLimits } from '../decode/image-limits.ts';
 import type { FlowConfig } from '../flows/schema.ts';
 import { createInfluxWriter } from '../sinks/create-influx-writer.ts';
 import type { InfluxClientFactory } from '../sinks/influx-client.ts';
+import type { WalRecovery } from '../sinks/write-ahead-log.ts';
 import type { MqttTransportFactory } from '../sources/mqtt-transport.ts';
 import type { EdgekeMetrics } from '../telemetry/metrics.ts';
 import type { Readiness } from '../telemetry/readiness.ts';
@@ -208,8 +209,15 @@ export class EdgekeService {
         decodeImage,
       });
       if (config.sinks.influx !== undefined) {
+        const metrics = this.options.metrics;
         const writer = await createInfluxWriter(config.name, config.sinks.influx, {
           logger: log.child({ component: 'influx-sink' }),
+          ...(metrics === undefined
+            ? {}
+            : {
+                walObserver: { committed: (records: number, seconds: number) => metrics.recordWalCommit(config.name, records, seconds) },
+                onWalRecovered: (recovery: WalRecovery) => metrics.recordWalReplayed(config.name, recovery.records),
+              }),
           ...(this.options.influxClientFactory === undefined ? {} : { clientFactory: this.options.influxClientFactory }),
           stats: {
             model: manifest.name,
@@ -222,10 +230,14 @@ export class EdgekeService {
           },
         });
         sinks.push(influxResultSink(writer));
-        const metrics = this.options.metrics;
         if (metrics !== undefined) {
           const subscription = writer.drops$.subscribe((drop) => metrics.recordSinkDropped(`influx:${config.name}`, drop.reason, drop.points));
-          const timer = setInterval(() => metrics.setSinkBuffer(`influx:${config.name}`, writer.bufferedPoints), 1_000);
+          const sample = (): void => {
+            metrics.setSinkBuffer(`influx:${config.name}`, writer.bufferedPoints);
+            metrics.setWalState(config.name, writer.walState);
+          };
+          sample();
+          const timer = setInterval(sample, 1_000);
           timer.unref();
           cleanups.push(() => subscription.unsubscribe(), () => clearInterval(timer));
         }
