@@ -4,6 +4,7 @@
  * field carries a description, an example and (unless required) a default.
  */
 import { z } from 'zod';
+import { DEVICE_CLOCK_DEFAULTS, DEVICE_KEYS } from '../core/device-clock-defaults.ts';
 import { IMAGE_PIXELS_PER_INPUT_PIXEL, IMAGE_SIDE_PER_INPUT_SIDE } from '../decode/image-limits.ts';
 import { MQTT_DEFAULTS } from '../sources/mqtt-defaults.ts';
 import { nodeIdProblem, sharedGroupProblem, topicFilterProblem, topicNameProblem } from './syntax.ts';
@@ -298,6 +299,30 @@ export const limitsSchema = z
   })
   .strict();
 
+const clocksSchema = z
+  .object({
+    deviceKey: doc(
+      z.enum(DEVICE_KEYS).default(DEVICE_CLOCK_DEFAULTS.deviceKey),
+      "How devices are told apart for their clock skew (metric edgeke_device_clock_skew_seconds, label device): topic (the MQTT topic or OPC UA node a frame came on) or id-prefix (the frame id up to its last idPrefixSeparator, for devices sharing a topic; an id without it falls back to the topic; frames the device sent without an id get <flow>-<n> ids, so they share the device <flow>).",
+      'id-prefix',
+    ),
+    idPrefixSeparator: doc(
+      z.string().min(1).max(8).default(DEVICE_CLOCK_DEFAULTS.idPrefixSeparator),
+      'With deviceKey id-prefix: the device is the frame id up to the last occurrence of this (cam7-000123 -> cam7).',
+      '-',
+    ),
+    futureToleranceMs: doc(
+      nonNegativeInt().default(DEVICE_CLOCK_DEFAULTS.futureToleranceMs),
+      'A capture time later than the receive time by more than this is not trusted: the receive time stands in (counted). Within it (NTP jitter) latencies are clamped at 0.',
+      50,
+    ),
+    logThresholdMs: doc(
+      positiveInt().default(DEVICE_CLOCK_DEFAULTS.logThresholdMs),
+      "A device whose estimated skew passes this is logged (once, and again when it is back within half of it).",
+      250,
+    ),
+  })
+  .strict();
 
 // ---------------------------------------------------------------------------------------------------------------
 // The flow
@@ -320,6 +345,7 @@ export const flowSchema = z
     batching: doc(batchingSchema.default(batchingSchema.parse({})), 'Micro-batching in front of the model.', { maxBatch: 8, maxWaitMs: 5 }),
     sinks: doc(sinksSchema.default({}), 'Where results go.', { influx: { url: 'http://127.0.0.1:8086' } }),
     limits: doc(limitsSchema.default(limitsSchema.parse({})), 'Input bounds.', { maxPayloadBytes: 4_194_304, queueCapacity: 64 }),
+    clocks: doc(clocksSchema.default(clocksSchema.parse({})), 'Device clocks: how devices are told apart for their skew, and when a capture time is trusted.', { deviceKey: 'id-prefix', idPrefixSeparator: '-' }),
   })
   .strict()
   .superRefine((flow, ctx) => {

@@ -131,7 +131,7 @@ export class EdgekeMetrics {
     this.deadline = new Gauge({ name: `${prefix}flow_deadline_seconds`, help: 'Deadline (seconds) of the flow config in force', labelNames: ['flow'], registers });
     this.deviceClockSkew = new Gauge({
       name: `${prefix}device_clock_skew_seconds`,
-      help: 'Estimated clock skew of a device (message origin: MQTT topic, OPC UA node), in seconds; positive = its clock is ahead',
+      help: 'Estimated clock skew of a device (by the flow clocks.deviceKey: its MQTT topic or OPC UA node, or its frame id prefix), in seconds; positive = its clock is ahead',
       labelNames: ['flow', 'device'],
       registers,
     });
