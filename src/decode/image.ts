@@ -49,6 +49,18 @@ interface DecodedPixels {
 }
 
 /**
+ * True when the JPEG's end-of-image marker (FF D9) is among its last bytes (encoders may pad after it). Entropy-coded
+ * data never holds FF D9 (an FF there is followed by 00 or a restart marker), so a file cut short fails.
+ */
+function endsWithJpegEoi(bytes: Buffer): boolean {
+  const eoi = bytes.lastIndexOf(JPEG_EOI);
+  return eoi >= 0 && eoi >= bytes.length - JPEG_EOI_SLACK_BYTES;
+}
+
+const JPEG_EOI = Buffer.from([0xff, 0xd9]);
+const JPEG_EOI_SLACK_BYTES = 64;
+
+/**
  * 8-bit JPEG and PNG decode with @napi-rs/image (Rust, off the main thread): a third of sharp's CPU per camera frame
  * (NEU 200x200 JPEG: ~0.5 against ~1.5 ms here, most of sharp's in its per-call pipeline set-up), with pixels within
  * one level of libjpeg-turbo's. Anything else (16-bit PNG, an image it cannot read) goes through sharp, with the pixel
@@ -58,7 +70,9 @@ async function decodePixels(bytes: Buffer, limits: Pick<ImageLimits, 'maxPixels'
   const format = sniffImageFormat(bytes);
   const size = format === undefined ? undefined : readImageSize(bytes, format);
   const eightBit = format === 'jpeg' || (format === 'png' && bytes[24] === 8);
-  if (size !== undefined && eightBit) {
+  // A JPEG cut short (a dropped link, a camera reset mid-send) has no end-of-image marker: the fast decoder fills in
+  // what is missing and the model would answer a picture the camera never took. sharp refuses it (bad-image).
+  if (size !== undefined && eightBit && (format !== 'jpeg' || endsWithJpegEoi(bytes))) {
     const pixels = size.width * size.height;
     if (limits !== undefined && pixels > limits.maxPixels) throw new Error(`${size.width}x${size.height} image exceeds ${limits.maxPixels} pixels`);
     try {

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { doc } from '../config/field-doc.ts';
 import { batchingSchema } from '../control/batching-config.ts';
+import { clocksSchema } from '../config/device-clocks-config.ts';
 import { policySchema } from '../control/policy-config.ts';
 import { limitsSchema } from '../decode/input-limits-config.ts';
 import { modelSchema } from '../model/model-config.ts';
@@ -59,6 +60,7 @@ export const flowSchema = z
     batching: doc(batchingSchema.default(batchingSchema.parse({})), 'Micro-batching in front of the model.', { maxBatch: 8, maxWaitMs: 5 }),
     sinks: doc(sinksSchema.default({}), 'Where results go.', { influx: { url: 'http://127.0.0.1:8086' } }),
     limits: doc(limitsSchema.default(limitsSchema.parse({})), 'Input bounds.', { maxPayloadBytes: 4_194_304, queueCapacity: 64 }),
+    clocks: doc(clocksSchema.default(clocksSchema.parse({})), 'Device clocks: how devices are told apart for their skew, and when a capture time is trusted.', { deviceKey: 'id-prefix', idPrefixSeparator: '-' }),
   })
   .strict()
   .superRefine((flow, ctx) => {

@@ -1,5 +1,8 @@
 import type { Logger } from 'pino';
+import { DEVICE_CLOCK_DEFAULTS, type DeviceKey } from '../config/device-clocks-config.ts';
 import type { Frame } from '../core/frame.ts';
+
+export { DEVICE_CLOCK_DEFAULTS };
 
 /**
  * The clock rule of a flow. Devices stamp their frames with their own clocks, and those drift.
@@ -15,10 +18,14 @@ import type { Frame } from '../core/frame.ts';
  *   fastest, and their offset is the device clock's own. Positive: the device clock is ahead. Exported per device,
  *   written with every result, and logged when it crosses `logThresholdMs` (and when it comes back).
  *
- * A device is the message origin (MQTT topic or OPC UA node), so one flow can hold many devices; past `maxDevices`
- * the rest share one estimate, 'other' (bounded memory and metric series against a device that invents topics).
+ * A device is the message origin (MQTT topic or OPC UA node) by default, or, with `deviceKey: 'id-prefix'`, the frame
+ * id up to its last `idPrefixSeparator` (devices sharing one topic); so one flow can hold many devices. Past
+ * `maxDevices` the rest share one estimate, 'other' (bounded memory and metric series against a device that invents
+ * topics or ids).
  */
 export interface DeviceClockOptions {
+  deviceKey?: DeviceKey;
+  idPrefixSeparator?: string;
   futureToleranceMs?: number;
   logThresholdMs?: number;
   maxDevices?: number;
@@ -37,13 +44,6 @@ export interface DeviceClockEvents {
   /** A negative latency (capture time just ahead, within the tolerance) was clamped to 0. */
   onClamped?: () => void;
 }
-
-export const DEVICE_CLOCK_DEFAULTS = {
-  futureToleranceMs: 50,
-  logThresholdMs: 250,
-  maxDevices: 256,
-  window: 64,
-} as const;
 
 /** The quantile of (capture − receive) taken as the skew: near the top, yet a single outlier cannot set it. */
 const SKEW_QUANTILE = 0.9;
@@ -72,6 +72,8 @@ export class DeviceClocks {
   private readonly logThresholdMs: number;
   private readonly maxDevices: number;
   private readonly window: number;
+  private readonly deviceKey: DeviceKey;
+  private readonly idPrefixSeparator: string;
   private readonly devices = new Map<string, SkewWindow>();
 
   constructor(private readonly options: DeviceClockOptions) {
@@ -79,6 +81,15 @@ export class DeviceClocks {
     this.logThresholdMs = options.logThresholdMs ?? DEVICE_CLOCK_DEFAULTS.logThresholdMs;
     this.maxDevices = options.maxDevices ?? DEVICE_CLOCK_DEFAULTS.maxDevices;
     this.window = options.window ?? DEVICE_CLOCK_DEFAULTS.window;
+    this.deviceKey = options.deviceKey ?? DEVICE_CLOCK_DEFAULTS.deviceKey;
+    this.idPrefixSeparator = options.idPrefixSeparator ?? DEVICE_CLOCK_DEFAULTS.idPrefixSeparator;
+  }
+
+  /** The device a frame comes from, by the flow's `deviceKey`: its origin, or its id's prefix (else its origin). */
+  deviceOf(origin: string, id: string | undefined): string {
+    if (this.deviceKey !== 'id-prefix' || id === undefined) return origin;
+    const end = id.lastIndexOf(this.idPrefixSeparator);
+    return end > 0 ? id.slice(0, end) : origin;
   }
 
   /** The capture time the rule trusts, without counting anything (for checks made before a frame is settled). */
@@ -96,9 +107,13 @@ export class DeviceClocks {
     return { captureTs: claimedTs, captureTsSource: 'device' };
   }
 
-  /** Adds one frame's (capture − receive) to its device's estimate; returns the estimate (ms). Once per frame. */
-  observe(origin: string, claimedTs: number, receivedTs: number): number {
-    const device = this.devices.has(origin) || this.devices.size < this.maxDevices ? origin : OTHER_DEVICES;
+  /**
+   * Adds one frame's (capture − receive) to its device's estimate; returns the estimate (ms). Once per frame. `id`:
+   * the id the device gave the frame (not one made up for it), for `deviceKey: 'id-prefix'`.
+   */
+  observe(origin: string, claimedTs: number, receivedTs: number, id?: string): number {
+    const key = this.deviceOf(origin, id);
+    const device = this.devices.has(key) || this.devices.size < this.maxDevices ? key : OTHER_DEVICES;
     let clock = this.devices.get(device);
     if (clock === undefined) {
       clock = new SkewWindow(this.window);
@@ -119,9 +134,9 @@ export class DeviceClocks {
     return skewMs;
   }
 
-  /** The current estimate of a device (ms), if it sent any capture time. */
-  skewMs(origin: string): number | undefined {
-    return (this.devices.get(origin) ?? (this.devices.size >= this.maxDevices ? this.devices.get(OTHER_DEVICES) : undefined))?.skewMs;
+  /** The current estimate of a device (by its key, see deviceOf), in ms, if it sent any capture time. */
+  skewMs(device: string): number | undefined {
+    return (this.devices.get(device) ?? (this.devices.size >= this.maxDevices ? this.devices.get(OTHER_DEVICES) : undefined))?.skewMs;
   }
 
   /** A latency that a capture time just ahead (within the tolerance) made negative, clamped to 0 and counted. */

@@ -94,7 +94,7 @@ export class FlowPipeline implements ExecutorFlow {
     this.version = options.configVersion;
     this.now = options.now ?? Date.now;
     this.decodeConcurrency = Math.max(1, options.decodeConcurrency ?? DECODE_CONCURRENCY);
-    this.clocks = new DeviceClocks({ logger: options.logger, ...(options.clockEvents === undefined ? {} : { events: options.clockEvents }) });
+    this.clocks = new DeviceClocks({ logger: options.logger, ...options.config.clocks, ...(options.clockEvents === undefined ? {} : { events: options.clockEvents }) });
   }
 
   policy(): ExitPolicy {
@@ -329,7 +329,7 @@ export class FlowPipeline implements ExecutorFlow {
   /** The clock rule (device-clocks.ts) on a decoded frame: its device's skew observed, a future capture time replaced. */
   private withTrustedClock(origin: string, frame: Frame): Frame {
     if (frame.captureTsSource !== 'device') return frame;
-    const deviceClockSkewMs = this.clocks.observe(origin, frame.captureTs, frame.receivedTs);
+    const deviceClockSkewMs = this.clocks.observe(origin, frame.captureTs, frame.receivedTs, frame.id);
     return { ...frame, ...this.clocks.judge(frame.captureTs, frame.receivedTs), deviceClockSkewMs };
   }
 
@@ -348,7 +348,7 @@ export class FlowPipeline implements ExecutorFlow {
     // Shed before decoding: the id and time the envelope carries are read from its head, not parsed in full.
     const envelope = decoded ?? (message.id === undefined || message.captureTs === undefined ? peekEnvelope(message) : undefined);
     const claimedTs = message.captureTs ?? envelope?.captureTs;
-    const deviceClockSkewMs = claimedTs === undefined ? undefined : this.clocks.observe(message.origin, claimedTs, message.receivedTs);
+    const deviceClockSkewMs = claimedTs === undefined ? undefined : this.clocks.observe(message.origin, claimedTs, message.receivedTs, message.id ?? envelope?.id);
     const label = envelope?.label;
     const result = unansweredResult(
       {

@@ -38,6 +38,8 @@ export class FlowWatcher {
   /** Content hash of each broken file as last rejected, so an unchanged broken file is not logged again. */
   private readonly rejectedContent = new Map<string, string>();
   private lastPathProblems = '';
+  /** The problems of each file rejected at the last reload (readiness notices). */
+  private readonly rejectedProblems = new Map<string, string[]>();
   private closed = false;
 
   constructor(private readonly options: FlowWatcherOptions) {
@@ -62,6 +64,16 @@ export class FlowWatcher {
     this.closed = true;
     clearTimeout(this.timer);
     for (const watcher of this.watchers) watcher.close();
+  }
+
+  /**
+   * What the last reload rejected: each broken file with its problems (and the folders when they could not be
+   * read). A rejection does not block readiness: the file's flow keeps its last good config, or it starts none.
+   */
+  rejections(): { name: string; detail: string }[] {
+    const notices = [...this.rejectedProblems].map(([file, problems]) => ({ name: `file:${file}`, detail: `rejected: ${problems.join('; ')}` }));
+    if (this.lastPathProblems !== '') notices.push({ name: 'flow-folders', detail: `rejected: ${this.lastPathProblems.replaceAll('\n', '; ')}` });
+    return notices;
   }
 
   /** Waits for a reload in progress (tests, shutdown). */
@@ -95,6 +107,8 @@ export class FlowWatcher {
     const present = new Set(files.map((checked) => checked.file));
     for (const file of [...this.lastGood.keys()]) if (!present.has(file)) this.lastGood.delete(file);
     for (const file of [...this.rejectedContent.keys()]) if (!present.has(file) || !rejected.has(file)) this.rejectedContent.delete(file);
+    this.rejectedProblems.clear();
+    for (const [file, { issues }] of rejected) this.rejectedProblems.set(file, issues.map(formatFlowIssue));
 
     const newlyRejected: FlowIssue[] = [];
     for (const [file, { issues, contentHash }] of rejected) {

@@ -8,6 +8,7 @@ import { resolveImageLimits } from '../decode/image-limits.ts';
 import type { FlowConfig } from '../flows/schema.ts';
 import { createInfluxWriter } from '../sinks/create-influx-writer.ts';
 import type { InfluxClientFactory } from '../sinks/influx-client.ts';
+import type { WalRecovery } from '../sinks/write-ahead-log.ts';
 import type { MqttTransportFactory } from '../sources/mqtt-transport.ts';
 import type { EdgekeMetrics } from '../telemetry/metrics.ts';
 import type { Readiness } from '../telemetry/readiness.ts';
@@ -51,12 +52,20 @@ interface RunningFlow {
 export class EdgekeService {
   private readonly flows = new Map<string, RunningFlow>();
   private readonly models = new Map<string, SharedModel>();
-  /** Per flow, the config hash of a change that could not start (the flow went back to its running config). */
-  private readonly unstartableConfigs = new Map<string, string>();
+  /**
+   * Per flow, a config that could not start: a change (the flow went back to its running config) or a new flow (it
+   * runs nothing). Reported as a readiness notice: it does not block readiness, the flows that run are ready.
+   */
+  private readonly unstartableConfigs = new Map<string, { configHash: string; detail: string }>();
   private readonly logger: Logger;
+  private readonly unregisterNotices: () => void;
 
   constructor(private readonly options: ServiceOptions) {
     this.logger = options.logger;
+    this.unregisterNotices =
+      options.readiness?.registerNotices(() =>
+        [...this.unstartableConfigs].map(([flow, { detail }]) => ({ name: `${flow}:config`, detail })),
+      ) ?? (() => undefined);
   }
 
   static async start(flows: readonly LoadedFlow[], options: ServiceOptions): Promise<EdgekeService> {
@@ -115,12 +124,21 @@ export class EdgekeService {
   private async applyFlow(flow: LoadedFlow, drainTimeoutMs: number): Promise<void> {
     const running = this.flows.get(flow.config.name);
     if (running === undefined) {
-      await this.startFlow(flow, 1);
+      try {
+        await this.startFlow(flow, 1);
+      } catch (error) {
+        this.unstartableConfigs.set(flow.config.name, { configHash: flow.configHash, detail: `could not start, runs nothing: ${messageOf(error)}` });
+        throw error;
+      }
+      this.unstartableConfigs.delete(flow.config.name);
       return;
     }
-    if (running.loaded.configHash === flow.configHash) return;
+    if (running.loaded.configHash === flow.configHash) {
+      this.unstartableConfigs.delete(flow.config.name);
+      return;
+    }
     // Already tried and failed: not again on every other file's edit (each try restarts the running flow).
-    if (this.unstartableConfigs.get(flow.config.name) === flow.configHash) return;
+    if (this.unstartableConfigs.get(flow.config.name)?.configHash === flow.configHash) return;
     const version = running.version + 1;
     if (onlyLiveSettingsDiffer(running.loaded.config, flow.config)) {
       running.pipeline.applySettings(flow.config, version);
@@ -130,15 +148,24 @@ export class EdgekeService {
       this.logger.info({ flow: flow.config.name, version, deadlineMs: flow.config.policy.deadlineMs }, 'flow settings applied');
       return;
     }
-    await this.stopFlow(flow.config.name, drainTimeoutMs);
+    // Not ready from the moment the flow stops taking frames until it serves again (startFlow takes the check over).
+    const restarting = this.options.readiness?.register(`${flow.config.name}:model`, () => ({ ok: false, detail: 'restarting with its new config' }));
     try {
-      await this.startFlow(flow, version);
-    } catch (error) {
-      // The new config cannot run: go back to the one that did, so the flow keeps taking frames.
-      this.logger.error({ flow: flow.config.name, err: error }, 'flow could not start with its new config; restarting its last good one');
-      this.unstartableConfigs.set(flow.config.name, flow.configHash);
-      await this.startFlow(running.loaded, running.version);
-      throw error;
+      await this.stopFlow(flow.config.name, drainTimeoutMs);
+      try {
+        await this.startFlow(flow, version);
+      } catch (error) {
+        // The new config cannot run: go back to the one that did, so the flow keeps taking frames.
+        this.logger.error({ flow: flow.config.name, err: error }, 'flow could not start with its new config; restarting its last good one');
+        this.unstartableConfigs.set(flow.config.name, {
+          configHash: flow.configHash,
+          detail: `new config could not start, running version ${running.version}: ${messageOf(error)}`,
+        });
+        await this.startFlow(running.loaded, running.version);
+        throw error;
+      }
+    } finally {
+      restarting?.();
     }
     this.unstartableConfigs.delete(flow.config.name);
     this.logger.info({ flow: flow.config.name, version }, 'flow restarted with its new source, model or sinks');
@@ -146,6 +173,7 @@ export class EdgekeService {
 
   /** Stops intake everywhere, finishes frames in flight, flushes sinks. Resolves true when nothing was left behind. */
   async stop(timeoutMs: number): Promise<boolean> {
+    this.unregisterNotices();
     const deadline = Date.now() + timeoutMs;
     const results = await Promise.all([...this.flows.keys()].map((name) => this.stopFlow(name, Math.max(0, deadline - Date.now()))));
     return results.every(Boolean);
@@ -154,9 +182,19 @@ export class EdgekeService {
   private async startFlow(flow: LoadedFlow, version: number): Promise<void> {
     const { config } = flow;
     const log = this.logger.child({ flow: config.name });
-    const model = await this.sharedModel(config);
+    // Ready only once the flow serves: its model loaded and profiled (seconds for a new model) and its pipeline running.
+    let phase = `loading model ${config.model.path}`;
+    const unregisterModelCheck = this.options.readiness?.register(`${config.name}:model`, () => ({ ok: phase === 'serving', detail: phase }));
+    let model: SharedModel;
+    try {
+      model = await this.sharedModel(config, () => (phase = `profiling model ${config.model.path}`));
+    } catch (error) {
+      unregisterModelCheck?.();
+      throw error;
+    }
     const manifest = model.loaded.manifest;
     const cleanups: (() => void)[] = [];
+    if (unregisterModelCheck !== undefined) cleanups.push(unregisterModelCheck);
     const sinks: ResultSink[] = [];
     try {
       const holder: { pipeline?: FlowPipeline } = {};
@@ -171,8 +209,15 @@ export class EdgekeService {
         decodeImage,
       });
       if (config.sinks.influx !== undefined) {
+        const metrics = this.options.metrics;
         const writer = await createInfluxWriter(config.name, config.sinks.influx, {
           logger: log.child({ component: 'influx-sink' }),
+          ...(metrics === undefined
+            ? {}
+            : {
+                walObserver: { committed: (records: number, seconds: number) => metrics.recordWalCommit(config.name, records, seconds) },
+                onWalRecovered: (recovery: WalRecovery) => metrics.recordWalReplayed(config.name, recovery.records),
+              }),
           ...(this.options.influxClientFactory === undefined ? {} : { clientFactory: this.options.influxClientFactory }),
           stats: {
             model: manifest.name,
@@ -185,10 +230,14 @@ export class EdgekeService {
           },
         });
         sinks.push(influxResultSink(writer));
-        const metrics = this.options.metrics;
         if (metrics !== undefined) {
           const subscription = writer.drops$.subscribe((drop) => metrics.recordSinkDropped(`influx:${config.name}`, drop.reason, drop.points));
-          const timer = setInterval(() => metrics.setSinkBuffer(`influx:${config.name}`, writer.bufferedPoints), 1_000);
+          const sample = (): void => {
+            metrics.setSinkBuffer(`influx:${config.name}`, writer.bufferedPoints);
+            metrics.setWalState(config.name, writer.walState);
+          };
+          sample();
+          const timer = setInterval(sample, 1_000);
           timer.unref();
           cleanups.push(() => subscription.unsubscribe(), () => clearInterval(timer));
         }
@@ -254,6 +303,7 @@ export class EdgekeService {
       model.users.add(config.name);
       this.flows.set(config.name, { loaded: flow, version, pipeline, model, sinks, cleanups });
       pipeline.start();
+      phase = 'serving';
       log.info({ model: manifest.name, engine: config.model.engine, version, source: config.source.kind }, 'flow started');
     } catch (error) {
       for (const cleanup of cleanups) cleanup();
@@ -279,12 +329,13 @@ export class EdgekeService {
     return clean;
   }
 
-  private async sharedModel(config: FlowConfig): Promise<SharedModel> {
+  private async sharedModel(config: FlowConfig, onProfiling: () => void): Promise<SharedModel> {
     const key = sharedModelKey(config.model);
     const existing = this.models.get(key);
     if (existing !== undefined) return existing;
     const model = await openSharedModel(config.model, {
       logger: this.logger.child({ component: 'model' }),
+      onProfiling,
       maxBatch: Math.max(this.options.profileMaxBatch ?? 8, config.batching.maxBatch),
       modelsSharingCpu: () => this.models.size,
       ...(this.options.profileCacheDir === undefined ? {} : { profileCacheDir: this.options.profileCacheDir }),
@@ -309,4 +360,8 @@ export class EdgekeService {
 function onlyLiveSettingsDiffer(a: FlowConfig, b: FlowConfig): boolean {
   const frozen = (config: FlowConfig): string => JSON.stringify({ ...config, policy: null, batching: null, limits: null });
   return frozen(a) === frozen(b);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

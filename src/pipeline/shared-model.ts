@@ -29,6 +29,8 @@ export interface SharedModelOptions {
   now?: () => number;
   /** How many models the process serves: each is entitled to an equal share of the CPU (ModelExecutor). */
   modelsSharingCpu?: () => number;
+  /** Called when the model has loaded and its latency profile is being read or measured (readiness detail). */
+  onProfiling?: () => void;
 }
 
 export function sharedModelKey(model: ModelConfig): string {
@@ -42,6 +44,7 @@ export function sharedModelKey(model: ModelConfig): string {
 export async function openSharedModel(model: ModelConfig, options: SharedModelOptions): Promise<SharedModel> {
   const loaded = await loadModel(model.path, { engine: model.engine, threads: model.threads });
   try {
+    options.onProfiling?.();
     const started = Date.now();
     const { profile, cached } = await loadOrMeasureProfile(
       model.path,

@@ -64,6 +64,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     logger: logger.child({ component: 'flow-watcher' }),
     onFlows: (flows) => service.apply(flows),
   });
+  // A rejected flow file does not block readiness (its flow keeps its last good config); /readyz names it.
+  telemetry.readiness.registerNotices(() => watcher.rejections());
   if (options.watch) await watcher.start();
 
   let requestStop: () => void = () => undefined;

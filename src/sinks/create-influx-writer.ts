@@ -4,7 +4,8 @@ import { ConfigError } from '../errors.ts';
 import { createInfluxClient, type InfluxClientFactory } from './influx-client.ts';
 import { WAL_DEFAULTS, type InfluxSinkConfig } from './influx-sink-config.ts';
 import { InfluxWriter, type FlowStatsSettings } from './influx-writer.ts';
-import { WriteAheadLog } from './write-ahead-log.ts';
+import type { WalObserver } from './wal-state.ts';
+import { WriteAheadLog, type WalRecovery } from './write-ahead-log.ts';
 
 export interface InfluxWriterDependencies {
   logger: Logger;
@@ -16,6 +17,10 @@ export interface InfluxWriterDependencies {
   requestTimeoutMs?: number;
   /** Folder of the flows' state; default $EDGEKE_STATE_DIR, else `.edgeke` in the working directory. */
   stateDir?: string;
+  /** Told of every group commit of the flow's write-ahead log (metrics). */
+  walObserver?: WalObserver;
+  /** Told what the log recovered from the previous run, once, before the writer starts (metrics). */
+  onWalRecovered?: (recovery: WalRecovery) => void;
   now?: () => number;
   random?: () => number;
 }
@@ -45,11 +50,13 @@ export async function createInfluxWriter(flow: string, config: InfluxSinkConfig,
       maxBytes: config.walMaxBytes ?? config.spillMaxBytes ?? WAL_DEFAULTS.maxBytes,
       memoryMaxRecords: config.bufferMaxPoints,
       commitIntervalMs: config.walCommitIntervalMs ?? WAL_DEFAULTS.commitIntervalMs,
+      ...(deps.walObserver === undefined ? {} : { observer: deps.walObserver }),
     });
   } catch (error) {
     throw new ConfigError(`flow ${flow}: the write-ahead log folder ${dir} cannot be used (${(error as Error).message}); set sinks.influx.walDir to a writable folder of its own`, { cause: error });
   }
   const { log, recovery } = opened;
+  deps.onWalRecovered?.(recovery);
   if (recovery.records > 0 || recovery.torn > 0) {
     deps.logger.info({ flow, points: recovery.records, torn: recovery.torn, dir }, 'influx sink: write-ahead log holds points of the previous run; writing them to InfluxDB (a torn last record was never acknowledged)');
   }

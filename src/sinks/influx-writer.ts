@@ -8,6 +8,7 @@ import { checkPoint, type InfluxPoint } from './influx-point.ts';
 import { lineProtocol } from './line-protocol.ts';
 import { RetryBackoff } from './retry-backoff.ts';
 import { SinkClosedError, type InfluxWriteError } from './sink-errors.ts';
+import type { WalState } from './wal-state.ts';
 import type { WalBatch, WalStats, WriteAheadLog } from './write-ahead-log.ts';
 
 /**
@@ -157,6 +158,11 @@ export class InfluxWriter {
   /** Group-commit counters of the write-ahead log (commit latency, records per fsync). */
   get walStats(): Readonly<WalStats> {
     return this.wal.stats;
+  }
+
+  /** What the write-ahead log holds now: bytes, records, segments, time intake waited for room (metrics). */
+  get walState(): WalState {
+    return this.wal.state();
   }
 
   /** True once InfluxDB took the database setup or a write (readiness). */

@@ -7,6 +7,7 @@ import { RetryBackoff } from './retry-backoff.ts';
 import { SinkClosedError } from './sink-errors.ts';
 import { releaseLock, syncDirectory, takeLock } from './wal-files.ts';
 import { encodeRecord, parseSegment, type WalRecord } from './wal-record.ts';
+import type { WalObserver, WalState } from './wal-state.ts';
 
 /**
  * A flow's write-ahead log (docs/reliability.md): every point is appended here and fsync'd before the frame's
@@ -43,6 +44,8 @@ export interface WriteAheadLogOptions {
   retainRecords?: number;
   /** High-water share of maxBytes (pressure$). Default 0.8. */
   highWaterRatio?: number;
+  /** Observation hooks (metrics). */
+  observer?: WalObserver;
   now?: () => number;
 }
 
@@ -89,13 +92,15 @@ export interface WalStats {
   commitSeconds: number;
   maxCommitSeconds: number;
   failedCommits: number;
+  /** Time intake was held back (pressure$ true: near the bound, or the disk failing), seconds, holds that ended. */
+  intakeHeldSeconds: number;
 }
 
 const SEGMENT = /^wal-(\d{12})\.(log|done)$/;
 
 export class WriteAheadLog {
   readonly pressure$: Observable<boolean>;
-  readonly stats: WalStats = { commits: 0, committedRecords: 0, commitSeconds: 0, maxCommitSeconds: 0, failedCommits: 0 };
+  readonly stats: WalStats = { commits: 0, committedRecords: 0, commitSeconds: 0, maxCommitSeconds: 0, failedCommits: 0, intakeHeldSeconds: 0 };
   private readonly pressure = new BehaviorSubject(false);
   private readonly segments: Segment[] = [];
   private readonly done: { index: number; records: number }[] = [];
@@ -115,6 +120,8 @@ export class WriteAheadLog {
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
   private closed = false;
+  /** When pressure$ turned true (undefined: intake not held back). */
+  private heldSince: number | undefined;
 
   private constructor(private readonly options: WriteAheadLogOptions) {
     this.now = options.now ?? (() => performance.now());
@@ -180,6 +187,17 @@ export class WriteAheadLog {
 
   get bytes(): number {
     return this.logBytes + this.reservedBytes;
+  }
+
+  state(): WalState {
+    const holding = this.heldSince === undefined ? 0 : (this.now() - this.heldSince) / 1000;
+    return {
+      bytes: this.bytes,
+      records: this.unconfirmedRecords,
+      segments: this.segments.length,
+      retainedSegments: this.done.length,
+      intakeHeldSeconds: this.stats.intakeHeldSeconds + holding,
+    };
   }
 
   get isAboveHighWater(): boolean {
@@ -354,6 +372,7 @@ export class WriteAheadLog {
       this.stats.committedRecords += group.length;
       this.stats.commitSeconds += seconds;
       this.stats.maxCommitSeconds = Math.max(this.stats.maxCommitSeconds, seconds);
+      this.options.observer?.committed(group.length, seconds);
       if (this.failing) {
         this.failing = false;
         this.backoff.reset();
@@ -457,7 +476,13 @@ export class WriteAheadLog {
   private updatePressure(): void {
     if (this.closed) return;
     const high = this.failing || this.spaceWaiters.length > 0 || this.bytes >= this.options.maxBytes * (this.options.highWaterRatio ?? 0.8);
-    if (high !== this.pressure.value) this.pressure.next(high);
+    if (high === this.pressure.value) return;
+    if (high) this.heldSince = this.now();
+    else if (this.heldSince !== undefined) {
+      this.stats.intakeHeldSeconds += (this.now() - this.heldSince) / 1000;
+      this.heldSince = undefined;
+    }
+    this.pressure.next(high);
   }
 
   private segmentFile(index: number, kind: 'log' | 'done'): string {

@@ -10,7 +10,8 @@ import { STATUS_PAGE_HTML } from './status-page.ts';
  * The process's small HTTP face for operators and orchestrators:
  * - `GET /metrics`: Prometheus text from the process's registry;
  * - `GET /healthz`: 200 while the process is alive and its event loop turns (Docker HEALTHCHECK, liveness probes);
- * - `GET /readyz`: 200 when every registered readiness check passes, else 503; the JSON body lists failing checks;
+ * - `GET /readyz`: 200 when every registered readiness check passes, else 503; the JSON body lists failing checks,
+ *   every check, and notices (problems that do not block readiness, such as a flow file rejected on hot reload);
  * - `GET /` and `GET /status.json`: the live status page and the per-flow, per-second data it draws (when a status
  *   source is given).
  *
@@ -96,7 +97,7 @@ export async function startTelemetryServer(options: TelemetryServerOptions): Pro
         return;
       case '/readyz': {
         const report = await readiness.evaluate();
-        const body = JSON.stringify({ status: report.ready ? 'ready' : 'not ready', failing: report.failing, checks: report.checks }) + '\n';
+        const body = JSON.stringify({ status: report.ready ? 'ready' : 'not ready', failing: report.failing, checks: report.checks, notices: report.notices }) + '\n';
         send(response, report.ready ? 200 : 503, 'application/json; charset=utf-8', body, headOnly);
         return;
       }

@@ -16,6 +16,22 @@ export const LATENCY_BUCKETS_SECONDS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0
 
 const MS_PER_SECOND = 1000;
 
+/** Group-commit durations (write + fdatasync, seconds): 0.5 ms (a fast SSD) to 2.5 s (a stalling disk). */
+export const WAL_FSYNC_BUCKETS_SECONDS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
+
+/** Records per group commit: 1 (a quiet flow) to the default group limit of 1,000. */
+export const WAL_GROUP_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] as const;
+
+/** What a flow's write-ahead log holds now (the sink's WalState). */
+export interface WalGauges {
+  bytes: number;
+  records: number;
+  segments: number;
+  retainedSegments: number;
+  /** Cumulative, seconds: the counter advances by what it grew since the last call. */
+  intakeHeldSeconds: number;
+}
+
 /** Label value for "no exit" (shed, error) and "no reason" (ok, late), as in the InfluxDB schema. */
 export const NONE = 'none';
 
@@ -47,6 +63,15 @@ export class EdgekeMetrics {
   private readonly deviceClockSkew: Gauge<'flow' | 'device'>;
   private readonly captureTimesUntrusted: Counter<'flow'>;
   private readonly latenciesClamped: Counter<'flow'>;
+  private readonly walBytes: Gauge<'flow'>;
+  private readonly walRecords: Gauge<'flow'>;
+  private readonly walSegments: Gauge<'flow' | 'state'>;
+  private readonly walFsync: Histogram<'flow'>;
+  private readonly walGroup: Histogram<'flow'>;
+  private readonly walIntakeHeld: Counter<'flow'>;
+  private readonly walReplayed: Counter<'flow'>;
+  /** Per flow, the cumulative hold time already counted. */
+  private readonly walIntakeHeldCounted = new Map<string, number>();
   private readonly eventLoopDelay: IntervalHistogram;
   private readonly flowSeries = new Map<string, Map<string, () => void>>();
 
@@ -106,7 +131,7 @@ export class EdgekeMetrics {
     this.deadline = new Gauge({ name: `${prefix}flow_deadline_seconds`, help: 'Deadline (seconds) of the flow config in force', labelNames: ['flow'], registers });
     this.deviceClockSkew = new Gauge({
       name: `${prefix}device_clock_skew_seconds`,
-      help: 'Estimated clock skew of a device (message origin: MQTT topic, OPC UA node), in seconds; positive = its clock is ahead',
+      help: 'Estimated clock skew of a device (by the flow clocks.deviceKey: its MQTT topic or OPC UA node, or its frame id prefix), in seconds; positive = its clock is ahead',
       labelNames: ['flow', 'device'],
       registers,
     });
@@ -119,6 +144,45 @@ export class EdgekeMetrics {
     this.latenciesClamped = new Counter({
       name: `${prefix}latency_clamped_total`,
       help: 'Frames whose end-to-end latency came out negative (capture time just ahead, within the tolerance) and was set to 0',
+      labelNames: ['flow'],
+      registers,
+    });
+    this.walBytes = new Gauge({
+      name: `${prefix}wal_bytes`,
+      help: 'Bytes of a flow write-ahead log counted against walMaxBytes: its .log segments (confirmed records leave with their segment) and appends reserved',
+      labelNames: ['flow'],
+      registers,
+    });
+    this.walRecords = new Gauge({ name: `${prefix}wal_records`, help: 'Records (points) in a flow write-ahead log not yet confirmed by InfluxDB', labelNames: ['flow'], registers });
+    this.walSegments = new Gauge({
+      name: `${prefix}wal_segments`,
+      help: 'Segment files of a flow write-ahead log: state log (holding unconfirmed records, or being written), done (confirmed, kept to recognise redeliveries)',
+      labelNames: ['flow', 'state'],
+      registers,
+    });
+    this.walFsync = new Histogram({
+      name: `${prefix}wal_fsync_duration_seconds`,
+      help: 'Duration of one write-ahead log group commit: its write and fdatasync (seconds); frames wait for it before acknowledgement',
+      labelNames: ['flow'],
+      buckets: [...WAL_FSYNC_BUCKETS_SECONDS],
+      registers,
+    });
+    this.walGroup = new Histogram({
+      name: `${prefix}wal_commit_records`,
+      help: 'Records made durable by one write-ahead log group commit (one fdatasync)',
+      labelNames: ['flow'],
+      buckets: [...WAL_GROUP_BUCKETS],
+      registers,
+    });
+    this.walIntakeHeld = new Counter({
+      name: `${prefix}wal_intake_held_seconds_total`,
+      help: 'Time (seconds) a flow write-ahead log held intake back: past its high-water share of walMaxBytes (InfluxDB not confirming), appends waiting for room, or its disk failing',
+      labelNames: ['flow'],
+      registers,
+    });
+    this.walReplayed = new Counter({
+      name: `${prefix}wal_replayed_records_total`,
+      help: 'Records a flow write-ahead log recovered on start (left unconfirmed by the previous run) and wrote to InfluxDB again',
       labelNames: ['flow'],
       registers,
     });
@@ -213,10 +277,42 @@ export class EdgekeMetrics {
     if (points > 0) this.sinkDropped.inc({ sink, reason }, points);
   }
 
+  /** One group commit of a flow's write-ahead log. */
+  recordWalCommit(flow: string, records: number, seconds: number): void {
+    this.walFsync.observe({ flow }, seconds);
+    this.walGroup.observe({ flow }, records);
+    this.track(flow, this.walFsync, 'walFsync', { flow });
+    this.track(flow, this.walGroup, 'walGroup', { flow });
+  }
+
+  /** Records recovered on start (once per log opened). */
+  recordWalReplayed(flow: string, records: number): void {
+    this.walReplayed.inc({ flow }, records);
+    this.track(flow, this.walReplayed, 'walReplayed', { flow });
+  }
+
+  /** What a flow's write-ahead log holds now (read on a timer). */
+  setWalState(flow: string, state: WalGauges): void {
+    this.walBytes.set({ flow }, state.bytes);
+    this.walRecords.set({ flow }, state.records);
+    this.walSegments.set({ flow, state: 'log' }, state.segments);
+    this.walSegments.set({ flow, state: 'done' }, state.retainedSegments);
+    const counted = this.walIntakeHeldCounted.get(flow) ?? 0;
+    // Zero at first, so the series exists before the first wait (rate() needs a starting sample).
+    this.walIntakeHeld.inc({ flow }, Math.max(0, state.intakeHeldSeconds - counted));
+    this.walIntakeHeldCounted.set(flow, Math.max(counted, state.intakeHeldSeconds));
+    this.track(flow, this.walBytes, 'walBytes', { flow });
+    this.track(flow, this.walRecords, 'walRecords', { flow });
+    this.track(flow, this.walSegments, 'walSegmentsLog', { flow, state: 'log' });
+    this.track(flow, this.walSegments, 'walSegmentsDone', { flow, state: 'done' });
+    this.track(flow, this.walIntakeHeld, 'walIntakeHeld', { flow });
+  }
+
   /** Drops a removed flow's series, so a deleted flow file does not leave stale gauges behind. */
   removeFlow(flow: string): void {
     for (const remove of this.flowSeries.get(flow)?.values() ?? []) remove();
     this.flowSeries.delete(flow);
+    this.walIntakeHeldCounted.delete(flow);
   }
 
   /** prom-client removes series by exact label set only, so remember each flow's label sets as they appear. */

@@ -5,6 +5,9 @@ import { redactUrl } from './logger.ts';
  * connected, a model that is loaded, a sink whose buffer is below its high-water mark); the process is ready only
  * when every registered check passes. With no check registered the process counts as ready: register the checks
  * before starting the HTTP server (the pipeline does this when it builds a flow).
+ *
+ * Notices are what an operator should see beside readiness without it blocking: a flow file rejected on hot reload
+ * keeps its flow on its last good config (or starts none), so waiting for it would keep the process unready forever.
  */
 
 export interface CheckResult {
@@ -22,14 +25,22 @@ export interface CheckReport {
   detail?: string;
 }
 
+/** Something wrong that does not block readiness, e.g. `{ name: 'file:flows/camera.yaml', detail: 'rejected: ...' }`. */
+export interface Notice {
+  name: string;
+  detail: string;
+}
+
 export interface ReadinessReport {
   ready: boolean;
   checks: CheckReport[];
   failing: CheckReport[];
+  notices: Notice[];
 }
 
 export class Readiness {
   private readonly checks = new Map<string, ReadinessCheck>();
+  private readonly noticeSources = new Set<() => readonly Notice[]>();
 
   /** @param checkTimeoutMs a check slower than this fails, so /readyz always answers. */
   constructor(private readonly checkTimeoutMs = 2_000) {}
@@ -46,6 +57,14 @@ export class Readiness {
     };
   }
 
+  /** Registers a source of notices, read on every evaluation (synchronous: it reads state, it does not probe). */
+  registerNotices(source: () => readonly Notice[]): () => void {
+    this.noticeSources.add(source);
+    return () => {
+      this.noticeSources.delete(source);
+    };
+  }
+
   names(): string[] {
     return [...this.checks.keys()];
   }
@@ -53,7 +72,19 @@ export class Readiness {
   async evaluate(): Promise<ReadinessReport> {
     const checks = await Promise.all([...this.checks].map(([name, check]) => this.run(name, check)));
     const failing = checks.filter((check) => !check.ok);
-    return { ready: failing.length === 0, checks, failing };
+    return { ready: failing.length === 0, checks, failing, notices: this.notices() };
+  }
+
+  private notices(): Notice[] {
+    const notices: Notice[] = [];
+    for (const source of this.noticeSources) {
+      try {
+        for (const notice of source()) notices.push({ name: notice.name, detail: redactUrl(notice.detail) });
+      } catch (error) {
+        notices.push({ name: 'readiness', detail: `a notice source failed: ${redactUrl(error instanceof Error ? error.message : String(error))}` });
+      }
+    }
+    return notices;
   }
 
   private async run(name: string, check: ReadinessCheck): Promise<CheckReport> {

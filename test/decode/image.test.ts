@@ -77,6 +77,19 @@ describe('decodeImage', () => {
     expect(Array.from(await decodeImage(sixteen, gray))).toEqual(Array.from(await decodeImage(eight, gray)));
   });
 
+  it('rejects a JPEG or PNG cut short, which the fast decoder would fill in (a frame the camera never took)', async () => {
+    const raw = Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 7919) % 251));
+    for (const format of ['jpeg', 'png'] as const) {
+      const image = sharp(raw, { raw: { width: 64, height: 64, channels: 3 } });
+      const whole = await (format === 'jpeg' ? image.jpeg() : image.png()).toBuffer();
+      await expect(decodeImage(whole, gray)).resolves.toHaveLength(8);
+      for (const share of [0.3, 0.6, 0.95]) await expect(decodeImage(whole.subarray(0, Math.floor(whole.length * share)), gray), `${format} cut at ${share}`).rejects.toThrow();
+    }
+    // Padding after the end-of-image marker is fine.
+    const jpeg = await sharp(raw, { raw: { width: 64, height: 64, channels: 3 } }).jpeg().toBuffer();
+    await expect(decodeImage(Buffer.concat([jpeg, Buffer.alloc(16)]), gray)).resolves.toHaveLength(8);
+  });
+
   it('rejects bytes that are not an image', async () => {
     await expect(decodeImage(Buffer.from('not an image'), gray)).rejects.toThrow();
   });

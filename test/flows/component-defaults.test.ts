@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEVICE_CLOCK_DEFAULTS } from '../../src/config/device-clocks-config.ts';
 import { BATCHING_DEFAULTS } from '../../src/control/batching-config.ts';
 import { POLICY_DEFAULTS } from '../../src/control/policy-config.ts';
 import { INPUT_LIMITS_DEFAULTS } from '../../src/decode/input-limits-config.ts';
@@ -51,6 +52,8 @@ describe('component config defaults, composed in the flow schema', () => {
     expect(mqttFlow.policy).toEqual(POLICY_DEFAULTS);
     expect(mqttFlow.batching).toEqual(BATCHING_DEFAULTS);
     expect(mqttFlow.limits).toEqual(INPUT_LIMITS_DEFAULTS);
+    const { deviceKey, idPrefixSeparator, futureToleranceMs, logThresholdMs } = DEVICE_CLOCK_DEFAULTS;
+    expect(mqttFlow.clocks).toEqual({ deviceKey, idPrefixSeparator, futureToleranceMs, logThresholdMs });
   });
 
   it('gives the InfluxDB and MQTT results sinks their defaults', () => {

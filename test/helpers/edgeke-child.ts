@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
 
 /** An `edgeke run` child process, its output so far (stdout and stderr) and its exit. */
 export interface EdgekeChild {
@@ -7,9 +8,16 @@ export interface EdgekeChild {
   exited: Promise<number | null>;
 }
 
-/** Starts `node bin/edgeke.js run <args>` with LOG_LEVEL info and `env` on top of this process's environment. */
-export function runEdgeke(args: string[], env: Record<string, string> = {}): EdgekeChild {
-  const child = spawn(process.execPath, ['bin/edgeke.js', 'run', ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `node bin/edgeke.js run <args>` with LOG_LEVEL info and `env` on top of this process's environment; in `cwd`
+ * when given (its own `.cache/profiles` and `.edgeke`, so models are profiled afresh; paths in flow files absolute).
+ */
+export function runEdgeke(args: string[], env: Record<string, string> = {}, cwd?: string): EdgekeChild {
+  const child = spawn(process.execPath, [resolve('bin/edgeke.js'), 'run', ...args], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd === undefined ? {} : { cwd }),
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

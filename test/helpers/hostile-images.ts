@@ -67,6 +67,14 @@ export async function jpegDeclaring(width: number, height: number): Promise<Buff
   return jpeg;
 }
 
+/** A real JPEG or PNG of width x height full of detail (so cutting it short cuts into its pixel data). */
+export function detailedImage(format: 'jpeg' | 'png', width: number, height: number): Promise<Buffer> {
+  const raw = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < raw.length; i += 1) raw[i] = (i * 7919) % 251;
+  const image = sharp(raw, { raw: { width, height, channels: 3 } });
+  return (format === 'jpeg' ? image.jpeg() : image.png()).toBuffer();
+}
+
 /** A real, uniformly grey PNG of width x height: compresses to a few kilobytes whatever its size. */
 export function solidPng(width: number, height: number): Promise<Buffer> {
   return sharp({ create: { width, height, channels: 3, background: { r: 128, g: 128, b: 128 } } })

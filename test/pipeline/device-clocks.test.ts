@@ -67,9 +67,56 @@ describe('DeviceClocks', () => {
     expect(messages[0]).toMatchObject({ device: 'plant/a', skewMs: 300 });
   });
 
+  it('keys devices by topic by default, ignoring ids', () => {
+    const { rule, events } = clocks();
+    rule.observe('plant/line1', RECEIVED + 300, RECEIVED, 'cam7-0001');
+    rule.observe('plant/line1', RECEIVED - 5_000, RECEIVED, 'cam8-0001');
+    expect([...events.skews.keys()]).toEqual(['plant/line1']);
+  });
+
+  it('with deviceKey id-prefix, tells apart devices that share a topic by their id up to the last separator', () => {
+    const { rule, events, logged } = clocks({ deviceKey: 'id-prefix', logThresholdMs: 250 });
+    // Two cameras on one topic: cam7's clock 300 ms ahead, cam8's 5 s behind; transit 2..40 ms; virtual time.
+    for (let i = 0; i < 64; i++) {
+      const received = RECEIVED + i * 10;
+      const transit = 2 + ((i * 7) % 39);
+      rule.observe('plant/line1', received - transit + 300, received, `cam7-${i}`);
+      rule.observe('plant/line1', received - transit - 5_000, received, `line-2-cam-8-${i}`);
+    }
+    expect([...events.skews.keys()].sort()).toEqual(['cam7', 'line-2-cam-8']);
+    expect(events.skews.get('cam7')).toBeGreaterThan(290);
+    expect(events.skews.get('cam7')).toBeLessThan(300);
+    expect(events.skews.get('line-2-cam-8')).toBeGreaterThan(-5_010);
+    expect(events.skews.get('line-2-cam-8')).toBeLessThan(-5_000);
+    expect(rule.skewMs('cam7')).toBe(events.skews.get('cam7'));
+    // Each logged once as it crossed the threshold, under its own key.
+    const warnings = logged.map((line) => JSON.parse(line) as { msg: string; device: string }).filter((m) => m.msg.startsWith('device clock'));
+    expect(warnings.map((m) => [m.device, m.msg.split(' ')[2]])).toEqual([
+      ['cam7', 'ahead'],
+      ['line-2-cam-8', 'behind'],
+    ]);
+  });
+
+  it('with id-prefix, falls back to the topic for an id without the separator or no id; the separator is configurable', () => {
+    const dash = clocks({ deviceKey: 'id-prefix' }).rule;
+    expect(dash.deviceOf('plant/a', 'cam7-0001')).toBe('cam7');
+    expect(dash.deviceOf('plant/a', 'cam7')).toBe('plant/a');
+    expect(dash.deviceOf('plant/a', '-0001')).toBe('plant/a');
+    expect(dash.deviceOf('plant/a', undefined)).toBe('plant/a');
+    const slash = clocks({ deviceKey: 'id-prefix', idPrefixSeparator: '/' }).rule;
+    expect(slash.deviceOf('plant/a', 'site1/cam-7/000123')).toBe('site1/cam-7');
+    expect(slash.deviceOf('plant/a', 'cam7-0001')).toBe('plant/a');
+  });
+
   it('bounds the devices it keeps: past maxDevices the rest share one estimate', () => {
     const { rule, events } = clocks({ maxDevices: 2 });
     for (const topic of ['a', 'b', 'c', 'd']) rule.observe(topic, RECEIVED, RECEIVED);
     expect([...events.skews.keys()].sort()).toEqual(['a', 'b', OTHER_DEVICES]);
+  });
+
+  it('bounds id-prefix devices too: a device inventing ids cannot grow the series past maxDevices', () => {
+    const { rule, events } = clocks({ deviceKey: 'id-prefix', maxDevices: 2 });
+    for (let i = 0; i < 50; i++) rule.observe('plant/a', RECEIVED, RECEIVED, `dev${i}-1`);
+    expect([...events.skews.keys()].sort()).toEqual(['dev0', 'dev1', OTHER_DEVICES]);
   });
 });

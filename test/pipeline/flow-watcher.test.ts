@@ -99,9 +99,13 @@ describe('FlowWatcher: per-file reload', () => {
     await h.edit('a.yaml', flowYaml('a', '"soon"'));
     expect(h.rejected.at(-1)?.map((issue) => [issue.file, issue.path])).toEqual([[join(h.dir, 'a.yaml'), 'policy.deadlineMs']]);
     expect(h.deadlines()).toEqual({ a: 100, b: 200 });
+    // Reported for /readyz (a notice: it does not block readiness) while it stays broken.
+    const aRejected = [{ name: `file:${join(h.dir, 'a.yaml')}`, detail: expect.stringContaining('policy.deadlineMs') }];
+    expect(h.watcher.rejections()).toEqual(aRejected);
 
     await h.edit('b.yaml', flowYaml('b', 250));
     expect(h.deadlines()).toEqual({ a: 100, b: 250 });
+    expect(h.watcher.rejections()).toEqual(aRejected);
     await h.edit('c.yaml', flowYaml('c', 300));
     expect(h.deadlines()).toEqual({ a: 100, b: 250, c: 300 });
     await h.edit('c.yaml', undefined);
@@ -110,6 +114,7 @@ describe('FlowWatcher: per-file reload', () => {
     // Fixed: it applies, and the other flows are untouched.
     await h.edit('a.yaml', flowYaml('a', 120));
     expect(h.deadlines()).toEqual({ a: 120, b: 250 });
+    expect(h.watcher.rejections()).toEqual([]);
   });
 
   it('logs the rejection each time the broken file changes, not again while it sits unchanged', async () => {

@@ -24,6 +24,12 @@ function populated(): EdgekeMetrics {
   metrics.setModelLoaded('m', 'onnx', true);
   metrics.setSinkBuffer('influx:f', 1);
   metrics.recordSinkDropped('influx:f', 'rejected', 1);
+  metrics.setDeviceClockSkew('f', 'sensors/1', 0.3);
+  metrics.recordCaptureTimeUntrusted('f');
+  metrics.recordLatencyClamped('f');
+  metrics.recordWalCommit('f', 10, 0.002);
+  metrics.recordWalReplayed('f', 3);
+  metrics.setWalState('f', { bytes: 1_024, records: 10, segments: 1, retainedSegments: 0, intakeHeldSeconds: 0.5 });
   return metrics;
 }
 
@@ -75,6 +81,6 @@ describe('Prometheus exposition rules', () => {
     }
     expect(problems).toEqual([]);
     // The EdgeKE families this checks (not only prom-client's defaults).
-    expect([...type.keys()].filter((name) => name.startsWith('edgeke_')).length).toBeGreaterThanOrEqual(12);
+    expect([...type.keys()].filter((name) => name.startsWith('edgeke_')).length).toBeGreaterThanOrEqual(22);
   });
 });

@@ -9,6 +9,7 @@ interface ReadyBody {
   status: string;
   failing: { name: string; ok: boolean; detail?: string }[];
   checks: { name: string; ok: boolean; detail?: string }[];
+  notices: { name: string; detail: string }[];
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -94,6 +95,30 @@ describe('telemetry HTTP server', () => {
     unregister();
     readiness.register('flow:a:source', () => true); // a reloaded flow replaces its check
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+  });
+
+  it('lists notices in the /readyz body without blocking readiness, redacted, until their source drops them', async () => {
+    const { server, readiness } = await serve();
+    readiness.register('camera:model', () => ({ ok: true, detail: 'serving' }));
+    let rejected = [{ name: 'file:flows/broken.yaml', detail: 'rejected: source.url mqtt://edge:hunter2@broker:1883 is not allowed' }];
+    const unregister = readiness.registerNotices(() => rejected);
+    readiness.registerNotices(() => {
+      throw new Error('state gone');
+    });
+
+    let response = await fetch(`${server.url}/readyz`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).not.toContain('hunter2');
+    expect((JSON.parse(text) as ReadyBody).notices).toEqual([
+      { name: 'file:flows/broken.yaml', detail: 'rejected: source.url mqtt://broker:1883 is not allowed' },
+      { name: 'readiness', detail: 'a notice source failed: state gone' },
+    ]);
+
+    rejected = [];
+    response = await fetch(`${server.url}/readyz`);
+    expect(((await response.json()) as ReadyBody).notices.map((notice) => notice.name)).toEqual(['readiness']);
+    unregister();
   });
 
   it('answers 404 for unknown paths and 405 for other methods', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../helpers/free-port.ts';
 import { startInfluxd, type RunningInfluxd } from '../../helpers/influxd.ts';
 import { connectPublisher, duplicates, influxFor, missingIds, publishSteadily, signalFlowYaml, storedIds, tempDir, waitFor } from './harness.ts';
 import { exitWithin, runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
@@ -133,9 +134,16 @@ describe('crashes and broken disks: nothing acknowledged is lost', () => {
     await child.exited;
     const published = await load.done;
     await influxd.process.start();
-    const next = start(file);
+    const port = await freePort();
+    const next = start(file, { EDGEKE_HTTP_HOST: '127.0.0.1', EDGEKE_HTTP_PORT: String(port) });
     await started(next);
     await waitFor('replay reported', () => next.output().includes('write-ahead log holds points of the previous run'), 10_000, 50);
+    // The replay, as logged and as exported (edgeke_wal_replayed_records_total): the same count.
+    const replayLine = next.output().split('\n').find((line) => line.includes('write-ahead log holds points of the previous run')) ?? '{}';
+    const replayed = (JSON.parse(replayLine) as { points?: number }).points ?? 0;
+    expect(replayed).toBeGreaterThan(0);
+    const metricsText = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metricsText).toContain(`edgeke_wal_replayed_records_total{flow="${name}"} ${replayed}\n`);
     await expectExactlyOnce(name.replaceAll('-', '_'), 'kd', published);
     next.process.kill('SIGTERM');
     expect(await exitWithin(next, 15_000)).toBe(0);

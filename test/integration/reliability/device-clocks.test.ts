@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { findBinary } from '../../helpers/find-binary.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -8,9 +9,11 @@ import { runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
 
 // Skewed device clocks, checked from outside: a real `edgeke run` child process; two devices, each an mqtt.js client
 // in a process of its own, stamp their frames from their own clocks, one 300 ms ahead and one 5 s behind; results
-// read back from InfluxDB, the skew and counts from the child's /metrics, the warning from its log.
+// read back from InfluxDB, the skew and counts from the child's /metrics, the warning from its log. Then two devices
+// on one topic, told apart by their id prefix (`clocks.deviceKey: id-prefix`), each a mosquitto_pub process.
 
 const mqttUrl = inject('mosquittoUrl');
+const MOSQUITTO_PUB = findBinary('mosquitto_pub', 'mosquitto-clients');
 const influxUrl = inject('influxUrl');
 const dir = tempDir('clocks');
 const stamp = `${process.pid}-${Date.now()}`;
@@ -40,6 +43,23 @@ function device(topic: string, prefix: string, offsetMs: number): Promise<number
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script, mqttUrl, topic, prefix, String(offsetMs), String(FRAMES)], { stdio: ['ignore', 'inherit', 'inherit'] });
   return new Promise((resolve) => child.once('exit', resolve));
+}
+
+/**
+ * A device as mosquitto_pub (`-l`: one message per stdin line, QoS 1, MQTT 5): `FRAMES` frames `<prefix>-<i>` on
+ * `topic`, each stamped `Date.now() + offsetMs` as it is written to the client, 25 ms apart. Exits 0 once all are sent.
+ */
+async function mosquittoDevice(topic: string, prefix: string, offsetMs: number): Promise<number | null> {
+  const url = new URL(mqttUrl);
+  const child = spawn(MOSQUITTO_PUB, ['-h', url.hostname, '-p', url.port, '-V', 'mqttv5', '-q', '1', '-t', topic, '-i', `${prefix}-${process.pid}`, '-l'], { stdio: ['pipe', 'inherit', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  for (let i = 0; i < FRAMES; i++) {
+    const values = Array.from({ length: 256 }, (_, k) => Math.sin((k + i) / 7));
+    child.stdin.write(`${JSON.stringify({ id: `${prefix}-${i}`, ts: Date.now() + offsetMs, values })}\n`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  child.stdin.end();
+  return exited;
 }
 
 /** Values of one metric, by its label set as written in the exposition. */
@@ -131,5 +151,41 @@ describe('device clocks ahead and behind, against a running edgeke (from outside
     console.info(
       `[reliability] device clocks: skew ahead ${(aheadSkew * 1000).toFixed(0)} ms, behind ${(behindSkew * 1000).toFixed(0)} ms; ${untrusted.get(`{flow="${flow}"}`)}/${FRAMES} future capture times replaced; min e2e ${Math.min(...rows.map((row) => row.e2e_ms)).toFixed(1)} ms`,
     );
+  });
+
+  it('with clocks.deviceKey id-prefix, tells apart devices on one topic by their id prefix (mosquitto_pub devices)', async () => {
+    const flow = 'clocks-by-id';
+    const topic = `clocks/${stamp}/shared`;
+    const file = join(dir.path, 'clocks-by-id.yaml');
+    writeFileSync(file, `${signalFlowYaml({ name: flow, mqttUrl, topic, policy: 'mode: deadline, deadlineMs: 2000, latePolicy: shed' })}clocks: { deviceKey: id-prefix }\n`);
+    const port = await freePort();
+    const running = runEdgeke([file, '--no-watch'], { EDGEKE_HTTP_HOST: '127.0.0.1', EDGEKE_HTTP_PORT: String(port) });
+    child = running;
+    await waitFor('the service ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 60_000, 200);
+
+    // Two cameras on one topic: cam7's clock 2 s ahead, cam8's 5 s behind.
+    expect(await Promise.all([mosquittoDevice(topic, 'cam7', 2_000), mosquittoDevice(topic, 'cam8', -5_000)])).toEqual([0, 0]);
+    const frames = async (): Promise<number> => [...(await series(port, 'edgeke_frames_total')).values()].reduce((a, b) => a + b, 0);
+    await waitFor('every frame settled', async () => (await frames()) === 2 * FRAMES, 30_000, 200);
+
+    const skew = await series(port, 'edgeke_device_clock_skew_seconds');
+    expect([...skew.keys()].sort()).toEqual([`{flow="${flow}",device="cam7"}`, `{flow="${flow}",device="cam8"}`]);
+    const cam7 = skew.get(`{flow="${flow}",device="cam7"}`) ?? Number.NaN;
+    const cam8 = skew.get(`{flow="${flow}",device="cam8"}`) ?? Number.NaN;
+    // Transit (a pipe, then the broker) only lowers the estimate: within 200 ms under the truth.
+    expect(cam7).toBeLessThanOrEqual(2);
+    expect(cam7).toBeGreaterThan(1.8);
+    expect(cam8).toBeLessThanOrEqual(-5);
+    expect(cam8).toBeGreaterThan(-5.2);
+    // Every future capture time replaced; every stale frame shed by the late policy.
+    expect((await series(port, 'edgeke_capture_time_untrusted_total')).get(`{flow="${flow}"}`)).toBe(FRAMES);
+    expect((await series(port, 'edgeke_frames_total')).get(`{flow="${flow}",outcome="shed",reason="no-slack"}`)).toBe(FRAMES);
+    const warnings = running.output().split('\n').filter((line) => line.includes('"device clock '));
+    expect(warnings.filter((line) => line.includes('"device":"cam7"') && line.includes('ahead of ours'))).toHaveLength(1);
+    expect(warnings.filter((line) => line.includes('"device":"cam8"') && line.includes('behind ours'))).toHaveLength(1);
+
+    running.process.kill('SIGTERM');
+    expect(await running.exited, running.output().slice(-2000)).toBe(0);
+    console.info(`[reliability] device clocks by id prefix (mosquitto_pub): cam7 ${(cam7 * 1000).toFixed(0)} ms, cam8 ${(cam8 * 1000).toFixed(0)} ms`);
   });
 });

@@ -5,14 +5,15 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { findBinary } from '../../helpers/find-binary.ts';
 import { freePort } from '../../helpers/free-port.ts';
-import { jpegDeclaring, pngDeclaring, solidPng } from '../../helpers/hostile-images.ts';
+import { detailedImage, jpegDeclaring, pngDeclaring, solidPng } from '../../helpers/hostile-images.ts';
 import { tempDir, waitFor } from './harness.ts';
 import { runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
 
 // Hostile input and per-file reload, checked from outside: a real `edgeke run` child process, frames sent by
 // mosquitto_pub (a separate process, as a device would), outcomes read from its /metrics, memory from /proc.
 //  - images small on the wire that declare huge sizes are answered `image-too-large`, and the process never
-//    allocates their pixels (peak RSS flat);
+//    allocates their pixels (peak RSS flat); truncated JPEGs and PNGs (cut off mid-scan, as a dropped link leaves
+//    them) are answered `bad-image` by the real decoder;
 //  - an MQTT 3.1.1 source refuses 96 MiB packets without buffering them (peak RSS flat);
 //  - with one flow file broken, another file's edit applies; the rejection is logged each time the file changes.
 
@@ -138,8 +139,15 @@ describe('hostile devices against a running edgeke (from outside)', () => {
     ];
     for (const bomb of bombs) expect(readFileSync(bomb.file).length).toBeLessThan(20_000);
     for (const bomb of bombs) await publishFile(CAMERA_TOPIC, bomb.file, { repeat: bomb.repeat });
+    // Truncated files: real 64x64 images cut off at 60%, inside their pixel data (headers intact, sizes allowed).
+    const cut = (bytes: Buffer): Buffer => bytes.subarray(0, Math.floor(bytes.length * 0.6));
+    const truncated = [writeFrame('truncated.jpg', cut(await detailedImage('jpeg', 64, 64))), writeFrame('truncated.png', cut(await detailedImage('png', 64, 64)))];
+    for (const file of truncated) await publishFile(CAMERA_TOPIC, file, { repeat: 10 });
     await publishFile(CAMERA_TOPIC, good, { repeat: 5 });
     await waitFor('every bomb rejected', async () => (await count('camera/error/image-too-large')) === 130, 60_000);
+    await waitFor('every truncated image rejected', async () => (await count('camera/error/bad-image')) === 20, 30_000).catch(async (error: unknown) => {
+      throw new Error(`outcomes: ${JSON.stringify([...(await frames(port))])}`, { cause: error });
+    });
     await waitFor('the good frames behind them answered', async () => (await count('camera/ok/none')) === 25, 30_000);
     const afterImages = peakRssMiB(pid);
     expect(afterImages - baseline, `peak RSS ${baseline.toFixed(0)} -> ${afterImages.toFixed(0)} MiB`).toBeLessThan(PEAK_GROWTH_MIB);
@@ -175,7 +183,7 @@ describe('hostile devices against a running edgeke (from outside)', () => {
     const code = await running.exited;
     expect(code, running.output().slice(-2000)).toBe(0);
     console.info(
-      `[reliability] hostile devices: 130/130 image bombs image-too-large, 2/2 96 MiB MQTT 3.1.1 packets payload-too-large; peak RSS ${baseline.toFixed(0)} -> ${afterImages.toFixed(0)} -> ${afterOversize.toFixed(0)} MiB; per-file reload held`,
+      `[reliability] hostile devices: 130/130 image bombs image-too-large, 20/20 truncated JPEG/PNG bad-image, 2/2 96 MiB MQTT 3.1.1 packets payload-too-large; peak RSS ${baseline.toFixed(0)} -> ${afterImages.toFixed(0)} -> ${afterOversize.toFixed(0)} MiB; per-file reload held`,
     );
   });
 });
