@@ -49,8 +49,10 @@ export interface DeviceClockEvents {
 const SKEW_QUANTILE = 0.9;
 export const OTHER_DEVICES = 'other';
 
+/** The last `size` offsets, in arrival order and kept sorted (one insert and one removal per frame, no sort). */
 class SkewWindow {
   private readonly offsets: number[] = [];
+  private readonly sorted: number[] = [];
   private next = 0;
   flagged = false;
   skewMs = 0;
@@ -59,12 +61,28 @@ class SkewWindow {
 
   observe(offsetMs: number): number {
     if (this.offsets.length < this.size) this.offsets.push(offsetMs);
-    else this.offsets[this.next] = offsetMs;
+    else {
+      const leaving = this.offsets[this.next] as number;
+      this.offsets[this.next] = offsetMs;
+      this.sorted.splice(lowerBound(this.sorted, leaving), 1);
+    }
     this.next = (this.next + 1) % this.size;
-    const sorted = [...this.offsets].sort((a, b) => a - b);
-    this.skewMs = sorted[Math.min(sorted.length - 1, Math.floor(SKEW_QUANTILE * sorted.length))] as number;
+    this.sorted.splice(lowerBound(this.sorted, offsetMs), 0, offsetMs);
+    this.skewMs = this.sorted[Math.min(this.sorted.length - 1, Math.floor(SKEW_QUANTILE * this.sorted.length))] as number;
     return this.skewMs;
   }
+}
+
+/** The first index of `sorted` whose value is not below `value`. */
+function lowerBound(sorted: readonly number[], value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((sorted[middle] as number) < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 export class DeviceClocks {

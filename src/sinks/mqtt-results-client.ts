@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
+import { batchWritesThisTurn } from '../core/write-batching.ts';
 
 /** The MQTT client the results publisher needs; unit tests pass fakes. */
 export interface ResultsMqttClient {
@@ -47,6 +48,7 @@ export const createResultsMqttClient: ResultsMqttClientFactory = (options) => {
   client.on('connect', () => (client.stream as Partial<Pick<Socket, 'setNoDelay'>> | undefined)?.setNoDelay?.(true));
   return {
     async publish(topic, payload, qos) {
+      if (client.connected) batchWritesThisTurn(client.stream);
       await client.publishAsync(topic, payload, { qos });
     },
     async end() {

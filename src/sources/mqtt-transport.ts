@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { batchWritesThisTurn } from '../core/write-batching.ts';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Duplex } from 'node:stream';
 import { OversizePacketFilter, type OversizePublish } from './mqtt-packet-limit.ts';
@@ -205,6 +206,7 @@ export const connectMqttJs: MqttTransportFactory = (options, handlers) => {
     },
     puback: (messageId) => {
       if (!client.connected) return false;
+      batchWritesThisTurn(client.stream);
       (client as unknown as PubackSender)._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 });
       return true;
     },

@@ -21,6 +21,19 @@ function clocks(options: Partial<ConstructorParameters<typeof DeviceClocks>[0]> 
 }
 
 describe('DeviceClocks', () => {
+  it('estimates the skew as the 0.9 quantile of the last `window` offsets, repeated values and all', () => {
+    const { rule } = clocks({ window: 16 });
+    const offsets: number[] = [];
+    let seed = 7;
+    for (let i = 0; i < 400; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      const offset = (seed % 41) - 20 + (i > 200 ? 300 : 0); // a clock that jumps 300 ms ahead half-way
+      offsets.push(offset);
+      const last = offsets.slice(-16).sort((a, b) => a - b);
+      expect(rule.observe('plant/cam1', RECEIVED + offset, RECEIVED)).toBe(last[Math.min(last.length - 1, Math.floor(0.9 * last.length))]);
+    }
+  });
+
   it('does not trust a capture time ahead of the receive time beyond the tolerance, and counts it', () => {
     const { rule, events } = clocks({ futureToleranceMs: 50 });
     expect(rule.judge(RECEIVED + 300, RECEIVED)).toEqual({ captureTs: RECEIVED, captureTsSource: 'receive' });
