@@ -68,6 +68,8 @@ export interface FlushReport {
   notDurable: number;
 }
 
+const DURABLE: Promise<void> = Promise.resolve();
+
 /** A frame redelivered by its broker has the same device id and capture time; frames without them are not deduplicated. */
 export function dedupeKey(result: FrameResult): string | undefined {
   return result.captureTsSource === 'device' ? `${result.id}@${result.captureTs}` : undefined;
@@ -222,11 +224,17 @@ export class InfluxWriter {
     }
     const durable = this.wal.append({ key, line: lineProtocol(point) });
     if (key !== undefined) {
-      this.remember(
-        key,
-        durable.catch(() => undefined),
+      // Until durable, a redelivery waits for this point; after, the entry holds one shared settled promise, so the
+      // dedupe window (50,000 keys) keeps no promise per point alive in the heap the GC marks.
+      const settled: Promise<void> = durable.then(
+        () => {
+          if (this.recent.get(key) === settled) this.recent.set(key, DURABLE);
+        },
+        () => {
+          this.recent.delete(key);
+        },
       );
-      durable.catch(() => this.recent.delete(key));
+      this.remember(key, settled);
     }
     await durable;
     if (this.firstPendingAt === undefined) {
