@@ -14,7 +14,10 @@ import type { Readiness } from '../telemetry/readiness.ts';
 import { FlowPipeline } from './flow-pipeline.ts';
 import { influxResultSink } from './influx-result-sink.ts';
 import type { ResultSink } from './result-sink.ts';
-import { openSharedModel, sharedModelKey, type SharedModel } from './shared-model.ts';
+import { ModelBinding } from './model-binding.ts';
+import { ModelFolderWatcher } from './model-folder-watcher.ts';
+import { swapFailureOf } from './model-swap-error.ts';
+import { folderModelHash, openSharedModel, sharedModelKey, swapIncompatibility, type SharedModel } from './shared-model.ts';
 import { sourceForFlow } from './source-for-flow.ts';
 
 export interface ServiceOptions {
@@ -33,13 +36,21 @@ export interface ServiceOptions {
   profileRepeats?: number;
   /** Largest batch profiled at start (at least every flow's maxBatch). */
   profileMaxBatch?: number;
+  /** A flow was removed by hot reload (its file deleted): the status board forgets it. */
+  onFlowRemoved?: (name: string) => void;
+  /**
+   * Watch the folders of the models in use and swap a replaced model in while frames flow (docs/model-swaps.md).
+   * `quietMs`: how long a folder must be still before it is tried (default 500).
+   */
+  watchModelFolders?: { quietMs?: number };
 }
 
 interface RunningFlow {
   loaded: LoadedFlow;
   version: number;
   pipeline: FlowPipeline;
-  model: SharedModel;
+  /** The model serving the flow now; follows swaps. */
+  binding: ModelBinding;
   sinks: ResultSink[];
   cleanups: (() => void)[];
 }
@@ -54,9 +65,20 @@ export class EdgekeService {
   /** Per flow, the config hash of a change that could not start (the flow went back to its running config). */
   private readonly unstartableConfigs = new Map<string, string>();
   private readonly logger: Logger;
+  /** Per model key, the content hash of a replacement that failed: not tried again until the folder changes again. */
+  private readonly failedSwaps = new Map<string, string>();
+  private readonly folderWatcher: ModelFolderWatcher | undefined;
+  /** Flow changes and model swaps, one at a time. */
+  private changes: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: ServiceOptions) {
     this.logger = options.logger;
+    if (options.watchModelFolders !== undefined) {
+      this.folderWatcher = new ModelFolderWatcher({
+        logger: this.logger.child({ component: 'model-watcher' }),
+        ...(options.watchModelFolders.quietMs === undefined ? {} : { quietMs: options.watchModelFolders.quietMs }),
+      });
+    }
   }
 
   static async start(flows: readonly LoadedFlow[], options: ServiceOptions): Promise<EdgekeService> {
@@ -81,7 +103,17 @@ export class EdgekeService {
 
   /** The latency model a flow's controller plans with (the start-up profile, updated online); the demo sizes its load from it. */
   latencyModelOf(name: string): LatencyModel | undefined {
-    return this.flows.get(name)?.model.estimator;
+    return this.flows.get(name)?.binding.current.estimator;
+  }
+
+  /** The version (content hash) of the model serving a flow now. */
+  modelVersionOf(name: string): string | undefined {
+    return this.flows.get(name)?.binding.modelVersion;
+  }
+
+  /** Resolves once the changes and swaps begun so far are done (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.changes.then(() => undefined);
   }
 
   /**
@@ -89,10 +121,22 @@ export class EdgekeService {
    * or limits applies from the next frame with a new config version; a change of source, decoding, model or sinks
    * drains and restarts just that flow; removed flows drain and stop; new flows start.
    */
-  async apply(next: readonly LoadedFlow[], drainTimeoutMs = 10_000): Promise<void> {
+  apply(next: readonly LoadedFlow[], drainTimeoutMs = 10_000): Promise<void> {
+    return this.serially(() => this.applyNow(next, drainTimeoutMs));
+  }
+
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const result = this.changes.then(change);
+    this.changes = result.catch(() => undefined);
+    return result;
+  }
+
+  private async applyNow(next: readonly LoadedFlow[], drainTimeoutMs: number): Promise<void> {
     const names = new Set(next.map((flow) => flow.config.name));
     for (const [name] of this.flows) {
-      if (!names.has(name)) await this.stopFlow(name, drainTimeoutMs);
+      if (names.has(name)) continue;
+      await this.stopFlow(name, drainTimeoutMs);
+      this.options.onFlowRemoved?.(name);
     }
     for (const name of [...this.unstartableConfigs.keys()]) if (!names.has(name)) this.unstartableConfigs.delete(name);
     // One flow that cannot start (its model will not load, its sink refuses) does not keep the others' changes out.
@@ -130,6 +174,7 @@ export class EdgekeService {
       this.logger.info({ flow: flow.config.name, version, deadlineMs: flow.config.policy.deadlineMs }, 'flow settings applied');
       return;
     }
+    if (onlyModelAndLiveSettingsDiffer(running.loaded.config, flow.config) && (await this.swapFlowModel(running, flow, version))) return;
     await this.stopFlow(flow.config.name, drainTimeoutMs);
     try {
       await this.startFlow(flow, version);
@@ -146,7 +191,12 @@ export class EdgekeService {
 
   /** Stops intake everywhere, finishes frames in flight, flushes sinks. Resolves true when nothing was left behind. */
   async stop(timeoutMs: number): Promise<boolean> {
+    this.folderWatcher?.close();
     const deadline = Date.now() + timeoutMs;
+    // A swap or reload under way finishes first (it may be moving flows between models).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.changes, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
     const results = await Promise.all([...this.flows.keys()].map((name) => this.stopFlow(name, Math.max(0, deadline - Date.now()))));
     return results.every(Boolean);
   }
@@ -155,6 +205,7 @@ export class EdgekeService {
     const { config } = flow;
     const log = this.logger.child({ flow: config.name });
     const model = await this.sharedModel(config);
+    const binding = new ModelBinding(model);
     const manifest = model.loaded.manifest;
     const cleanups: (() => void)[] = [];
     const sinks: ResultSink[] = [];
@@ -179,7 +230,7 @@ export class EdgekeService {
             exitCount: manifest.exits.length,
             flowState: () => ({
               deadlineMs: holder.pipeline?.policy().deadlineMs ?? config.policy.deadlineMs,
-              queueDepth: model.executor.queueDepth(config.name),
+              queueDepth: binding.queueDepth(config.name),
               configVersion: holder.pipeline?.configVersion() ?? version,
             }),
           },
@@ -229,7 +280,7 @@ export class EdgekeService {
         configVersion: version,
         source,
         decoder,
-        executor: model.executor,
+        executor: binding,
         model: { name: manifest.name, engine: config.model.engine, classes: manifest.classes },
         sinks,
         logger: log,
@@ -247,12 +298,12 @@ export class EdgekeService {
       const metrics = this.options.metrics;
       if (metrics !== undefined) {
         metrics.setFlowConfig(config.name, { version, deadlineMs: config.policy.deadlineMs });
-        const timer = setInterval(() => metrics.setQueueDepth(config.name, model.executor.queueDepth(config.name)), 500);
+        const timer = setInterval(() => metrics.setQueueDepth(config.name, binding.queueDepth(config.name)), 500);
         timer.unref();
         cleanups.push(() => clearInterval(timer));
       }
       model.users.add(config.name);
-      this.flows.set(config.name, { loaded: flow, version, pipeline, model, sinks, cleanups });
+      this.flows.set(config.name, { loaded: flow, version, pipeline, binding, sinks, cleanups });
       pipeline.start();
       log.info({ model: manifest.name, engine: config.model.engine, version, source: config.source.kind }, 'flow started');
     } catch (error) {
@@ -273,7 +324,7 @@ export class EdgekeService {
     await Promise.all(running.sinks.map((sink) => sink.close(Math.max(0, deadline - Date.now())).catch(() => undefined)));
     for (const cleanup of running.cleanups) cleanup();
     this.options.metrics?.removeFlow(name);
-    await this.releaseModel(running.model, name);
+    await this.releaseModel(running.binding.current, name);
     const clean = drained && remaining.every((count) => count === 0);
     this.logger.info({ flow: name, drained, undelivered: remaining.reduce((a, b) => a + b, 0) }, 'flow stopped');
     return clean;
@@ -292,6 +343,8 @@ export class EdgekeService {
     });
     this.models.set(key, model);
     this.options.metrics?.setModelLoaded(model.loaded.manifest.name, config.model.engine, true);
+    this.options.metrics?.setModelVersion(config.model.path, config.model.engine, { name: model.loaded.manifest.name, version: model.version });
+    this.folderWatcher?.add(config.model.path, () => void this.serially(() => this.swapReplacedFolder(key)).catch(() => undefined));
     return model;
   }
 
@@ -300,9 +353,120 @@ export class EdgekeService {
     if (model.users.size > 0 || !this.models.has(model.key)) return;
     await model.executor.drained();
     this.models.delete(model.key);
+    this.failedSwaps.delete(model.key);
+    this.folderWatcher?.remove(model.path);
     this.options.metrics?.setModelLoaded(model.loaded.manifest.name, model.loaded.engine.name, false);
+    this.options.metrics?.setModelVersion(model.path, model.loaded.engine.name, undefined);
     await model.loaded.close();
   }
+
+  /**
+   * A flow file now names another model (and perhaps new live settings): the new model is loaded and profiled while
+   * the old one serves, then takes the flow's next frames; frames already at the old one finish there. False when the
+   * new model takes another input or classes: the caller restarts the flow instead. A model that does not load
+   * leaves the flow on its old one (thrown, logged and counted).
+   */
+  private async swapFlowModel(running: RunningFlow, flow: LoadedFlow, version: number): Promise<boolean> {
+    const name = flow.config.name;
+    const folder = flow.config.model.path;
+    let next: SharedModel;
+    try {
+      next = await this.sharedModel(flow.config);
+    } catch (error) {
+      this.swapFailed(folder, error, name);
+      this.unstartableConfigs.set(name, flow.configHash);
+      throw error;
+    }
+    const incompatible = swapIncompatibility(running.binding.current, next);
+    if (incompatible !== undefined) {
+      if (next.users.size === 0) await this.releaseModel(next, name);
+      this.logger.info({ flow: name, reason: incompatible.reason }, 'the new model takes another input or classes: restarting the flow with it');
+      return false;
+    }
+    const previous = running.binding.current;
+    next.users.add(name);
+    running.pipeline.applySettings(flow.config, version);
+    running.loaded = flow;
+    running.version = version;
+    this.unstartableConfigs.delete(name);
+    const drained = running.binding.switchTo(next);
+    this.options.metrics?.setFlowConfig(name, { version, deadlineMs: flow.config.policy.deadlineMs });
+    this.options.metrics?.recordModelSwap(folder, 'ok');
+    this.logger.info({ flow: name, version, model: next.loaded.manifest.name, modelVersion: next.version, from: previous.version }, 'flow switched to its new model');
+    void drained.then(() => this.releaseModel(previous, name)).catch((error: unknown) => this.logger.error({ err: error }, 'closing the replaced model failed'));
+    return true;
+  }
+
+  /**
+   * The folder of a model in use changed. When its content (hash) did, the new model is loaded, validated and
+   * profiled beside the old one, then every flow of the old one switches to it between batches: the new model starts
+   * its first batch once the old one has finished every frame it had (in-flight frames finish on the old model).
+   * Anything wrong leaves the old one serving, with the reason logged and counted.
+   */
+  private async swapReplacedFolder(key: string): Promise<void> {
+    const old = this.models.get(key);
+    if (old === undefined) return;
+    const hash = await folderModelHash(old.path).catch((error: unknown) => `unreadable: ${error instanceof Error ? error.message : String(error)}`);
+    if (hash === old.hash || hash === this.failedSwaps.get(key)) return;
+    const users = [...this.flows.values()].filter((running) => running.binding.current === old);
+    let next: SharedModel;
+    try {
+      next = await openSharedModel(old.config, {
+        logger: this.logger.child({ component: 'model' }),
+        maxBatch: Math.max(this.options.profileMaxBatch ?? 8, ...users.map((running) => running.pipeline.maxBatch())),
+        modelsSharingCpu: () => this.models.size,
+        ...(this.options.profileCacheDir === undefined ? {} : { profileCacheDir: this.options.profileCacheDir }),
+        ...(this.options.profileRepeats === undefined ? {} : { profileRepeats: this.options.profileRepeats }),
+      });
+    } catch (error) {
+      this.failedSwaps.set(key, hash);
+      this.swapFailed(old.path, error);
+      return;
+    }
+    const incompatible = swapIncompatibility(old, next);
+    if (incompatible !== undefined || this.models.get(key) !== old) {
+      await next.loaded.close();
+      if (incompatible !== undefined) {
+        this.failedSwaps.set(key, next.hash);
+        this.swapFailed(old.path, incompatible);
+      }
+      return;
+    }
+    this.failedSwaps.delete(key);
+    this.models.set(key, next);
+    // The new model's first batch waits for the old one's last: the two never run at once.
+    const oldDrained = old.executor.drained();
+    next.executor.holdUntil(oldDrained);
+    for (const running of users) {
+      next.users.add(running.loaded.config.name);
+      void running.binding.switchTo(next);
+    }
+    old.users.clear();
+    const { metrics } = this.options;
+    metrics?.setModelVersion(old.path, next.loaded.engine.name, { name: next.loaded.manifest.name, version: next.version });
+    metrics?.recordModelSwap(old.path, 'ok');
+    if (old.loaded.manifest.name !== next.loaded.manifest.name) {
+      metrics?.setModelLoaded(old.loaded.manifest.name, old.loaded.engine.name, false);
+      metrics?.setModelLoaded(next.loaded.manifest.name, next.loaded.engine.name, true);
+    }
+    this.logger.info(
+      { folder: old.path, model: next.loaded.manifest.name, modelVersion: next.version, from: old.version, flows: users.map((running) => running.loaded.config.name) },
+      'model swapped in',
+    );
+    await oldDrained;
+    await old.loaded.close();
+  }
+
+  private swapFailed(folder: string, error: unknown, flow?: string): void {
+    const reason = swapFailureOf(error);
+    this.options.metrics?.recordModelSwap(folder, 'failed', reason);
+    this.logger.error({ folder, reason, err: error, ...(flow === undefined ? {} : { flow }) }, 'model not swapped in; the serving model keeps serving');
+  }
+}
+
+/** True when two configs differ only in their model and what a running flow can take live. */
+function onlyModelAndLiveSettingsDiffer(a: FlowConfig, b: FlowConfig): boolean {
+  return onlyLiveSettingsDiffer({ ...a, model: b.model }, b);
 }
 
 /** True when two configs differ only in what a running flow can take live: policy, batching, limits. */
