@@ -58,8 +58,8 @@ interface SecondTally {
 interface FlowTally {
   model: string;
   modelVersion: string | null;
-  /** Models this flow was swapped away from (`name@version`). */
-  replaced: Set<string>;
+  /** Models this flow was swapped away from (`name@version`), with when. */
+  replaced: Map<string, number>;
   deadlineMs: number;
   configVersion: number;
   seconds: SecondTally[];
@@ -75,6 +75,8 @@ export interface StatusBoardOptions {
 }
 
 const MARKS_KEPT = 50;
+/** After a model swap, results of the replaced model for this long are frames that were in flight at the swap. */
+const STRAGGLERS_MS = 10_000;
 
 export class StatusBoard {
   private readonly flows = new Map<string, FlowTally>();
@@ -140,16 +142,17 @@ export class StatusBoard {
     let flow = this.flows.get(result.flow);
     if (flow === undefined) {
       const modelVersion = result.modelVersion ?? null;
-      flow = { model: result.model, modelVersion, replaced: new Set(), deadlineMs: result.deadlineMs, configVersion: result.configVersion, seconds: [], marks: [] };
+      flow = { model: result.model, modelVersion, replaced: new Map(), deadlineMs: result.deadlineMs, configVersion: result.configVersion, seconds: [], marks: [] };
       flow.marks.push({ t: now, text: `config v${result.configVersion}, model ${modelLabel(result.model, modelVersion)}` });
       this.flows.set(result.flow, flow);
       return flow;
     }
     // Frames that finish on a swapped-out model just after the swap still carry its version: they neither mark the
-    // chart again nor take the flow back to it.
+    // chart again nor take the flow back to it. Later, that version is a swap back.
     const model = `${result.model}@${result.modelVersion ?? flow.modelVersion ?? ''}`;
     const current = `${flow.model}@${flow.modelVersion ?? ''}`;
-    const modelChanged = model !== current && !flow.replaced.has(model);
+    const straggler = now - (flow.replaced.get(model) ?? -Infinity) < STRAGGLERS_MS;
+    const modelChanged = model !== current && !straggler;
     if (flow.configVersion !== result.configVersion || modelChanged) {
       const changes = [
         ...(flow.configVersion === result.configVersion ? [] : [`config v${result.configVersion}`]),
@@ -159,7 +162,7 @@ export class StatusBoard {
       if (flow.marks.length > MARKS_KEPT) flow.marks.shift();
       flow.configVersion = result.configVersion;
       if (modelChanged) {
-        flow.replaced.add(current);
+        flow.replaced.set(current, now);
         flow.replaced.delete(model);
         flow.model = result.model;
         flow.modelVersion = result.modelVersion ?? flow.modelVersion;
