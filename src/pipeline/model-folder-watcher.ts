@@ -16,7 +16,8 @@ interface Watched {
   folder: FSWatcher | undefined;
   parent: FSWatcher;
   timer: NodeJS.Timeout | undefined;
-  onChange: () => void;
+  /** One per model loaded from the folder (one per engine and thread count). */
+  listeners: Set<() => void>;
 }
 
 /**
@@ -31,10 +32,15 @@ export class ModelFolderWatcher {
 
   constructor(private readonly options: ModelFolderWatcherOptions) {}
 
-  /** Watches `path` until remove(path); `onChange` runs once per quiet period after changes. */
+  /** Watches `path` until every listener is removed; `onChange` runs once per quiet period after changes. */
   add(path: string, onChange: () => void): void {
     const absolute = resolve(path);
-    if (this.closed || this.watched.has(absolute)) return;
+    if (this.closed) return;
+    const existing = this.watched.get(absolute);
+    if (existing !== undefined) {
+      existing.listeners.add(onChange);
+      return;
+    }
     const name = basename(absolute);
     const parent = watch(dirname(absolute), (_event, file) => {
       if (file !== null && file.toString() !== name) return;
@@ -42,15 +48,19 @@ export class ModelFolderWatcher {
       this.changed(absolute);
     });
     parent.on('error', (error) => this.options.logger.warn({ err: error, folder: dirname(absolute) }, 'model folder watch failed'));
-    const entry: Watched = { folder: undefined, parent, timer: undefined, onChange };
+    const entry: Watched = { folder: undefined, parent, timer: undefined, listeners: new Set([onChange]) };
     this.watched.set(absolute, entry);
     this.rewatchFolder(absolute);
   }
 
-  remove(path: string): void {
+  /** Stops calling `onChange` (every listener: none given); the folder is no longer watched once none is left. */
+  remove(path: string, onChange?: () => void): void {
     const absolute = resolve(path);
     const entry = this.watched.get(absolute);
     if (entry === undefined) return;
+    if (onChange !== undefined) entry.listeners.delete(onChange);
+    else entry.listeners.clear();
+    if (entry.listeners.size > 0) return;
     this.watched.delete(absolute);
     clearTimeout(entry.timer);
     entry.folder?.close();
@@ -83,7 +93,7 @@ export class ModelFolderWatcher {
     clearTimeout(entry.timer);
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
-      entry.onChange();
+      for (const listener of entry.listeners) listener();
     }, this.options.quietMs ?? 500);
   }
 }

@@ -68,6 +68,7 @@ export class EdgekeService {
   /** Per model key, the content hash of a replacement that failed: not tried again until the folder changes again. */
   private readonly failedSwaps = new Map<string, string>();
   private readonly folderWatcher: ModelFolderWatcher | undefined;
+  private readonly folderListeners = new Map<string, () => void>();
   /** Flow changes and model swaps, one at a time. */
   private changes: Promise<unknown> = Promise.resolve();
 
@@ -344,17 +345,18 @@ export class EdgekeService {
     this.models.set(key, model);
     this.options.metrics?.setModelLoaded(model.loaded.manifest.name, config.model.engine, true);
     this.options.metrics?.setModelVersion(config.model.path, config.model.engine, { name: model.loaded.manifest.name, version: model.version });
-    this.folderWatcher?.add(config.model.path, () => void this.serially(() => this.swapReplacedFolder(key)).catch(() => undefined));
+    this.folderWatcher?.add(config.model.path, this.folderListener(key));
     return model;
   }
 
   private async releaseModel(model: SharedModel, flow: string): Promise<void> {
     model.users.delete(flow);
-    if (model.users.size > 0 || !this.models.has(model.key)) return;
+    // A model replaced by a folder swap meanwhile is closed by the swap, and its key belongs to its successor.
+    if (model.users.size > 0 || this.models.get(model.key) !== model) return;
     await model.executor.drained();
     this.models.delete(model.key);
     this.failedSwaps.delete(model.key);
-    this.folderWatcher?.remove(model.path);
+    this.folderWatcher?.remove(model.path, this.folderListener(model.key));
     this.options.metrics?.setModelLoaded(model.loaded.manifest.name, model.loaded.engine.name, false);
     this.options.metrics?.setModelVersion(model.path, model.loaded.engine.name, undefined);
     await model.loaded.close();
@@ -455,6 +457,16 @@ export class EdgekeService {
     );
     await oldDrained;
     await old.loaded.close();
+  }
+
+  /** The folder watcher's listener for one model key (the same function each time, so it can be removed). */
+  private folderListener(key: string): () => void {
+    let listener = this.folderListeners.get(key);
+    if (listener === undefined) {
+      listener = () => void this.serially(() => this.swapReplacedFolder(key)).catch(() => undefined);
+      this.folderListeners.set(key, listener);
+    }
+    return listener;
   }
 
   private swapFailed(folder: string, error: unknown, flow?: string): void {
