@@ -119,8 +119,9 @@ export class EdgekeService {
 
   /**
    * Applies a new set of validated flows (hot reload): unchanged flows keep running; a change of policy, batching
-   * or limits applies from the next frame with a new config version; a change of source, decoding, model or sinks
-   * drains and restarts just that flow; removed flows drain and stop; new flows start.
+   * or limits applies from the next frame with a new config version; a new model is swapped in live (swapFlowModel);
+   * a change of source, decoding or sinks (or a model with another input or classes) drains and restarts just that
+   * flow; removed flows drain and stop (and onFlowRemoved hears of it); new flows start.
    */
   apply(next: readonly LoadedFlow[], drainTimeoutMs = 10_000): Promise<void> {
     return this.serially(() => this.applyNow(next, drainTimeoutMs));
