@@ -17,7 +17,8 @@ import type { ResultSink } from './result-sink.ts';
 import { ModelBinding } from './model-binding.ts';
 import { ModelFolderWatcher } from './model-folder-watcher.ts';
 import { swapFailureOf } from './model-swap-error.ts';
-import { folderModelHash, openSharedModel, sharedModelKey, swapIncompatibility, type SharedModel } from './shared-model.ts';
+import { openReplacement, switchBetweenBatches } from './model-replacement.ts';
+import { folderModelHash, openSharedModel, sharedModelKey, swapIncompatibility, type SharedModel, type SharedModelOptions } from './shared-model.ts';
 import { sourceForFlow } from './source-for-flow.ts';
 
 export interface ServiceOptions {
@@ -336,13 +337,7 @@ export class EdgekeService {
     const key = sharedModelKey(config.model);
     const existing = this.models.get(key);
     if (existing !== undefined) return existing;
-    const model = await openSharedModel(config.model, {
-      logger: this.logger.child({ component: 'model' }),
-      maxBatch: Math.max(this.options.profileMaxBatch ?? 8, config.batching.maxBatch),
-      modelsSharingCpu: () => this.models.size,
-      ...(this.options.profileCacheDir === undefined ? {} : { profileCacheDir: this.options.profileCacheDir }),
-      ...(this.options.profileRepeats === undefined ? {} : { profileRepeats: this.options.profileRepeats }),
-    });
+    const model = await openSharedModel(config.model, this.sharedModelOptions(config.batching.maxBatch));
     this.models.set(key, model);
     this.options.metrics?.setModelLoaded(model.loaded.manifest.name, config.model.engine, true);
     this.options.metrics?.setModelVersion(config.model.path, config.model.engine, { name: model.loaded.manifest.name, version: model.version });
@@ -411,40 +406,18 @@ export class EdgekeService {
     if (old === undefined) return;
     const hash = await folderModelHash(old.path).catch((error: unknown) => `unreadable: ${error instanceof Error ? error.message : String(error)}`);
     if (hash === old.hash || hash === this.failedSwaps.get(key)) return;
-    const users = [...this.flows.values()].filter((running) => running.binding.current === old);
+    const flows = [...this.flows.values()].filter((running) => running.binding.current === old);
     let next: SharedModel;
     try {
-      next = await openSharedModel(old.config, {
-        logger: this.logger.child({ component: 'model' }),
-        maxBatch: Math.max(this.options.profileMaxBatch ?? 8, ...users.map((running) => running.pipeline.maxBatch())),
-        modelsSharingCpu: () => this.models.size,
-        ...(this.options.profileCacheDir === undefined ? {} : { profileCacheDir: this.options.profileCacheDir }),
-        ...(this.options.profileRepeats === undefined ? {} : { profileRepeats: this.options.profileRepeats }),
-      });
+      next = await openReplacement(old, this.sharedModelOptions(Math.max(...flows.map((running) => running.pipeline.maxBatch()))));
     } catch (error) {
       this.failedSwaps.set(key, hash);
       this.swapFailed(old.path, error);
       return;
     }
-    const incompatible = swapIncompatibility(old, next);
-    if (incompatible !== undefined || this.models.get(key) !== old) {
-      await next.loaded.close();
-      if (incompatible !== undefined) {
-        this.failedSwaps.set(key, next.hash);
-        this.swapFailed(old.path, incompatible);
-      }
-      return;
-    }
     this.failedSwaps.delete(key);
     this.models.set(key, next);
-    // The new model's first batch waits for the old one's last: the two never run at once.
-    const oldDrained = old.executor.drained();
-    next.executor.holdUntil(oldDrained);
-    for (const running of users) {
-      next.users.add(running.loaded.config.name);
-      void running.binding.switchTo(next);
-    }
-    old.users.clear();
+    const switched = switchBetweenBatches(old, next, flows.map((running) => ({ name: running.loaded.config.name, binding: running.binding })));
     const { metrics } = this.options;
     metrics?.setModelVersion(old.path, next.loaded.engine.name, { name: next.loaded.manifest.name, version: next.version });
     metrics?.recordModelSwap(old.path, 'ok');
@@ -452,12 +425,20 @@ export class EdgekeService {
       metrics?.setModelLoaded(old.loaded.manifest.name, old.loaded.engine.name, false);
       metrics?.setModelLoaded(next.loaded.manifest.name, next.loaded.engine.name, true);
     }
-    this.logger.info(
-      { folder: old.path, model: next.loaded.manifest.name, modelVersion: next.version, from: old.version, flows: users.map((running) => running.loaded.config.name) },
-      'model swapped in',
-    );
-    await oldDrained;
+    const names = flows.map((running) => running.loaded.config.name);
+    this.logger.info({ folder: old.path, model: next.loaded.manifest.name, modelVersion: next.version, from: old.version, flows: names }, 'model swapped in');
+    await switched;
     await old.loaded.close();
+  }
+
+  private sharedModelOptions(maxBatch: number): SharedModelOptions {
+    return {
+      logger: this.logger.child({ component: 'model' }),
+      maxBatch: Math.max(this.options.profileMaxBatch ?? 8, maxBatch),
+      modelsSharingCpu: () => this.models.size,
+      ...(this.options.profileCacheDir === undefined ? {} : { profileCacheDir: this.options.profileCacheDir }),
+      ...(this.options.profileRepeats === undefined ? {} : { profileRepeats: this.options.profileRepeats }),
+    };
   }
 
   /** The folder watcher's listener for one model key (the same function each time, so it can be removed). */

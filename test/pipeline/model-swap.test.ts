@@ -9,11 +9,12 @@ import { createDecoder } from '../../src/decode/create-decoder.ts';
 import { flowSchema, type FlowConfig } from '../../src/flows/schema.ts';
 import { FlowPipeline } from '../../src/pipeline/flow-pipeline.ts';
 import { ModelBinding } from '../../src/pipeline/model-binding.ts';
+import { switchBetweenBatches } from '../../src/pipeline/model-replacement.ts';
 import { ModelSwapError, swapFailureOf } from '../../src/pipeline/model-swap-error.ts';
 import type { ResultSink } from '../../src/pipeline/result-sink.ts';
 import { folderModelHash, modelVersionOf, openSharedModel, swapIncompatibility, type SharedModel } from '../../src/pipeline/shared-model.ts';
 
-// Swapping the model under a running flow (ModelBinding, ModelExecutor.holdUntil, openSharedModel's checks), with
+// Swapping the model under a running flow (ModelBinding, switchBetweenBatches, openSharedModel's checks), with
 // real tiny models: frames submitted before the switch finish on the old model, the rest run on the new one, the new
 // one's first batch waits for the old one's last, and every frame has exactly one result naming its model version.
 
@@ -112,8 +113,7 @@ describe('model swaps under a running flow', () => {
     const queuedAtOld = v1.executor.queueDepth('vibration');
     const answeredAtSwitch = sink.results.length;
     expect(queuedAtOld, 'frames waiting at the old model when it is switched out').toBeGreaterThan(0);
-    v2.executor.holdUntil(v1.executor.drained());
-    const switched = binding.switchTo(v2);
+    const switched = switchBetweenBatches(v1, v2, [{ name: 'vibration', binding }]);
     expect(binding.modelVersion).toBe(v2.version);
     // Frames still at the old model count for the flow's admission until they are done.
     expect(binding.queueDepth('vibration')).toBeGreaterThanOrEqual(queuedAtOld);
