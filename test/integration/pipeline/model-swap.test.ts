@@ -9,8 +9,8 @@ import { influxFor, tempDir, waitFor } from '../reliability/harness.ts';
 
 // Model swaps under load, checked from outside: a real `edgeke run` child serves the shipped bearing model; a load
 // generator in a process of its own publishes windows at a steady rate (QoS 1) the whole time; meanwhile this process
-// replaces the model folder (renamed into place), replaces it with a broken one (the old model must keep serving),
-// then points the flow file at another folder. Every published frame must end in InfluxDB and on the results topic
+// replaces the model folder (renamed into place), replaces it with a broken one and with one that takes another input
+// (the old model must keep serving), then points the flow file at another folder. Every published frame must end in InfluxDB and on the results topic
 // (at least once), every result names the model version that handled it, and the versions follow the swaps.
 
 const mqttUrl = inject('mosquittoUrl');
@@ -165,6 +165,12 @@ describe('model swaps under load, against a running edgeke (from outside)', () =
       const afterBroken = results.length;
       await waitFor('results after the refusal', () => results.length > afterBroken + RATE_HZ, 30_000);
       expect(results.slice(afterBroken).every((r) => r.model_version === v2)).toBe(true);
+
+      // A model with another input (the camera model) in its place: refused too, as input-changed.
+      renameSync(serving, join(dir.path, 'bearing-broken-old'));
+      cpSync('models/neu-surface', serving, { recursive: true });
+      await waitFor('the other input refused', async () => ((await swaps()).get(`{folder="${serving}",result="failed",reason="input-changed"}`) ?? 0) >= 1, 60_000, 100);
+      expect(await version()).toBe(v2);
 
       // 3. The flow file points at another folder: loaded beside, switched in live (config version 2).
       writeFileSync(`${flowFile}.tmp`, flowYaml(join(modelsDir, 'bearing-b'), database));
