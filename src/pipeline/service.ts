@@ -382,6 +382,9 @@ export class EdgekeService {
       return false;
     }
     const previous = running.binding.current;
+    // Between batches, as for a replaced folder, when the two serve this flow alone; a model shared with other flows
+    // keeps running for them, and the two overlap for the few batches the old one still has of this flow.
+    if (next.users.size === 0 && previous.users.size <= 1) next.executor.holdUntil(previous.executor.drained());
     next.users.add(name);
     running.pipeline.applySettings(flow.config, version);
     running.loaded = flow;
