@@ -66,6 +66,14 @@ export const ERROR_CATALOGUE: readonly ErrorCodeEntry[] = [
     action: 'Report it with the message: decoded frames are checked against the model input before they reach the runtime.',
   },
   {
+    code: 'EDGEKE_MODEL_SWAP',
+    errorClass: 'ModelSwapError',
+    module: 'src/pipeline/model-swap-error.ts',
+    retryable: false,
+    meaning: 'A replaced model folder, or a model a flow was pointed at, could not be swapped in: it did not load, changed while it was read, takes another input or classes than the model it would replace, or failed its validation run. The old model keeps serving; `edgeke_model_swaps_total{result="failed",reason}` counts it.',
+    action: 'Fix the folder named in the message (copy a complete model, write manifest.json last or rename the folder into place); a folder that changes again is tried again. To change input or classes, restart the flow.',
+  },
+  {
     code: 'EDGEKE_DATASET',
     errorClass: 'DatasetError',
     module: 'src/model/errors.ts',

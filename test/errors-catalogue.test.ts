@@ -1,3 +1,4 @@
+import { ModelSwapError } from '../src/pipeline/model-swap-error.ts';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/core/command.ts';
@@ -80,6 +81,7 @@ describe('error-code catalogue', () => {
       new SinkClosedError('x'),
       new MqttPublishError('x'),
       new TrainingToolkitError('x'),
+      new ModelSwapError('load-failed', 'models/x', 'x'),
     ];
     for (const error of errors) {
       const entry = catalogued.get(error.code);

@@ -58,6 +58,11 @@ export interface FrameResult {
   /** The device's clock skew estimate (ms, positive = ahead of ours) when the frame was settled. */
   deviceClockSkewMs?: number;
   model: string;
+  /**
+   * Version of the model that handled the frame: the first 12 hex digits of the sha256 of its folder (manifest.json
+   * and stage files). Every result of the service carries it; it changes when a model is swapped.
+   */
+  modelVersion?: string;
   engine: string;
   outcome: Outcome;
   /** Why a frame was shed or failed (stable, machine-readable, e.g. 'no-slack', 'bad-jpeg'). */

@@ -8,7 +8,8 @@ import type { Decoder, DecodeResult } from '../decode/decoder.ts';
 import type { PayloadMetadata } from '../decode/frame-metadata.ts';
 import type { SourceRejection } from '../sources/source-events.ts';
 import type { FlowConfig } from '../flows/schema.ts';
-import type { ExecutorFlow, ModelExecutor } from './model-executor.ts';
+import type { FlowModel } from './flow-model.ts';
+import type { ExecutorFlow } from './model-executor.ts';
 import type { ResultSink } from '../sinks/result-sink.ts';
 import { unansweredResult } from './unanswered-result.ts';
 import { DeviceClocks, type DeviceClockEvents } from './device-clocks.ts';
@@ -26,7 +27,8 @@ export interface FlowPipelineOptions {
   configVersion: number;
   source: Observable<RawMessage>;
   decoder: Decoder;
-  executor: ModelExecutor;
+  /** The model executor, or a ModelBinding that follows model swaps. */
+  executor: FlowModel;
   /** Model facts for results of frames that never reached it (shed at intake, undecodable). */
   model: { name: string; engine: string; classes: readonly string[] };
   sinks: readonly ResultSink[];
@@ -357,7 +359,8 @@ export class FlowPipeline implements ExecutorFlow {
         ...this.clocks.judge(claimedTs, message.receivedTs),
         receivedTs: message.receivedTs,
         ...(label === undefined ? {} : { label }),
-        model: this.options.model.name,
+        model: this.options.executor.modelName,
+        modelVersion: this.options.executor.modelVersion,
         engine: this.options.model.engine,
         deadlineMs: this.config.policy.deadlineMs,
         configVersion: this.version,

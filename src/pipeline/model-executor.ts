@@ -13,6 +13,7 @@ import type { Frame, FrameResult } from '../core/frame.ts';
 import type { FrameAnswer, MultiExitRunner } from '../model/multi-exit-runner.ts';
 import { admitToQueue, hasNoSlack } from '../control/admission.ts';
 import { OtherWorkShareMeter, type CpuClock } from '../control/other-work-share.ts';
+import type { FlowModel } from './flow-model.ts';
 import { unansweredResult } from './unanswered-result.ts';
 
 /** What the executor needs of a flow: its live settings and where its results go. */
@@ -42,6 +43,8 @@ export interface ModelExecutorOptions {
   estimator: LatencyEstimator;
   model: ModelView;
   engine: string;
+  /** Written into every result (`model_version`): the content hash of the model folder (shared-model.ts). */
+  modelVersion: string;
   logger: Logger;
   now?: () => number;
   /** Cores the process may use (os.availableParallelism()); with cpuClock, how much room other work leaves. */
@@ -63,7 +66,7 @@ const epochNow = (): number => performance.timeOrigin + performance.now();
  * its own hopeless frames instead of taking the time another flow's deadlines need. Each flow keeps its own queue
  * capacity, so one flow cannot fill the queue for all. Batches run one at a time: a model saturates the CPU alone.
  */
-export class ModelExecutor {
+export class ModelExecutor implements FlowModel {
   private readonly queue: Job[] = [];
   private readonly queuedPerFlow = new Map<string, number>();
   private readonly controller: ExitController;
@@ -76,12 +79,35 @@ export class ModelExecutor {
   private batchTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   private sequence = 0;
+  /** While set, no batch starts (a swapped-in model waits for the one it replaces to finish its frames). */
+  private held = false;
 
   constructor(private readonly options: ModelExecutorOptions) {
     this.now = options.now ?? epochNow;
     this.controller = new ExitController({ model: options.model, latency: options.estimator });
     this.otherWork = new OtherWorkShareMeter(options.cores ?? 1, options.cpuClock);
     options.runner.onStageTiming((timing) => this.controller.observeStage(timing));
+  }
+
+  get modelName(): string {
+    return this.options.runner.manifest.name;
+  }
+
+  get modelVersion(): string {
+    return this.options.modelVersion;
+  }
+
+  /**
+   * Starts no batch until `until` settles: a model swapped in waits for the model it replaces to finish the frames
+   * queued there, so the two never run batches at once (each alone saturates its core share). Frames queue meanwhile.
+   */
+  holdUntil(until: Promise<unknown>): void {
+    this.held = true;
+    const release = (): void => {
+      this.held = false;
+      this.schedule();
+    };
+    until.then(release, release);
   }
 
   /** Frames waiting, per flow (for metrics and stats). */
@@ -156,7 +182,7 @@ export class ModelExecutor {
   }
 
   private schedule(): void {
-    if (this.running || this.queue.length === 0) return;
+    if (this.running || this.held || this.queue.length === 0) return;
     const wait = this.batchWaitMs();
     if (wait > 0) {
       this.batchTimer ??= setTimeout(() => {
@@ -293,6 +319,7 @@ export class ModelExecutor {
       captureTs: frame.captureTs,
       captureTsSource: frame.captureTsSource,
       model: this.options.runner.manifest.name,
+      modelVersion: this.options.modelVersion,
       engine: this.options.engine,
       outcome: met && !planned.late ? 'ok' : 'late',
       ...(planned.late ? { reason: 'no-slack' } : {}),
@@ -323,6 +350,7 @@ export class ModelExecutor {
         ...frame,
         flow: flow.name,
         model: this.options.runner.manifest.name,
+        modelVersion: this.options.modelVersion,
         engine: this.options.engine,
         deadlineMs: flow.policy().deadlineMs,
         configVersion: flow.configVersion(),

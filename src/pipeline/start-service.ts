@@ -52,6 +52,9 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         telemetry.status.record(result, result.label ?? options.labelOf?.(result));
         options.onResult?.(result);
       },
+      onFlowRemoved: (name) => telemetry.status.removeFlow(name),
+      // Model folders are watched with the flow files: a replaced model is swapped in while frames flow.
+      ...(options.watch ? { watchModelFolders: {} } : {}),
     });
   } catch (error) {
     await telemetry.close();

@@ -8,6 +8,8 @@ export interface UnansweredFrame {
   receivedTs: number;
   label?: number;
   model: string;
+  /** The serving model's version (content hash), when a model serves the flow. */
+  modelVersion?: string;
   engine: string;
   deadlineMs: number;
   configVersion: number;
@@ -30,6 +32,7 @@ export function unansweredResult(
     captureTs: frame.captureTs,
     captureTsSource: frame.captureTsSource,
     model: frame.model,
+    ...(frame.modelVersion === undefined ? {} : { modelVersion: frame.modelVersion }),
     engine: frame.engine,
     outcome,
     reason,

@@ -20,7 +20,7 @@ export const INFERENCE_FIELD_TYPES = {
   config_version: 'integer',
   capture_ts_source: 'string',
 } as const;
-export const INFERENCE_TAGS = ['flow', 'model', 'engine', 'exit', 'outcome'] as const;
+export const INFERENCE_TAGS = ['flow', 'model', 'engine', 'exit', 'outcome', 'model_version'] as const;
 
 /** One `inference` point per frame, exactly per docs/telemetry.md. Non-finite timings are left out, not written. */
 export function inferencePoint(result: FrameResult): InfluxPoint {
@@ -52,6 +52,7 @@ export function inferencePoint(result: FrameResult): InfluxPoint {
       engine: result.engine,
       exit: result.exit === undefined ? 'none' : String(result.exit),
       outcome: result.outcome,
+      ...(result.modelVersion === undefined ? {} : { model_version: result.modelVersion }),
     },
     fields,
     timestamp: frameTimestampNs(result.captureTs, result.id),

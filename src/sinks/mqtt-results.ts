@@ -27,6 +27,8 @@ export interface ResultMessage {
   deadline_ms: number;
   deadline_met: boolean;
   config_version: number;
+  /** The model's version (content hash of its folder); changes when the model is swapped. */
+  model_version?: string;
 }
 
 /** The JSON published per frame. `classes` (the model's class names) turns a known label into its name. */
@@ -44,6 +46,7 @@ export function resultMessage(result: FrameResult, classes?: readonly string[]):
     deadline_met: result.deadlineMet,
     config_version: result.configVersion,
   };
+  if (result.modelVersion !== undefined) message.model_version = result.modelVersion;
   if (result.reason !== undefined) message.reason = result.reason;
   if (result.exit !== undefined) message.exit = result.exit;
   if (result.className !== undefined) message.class = result.className;

@@ -60,6 +60,8 @@ export class EdgekeMetrics {
   private readonly configVersion: Gauge<'flow'>;
   private readonly deadline: Gauge<'flow'>;
   private readonly modelLoaded: Gauge<'model' | 'engine'>;
+  private readonly modelVersion: Gauge<'folder' | 'model' | 'engine' | 'version'>;
+  private readonly modelSwaps: Counter<'folder' | 'result' | 'reason'>;
   private readonly deviceClockSkew: Gauge<'flow' | 'device'>;
   private readonly captureTimesUntrusted: Counter<'flow'>;
   private readonly latenciesClamped: Counter<'flow'>;
@@ -74,6 +76,7 @@ export class EdgekeMetrics {
   private readonly walIntakeHeldCounted = new Map<string, number>();
   private readonly eventLoopDelay: IntervalHistogram;
   private readonly flowSeries = new Map<string, Map<string, () => void>>();
+  private readonly modelVersionSeries = new Map<string, Record<'folder' | 'model' | 'engine' | 'version', string>>();
 
   constructor(options: MetricsOptions = {}) {
     const prefix = options.prefix ?? 'edgeke_';
@@ -187,6 +190,18 @@ export class EdgekeMetrics {
       registers,
     });
     this.modelLoaded = new Gauge({ name: `${prefix}model_loaded`, help: '1 once a model runtime is loaded and ready', labelNames: ['model', 'engine'], registers });
+    this.modelVersion = new Gauge({
+      name: `${prefix}model_version_info`,
+      help: 'Always 1: the version (content hash, as model_version in results) of the model serving from each model folder',
+      labelNames: ['folder', 'model', 'engine', 'version'],
+      registers,
+    });
+    this.modelSwaps = new Counter({
+      name: `${prefix}model_swaps_total`,
+      help: 'Attempts to swap in a replaced model folder or a flow\'s new model while it runs; result ok or failed (the old model keeps serving), reason why it failed (load-failed, changed-while-loading, input-changed, classes-changed, validation-failed) or none',
+      labelNames: ['folder', 'result', 'reason'],
+      registers,
+    });
 
     // prom-client's default metrics already report event loop lag; this gauge is EdgeKE's own, read at scrape time
     // and reset after, so each scrape shows the delay since the previous one (what a stalled pipeline looks like).
@@ -265,6 +280,23 @@ export class EdgekeMetrics {
 
   setModelLoaded(model: string, engine: string, loaded: boolean): void {
     this.modelLoaded.set({ model, engine }, loaded ? 1 : 0);
+  }
+
+  /** The model now serving from `folder` in `engine` (replaces the series of the version before); undefined: none. */
+  setModelVersion(folder: string, engine: string, model: { name: string; version: string } | undefined): void {
+    const key = `${folder}|${engine}`;
+    const previous = this.modelVersionSeries.get(key);
+    if (previous !== undefined) this.modelVersion.remove(previous);
+    this.modelVersionSeries.delete(key);
+    if (model === undefined) return;
+    const labels = { folder, model: model.name, engine, version: model.version };
+    this.modelVersion.set(labels, 1);
+    this.modelVersionSeries.set(key, labels);
+  }
+
+  /** One swap attempt: `reason` is a ModelSwapFailure when it failed, else none. */
+  recordModelSwap(folder: string, result: 'ok' | 'failed', reason?: string): void {
+    this.modelSwaps.inc({ folder, result, reason: reason ?? NONE });
   }
 
   /** `sink` names the sink instance, e.g. `influxdb` or `mqtt-results`. */

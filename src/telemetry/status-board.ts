@@ -31,6 +31,8 @@ export interface StatusMark {
 export interface FlowStatus {
   name: string;
   model: string;
+  /** The serving model's version (content hash of its folder); changes when the model is swapped. */
+  modelVersion: string | null;
   deadlineMs: number;
   configVersion: number;
   seconds: StatusSecond[];
@@ -55,6 +57,9 @@ interface SecondTally {
 
 interface FlowTally {
   model: string;
+  modelVersion: string | null;
+  /** Models this flow was swapped away from (`name@version`), with when. */
+  replaced: Map<string, number>;
   deadlineMs: number;
   configVersion: number;
   seconds: SecondTally[];
@@ -70,6 +75,8 @@ export interface StatusBoardOptions {
 }
 
 const MARKS_KEPT = 50;
+/** After a model swap, results of the replaced model for this long are frames that were in flight at the swap. */
+const STRAGGLERS_MS = 10_000;
 
 export class StatusBoard {
   private readonly flows = new Map<string, FlowTally>();
@@ -122,6 +129,7 @@ export class StatusBoard {
         .map(([name, flow]) => ({
           name,
           model: flow.model,
+          modelVersion: flow.modelVersion,
           deadlineMs: flow.deadlineMs,
           configVersion: flow.configVersion,
           seconds: flow.seconds.filter((second) => second.t >= since).map(summarise),
@@ -133,20 +141,32 @@ export class StatusBoard {
   private flowTally(result: FrameResult, now: number): FlowTally {
     let flow = this.flows.get(result.flow);
     if (flow === undefined) {
-      flow = { model: result.model, deadlineMs: result.deadlineMs, configVersion: result.configVersion, seconds: [], marks: [] };
-      flow.marks.push({ t: now, text: `config v${result.configVersion}, model ${result.model}` });
+      const modelVersion = result.modelVersion ?? null;
+      flow = { model: result.model, modelVersion, replaced: new Map(), deadlineMs: result.deadlineMs, configVersion: result.configVersion, seconds: [], marks: [] };
+      flow.marks.push({ t: now, text: `config v${result.configVersion}, model ${modelLabel(result.model, modelVersion)}` });
       this.flows.set(result.flow, flow);
       return flow;
     }
-    if (flow.configVersion !== result.configVersion || flow.model !== result.model) {
+    // Frames that finish on a swapped-out model just after the swap still carry its version: they neither mark the
+    // chart again nor take the flow back to it. Later, that version is a swap back.
+    const model = `${result.model}@${result.modelVersion ?? flow.modelVersion ?? ''}`;
+    const current = `${flow.model}@${flow.modelVersion ?? ''}`;
+    const straggler = now - (flow.replaced.get(model) ?? -Infinity) < STRAGGLERS_MS;
+    const modelChanged = model !== current && !straggler;
+    if (flow.configVersion !== result.configVersion || modelChanged) {
       const changes = [
         ...(flow.configVersion === result.configVersion ? [] : [`config v${result.configVersion}`]),
-        ...(flow.model === result.model ? [] : [`model ${result.model}`]),
+        ...(modelChanged ? [`model ${modelLabel(result.model, result.modelVersion ?? null)}`] : []),
       ];
       flow.marks.push({ t: now, text: changes.join(', ') });
       if (flow.marks.length > MARKS_KEPT) flow.marks.shift();
       flow.configVersion = result.configVersion;
-      flow.model = result.model;
+      if (modelChanged) {
+        flow.replaced.set(current, now);
+        flow.replaced.delete(model);
+        flow.model = result.model;
+        flow.modelVersion = result.modelVersion ?? flow.modelVersion;
+      }
     }
     flow.deadlineMs = result.deadlineMs;
     return flow;
@@ -161,6 +181,10 @@ export class StatusBoard {
     while ((flow.seconds[0]?.t ?? t) < oldest) flow.seconds.shift();
     return second;
   }
+}
+
+function modelLabel(name: string, version: string | null): string {
+  return version === null ? name : `${name} ${version}`;
 }
 
 function increment(counts: Map<string, number>, key: string): void {

@@ -146,7 +146,7 @@ function render(snapshot) {
     const last = secs.length > 1 ? secs[secs.length - 2] : secs[secs.length - 1];
     const frames = (s) => s.outcomes.ok + s.outcomes.late + s.outcomes.shed + s.outcomes.error;
     el.querySelector('.headline').textContent = last === undefined ? 'no frames yet' :
-      'model ' + flow.model + ' · config v' + flow.configVersion + ' · deadline ' + flow.deadlineMs + ' ms · last second: ' +
+      'model ' + flow.model + (flow.modelVersion ? ' ' + flow.modelVersion : '') + ' · config v' + flow.configVersion + ' · deadline ' + flow.deadlineMs + ' ms · last second: ' +
       frames(last) + ' fr/s, on time ' + pct(last.onTime) + ', p99 ' + (last.p99Ms === null ? '–' : last.p99Ms.toFixed(1) + ' ms');
     const exitKeys = [...new Set(secs.flatMap((s) => Object.keys(s.exits)))].sort((a, b) => a - b);
     const reasonKeys = [...new Set(secs.flatMap((s) => Object.keys(s.reasons)))].sort();

@@ -10,7 +10,7 @@ const second = (t: number, ok: number, shed: number): StatusSecond => ({
 describe('the demo live table', () => {
   const snapshot: StatusSnapshot = {
     now: 12_300,
-    flows: [{ name: 'neu-camera', model: 'neu', deadlineMs: 50, configVersion: 1, marks: [], seconds: [second(10_000, 100, 0), second(11_000, 60, 40), second(12_000, 2, 0)] }],
+    flows: [{ name: 'neu-camera', model: 'neu', modelVersion: null, deadlineMs: 50, configVersion: 1, marks: [], seconds: [second(10_000, 100, 0), second(11_000, 60, 40), second(12_000, 2, 0)] }],
   };
 
   it('reads the last complete second, not the one still filling', () => {

@@ -74,6 +74,8 @@ describe('status page', () => {
     expect(before.flows).toEqual(['cwru-mqtt-json', 'cwru-opcua', 'neu-camera']);
     expect(before.canvases).toBe(6);
     expect(before.headline).toMatch(/deadline 50 ms/);
+    // The model version (content hash of its folder) in the headline, as in /status.json and the first chart mark.
+    expect(before.headline).toMatch(/model \S+ [0-9a-f]{12} · config v1/);
 
     let after: ChartState | undefined;
     await waitFor('the charts to move', async () => {

@@ -93,6 +93,7 @@ export function result(id: string, overrides: Partial<FrameResult> = {}): FrameR
     captureTs: 1_764_000_000_000,
     captureTsSource: 'device',
     model: 'neu-surface',
+    modelVersion: '3fa9c2d1e0b4',
     engine: 'onnx',
     outcome: 'ok',
     exit: 2,

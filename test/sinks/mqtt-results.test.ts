@@ -49,6 +49,7 @@ describe('result messages', () => {
       deadline_ms: 50,
       deadline_met: true,
       config_version: 3,
+      model_version: '3fa9c2d1e0b4',
     });
   });
 

@@ -9,7 +9,7 @@ describe('inference points (docs/telemetry.md)', () => {
   it('has the documented tags and fields', () => {
     const point = inferencePoint(result('f-1', { label: 1 }));
     expect(point.measurement).toBe('inference');
-    expect(point.tags).toEqual({ flow: 'line1', model: 'neu-surface', engine: 'onnx', exit: '2', outcome: 'ok' });
+    expect(point.tags).toEqual({ flow: 'line1', model: 'neu-surface', engine: 'onnx', exit: '2', outcome: 'ok', model_version: '3fa9c2d1e0b4' });
     expect(point.fields).toEqual({
       id: 'f-1',
       class: 'inclusion',

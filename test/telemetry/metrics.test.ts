@@ -100,6 +100,22 @@ describe('EdgekeMetrics', () => {
     expect(sample(body, 'edgeke_sink_dropped_points_total', { sink: 'influxdb', reason: 'buffer-full' })).toBeUndefined();
   });
 
+  it('reports the model version serving from each folder and counts swap attempts by result and reason', async () => {
+    const m = metrics();
+    m.setModelVersion('models/cwru-bearing', 'onnx', { name: 'cwru-multiexit', version: '3fa9c2d1e0b4' });
+    m.recordModelSwap('models/cwru-bearing', 'failed', 'load-failed');
+    m.setModelVersion('models/cwru-bearing', 'onnx', { name: 'cwru-multiexit', version: '8c01d7e5a2f9' });
+    m.recordModelSwap('models/cwru-bearing', 'ok');
+    m.setModelVersion('models/neu-surface', 'onnx', { name: 'neu-multiexit', version: '5d2b9e0c7a13' });
+    m.setModelVersion('models/neu-surface', 'onnx', undefined);
+    const { body } = await m.exposition();
+    const info = body.split('\n').filter((line) => line.startsWith('edgeke_model_version_info{'));
+    // One series per folder and engine: the version swapped out is gone, and so is a released model's.
+    expect(info).toEqual(['edgeke_model_version_info{folder="models/cwru-bearing",model="cwru-multiexit",engine="onnx",version="8c01d7e5a2f9"} 1']);
+    expect(sample(body, 'edgeke_model_swaps_total', { folder: 'models/cwru-bearing', result: 'ok', reason: 'none' })).toBe(1);
+    expect(sample(body, 'edgeke_model_swaps_total', { folder: 'models/cwru-bearing', result: 'failed', reason: 'load-failed' })).toBe(1);
+  });
+
   it('reports device clock skew in seconds per device, untrusted capture times and clamped latencies', async () => {
     const m = metrics();
     m.setDeviceClockSkew('sensor', 'plant/a', 0.3);

@@ -50,6 +50,28 @@ describe('StatusBoard', () => {
     expect(flow?.configVersion).toBe(2);
   });
 
+  it('marks a model swap by version once, not again for frames that finish on the old model after it', () => {
+    let now = 0;
+    const board = new StatusBoard({ now: () => now });
+    board.record(result({ modelVersion: 'aaaaaaaaaaaa' }));
+    now = 2_000;
+    board.record(result({ modelVersion: 'bbbbbbbbbbbb' }));
+    // In flight at the swap: answered by the old model just after.
+    board.record(result({ modelVersion: 'aaaaaaaaaaaa' }));
+    now = 3_000;
+    board.record(result({ modelVersion: 'bbbbbbbbbbbb' }));
+    // Swapped back later (past the 10 s in which old-model results are frames in flight at the swap): marked again.
+    now = 14_000;
+    board.record(result({ modelVersion: 'aaaaaaaaaaaa', configVersion: 2 }));
+    const [flow] = board.snapshot().flows;
+    expect(flow?.marks).toEqual([
+      { t: 0, text: 'config v1, model neu aaaaaaaaaaaa' },
+      { t: 2_000, text: 'model neu bbbbbbbbbbbb' },
+      { t: 14_000, text: 'config v2, model neu aaaaaaaaaaaa' },
+    ]);
+    expect(flow?.modelVersion).toBe('aaaaaaaaaaaa');
+  });
+
   it('keeps the percentiles from a bounded sample when a second has more answers than the cap', () => {
     const board = new StatusBoard({ now: () => 0, latencySamplesPerSecond: 100 });
     for (let i = 0; i < 10_000; i++) board.record(result({ e2eMs: i % 100 }));

@@ -10,8 +10,10 @@ export const runCommand: Command = {
   details: [
     'Validates every flow file first (as `edgeke check` does) and exits 1 before connecting to anything when one is',
     'invalid. Then runs one pipeline per flow, sharing one model runtime per model, and watches the files: a changed',
-    'deadline, policy, batching or limit applies from the next frame; a changed source, model or sink restarts just',
-    'that flow; a bad edit is rejected and the flow keeps its last good config.',
+    'deadline, policy, batching or limit applies from the next frame; a changed source or sink restarts just that',
+    'flow; a bad edit is rejected and the flow keeps its last good config. A replaced model folder, or a flow pointed at',
+    'another model, is swapped in without a restart (docs/model-swaps.md); a model that fails keeps the old one serving.',
+    '--no-watch watches neither files nor model folders.',
     '',
     'SIGTERM or SIGINT: stop intake, finish frames in flight, flush the sinks, exit 0 within --drain-timeout-ms',
     '(default 10000). A second signal, or an expired deadline, exits 1; what was not stored was not acknowledged.',

@@ -31,6 +31,20 @@ beforeAll(async () => {
   await loadTelemetry(influxUrl, SINK_DATABASE, sinkBuiltPoints(syntheticRuns(run)));
 });
 
+/** Flows whose devices send capture times (the others rightly have no clock skew). */
+const flowsWithClocks = DEFAULT_FLOWS.filter((flow) => flow.deviceClock).map((flow) => flow.name);
+
+/**
+ * Whether a query must return data: a config-change annotation is empty, rightly, for a flow that was never reloaded,
+ * and a clock-skew panel for a flow whose devices send no capture time.
+ */
+function expectsData(run: QueryRun): boolean {
+  const flow = run.variables.flow;
+  if (run.kind === 'annotation' && run.where.startsWith('annotation "Config changes"')) return flow === undefined || (telemetry.configChanges.get(flow) ?? []).length > 0;
+  if (run.query.includes('device_clock_skew_ms') && typeof flow === 'string') return flowsWithClocks.includes(flow);
+  return true;
+}
+
 function describeFailures(runs: QueryRun[]): string {
   return runs.map((run) => `${run.dashboard} ${run.where} ${JSON.stringify(run.variables)}: ${run.error ?? 'no series'}\n  ${run.expanded}`).join('\n');
 }
@@ -57,7 +71,7 @@ const VALUE_TYPES: Record<string, string> = { bigint: 'integer', number: 'float'
 describe('synthetic telemetry', () => {
   it('uses exactly the tags, fields and types of docs/telemetry.md', () => {
     const schema = documentedSchema();
-    expect(schema.inference.tags).toEqual(new Set(['flow', 'model', 'engine', 'exit', 'outcome']));
+    expect(schema.inference.tags).toEqual(new Set(['flow', 'model', 'engine', 'exit', 'outcome', 'model_version']));
     expect(schema.inference.fields.size).toBe(15);
     expect(schema.flow_stats.fields.get('p95_ms')).toBe('float');
     const seen = new Set<string>();
@@ -136,14 +150,12 @@ describe.each([
     const runs = await runDashboardQueries({ influxUrl, database: DATABASE, dashboard: loadDashboard(file), context, variableValues: { flow: flowNames } });
 
     expect(runs.length).toBeGreaterThan(file === 'edgeke-flow.json' ? 40 : 15);
-    // A config-change annotation is empty, rightly, for a flow that was never reloaded.
-    const expectsData = (run: QueryRun): boolean =>
-      run.kind !== 'annotation' || run.variables.flow === undefined || (telemetry.configChanges.get(run.variables.flow) ?? []).length > 0;
     const failing = runs.filter((run) => run.error !== undefined || (nonEmptySeries(run.series).length === 0) === expectsData(run));
     expect(failing, describeFailures(failing)).toEqual([]);
     // Queries grouped by flow see every flow; queries of one flow see only that flow.
     for (const run of runs.filter((one) => /GROUP BY .*"flow"/.test(one.query) && one.kind === 'panel')) {
-      expect(new Set(run.series.map((series) => series.tags?.flow)), run.where).toEqual(new Set(flowNames));
+      const flows = run.query.includes('device_clock_skew_ms') ? flowsWithClocks : flowNames;
+      expect(new Set(run.series.map((series) => series.tags?.flow)), run.where).toEqual(new Set(flows));
     }
   });
 });
@@ -152,8 +164,6 @@ describe('dashboards over the points the InfluxDB sink builds', () => {
   it.each(DASHBOARD_FILES)('%s: every query returns data for every flow', async (file) => {
     const context = { range: { fromMs: telemetry.fromMs, toMs: telemetry.toMs }, maxDataPoints: 1_000, minInterval: datasource.minInterval };
     const runs = await runDashboardQueries({ influxUrl, database: SINK_DATABASE, dashboard: loadDashboard(file), context, variableValues: { flow: flowNames } });
-    const expectsData = (run: QueryRun): boolean =>
-      run.kind !== 'annotation' || run.variables.flow === undefined || (telemetry.configChanges.get(run.variables.flow) ?? []).length > 0;
     const failing = runs.filter((run) => run.error !== undefined || (nonEmptySeries(run.series).length === 0) === expectsData(run));
     expect(failing, describeFailures(failing)).toEqual([]);
   });
@@ -162,6 +172,7 @@ describe('dashboards over the points the InfluxDB sink builds', () => {
     for (const query of [
       'SELECT sum("frames"), sum("ok"), sum("late"), sum("shed"), sum("error"), sum("exit_1") FROM "flow_stats" GROUP BY "flow"',
       'SELECT count("id"), sum("e2e_ms"), count("correct") FROM "inference" GROUP BY "flow", "outcome", "exit"',
+      'SELECT count("id"), max("device_clock_skew_ms") FROM "inference" GROUP BY "flow", "model_version"',
     ]) {
       const [ours] = await influxQuery(influxUrl, DATABASE, query);
       const [sinks] = await influxQuery(influxUrl, SINK_DATABASE, query);
@@ -195,7 +206,7 @@ describe('dashboard numbers match the data', () => {
 
   it('marks each config change of a flow with one annotation, at the change', async () => {
     const dashboard = loadDashboard('edgeke-flow.json');
-    const [annotation] = dashboardQueries(dashboard).filter((query) => query.kind === 'annotation');
+    const annotation = dashboardQueries(dashboard).find((query) => query.where === 'annotation "Config changes"');
     const { intervalMs } = grafanaInterval(context());
     for (const flow of flowNames) {
       const [result] = await influxQuery(influxUrl, DATABASE, expandInfluxQl(annotation?.query ?? '', { ...context(), variables: { flow } }));
@@ -209,10 +220,70 @@ describe('dashboard numbers match the data', () => {
         expect(Number(row[0]), flow).toBeLessThanOrEqual(at + STATS_INTERVAL_MS);
       });
     }
-    const overview = dashboardQueries(loadDashboard('edgeke-overview.json')).find((query) => query.kind === 'annotation');
+    const overview = dashboardQueries(loadDashboard('edgeke-overview.json')).find((query) => query.where === 'annotation "Config changes"');
     const [result] = await influxQuery(influxUrl, DATABASE, expandInfluxQl(overview?.query ?? '', context()));
     const byFlow = Object.fromEntries((result?.series ?? []).map((series) => [series.tags?.flow, series.values.map((row) => row[1])]));
     expect(byFlow).toEqual({ 'camera-neu': [2, 3], 'bearing-cwru': [2] });
+  });
+
+  /** Annotation rows of a dashboard's "Model versions" annotation as (time, model_version), per flow. */
+  async function modelMarks(file: string, variables: Record<string, string> = {}): Promise<Map<string, [number, string][]>> {
+    const annotation = dashboardQueries(loadDashboard(file)).find((query) => query.where === 'annotation "Model versions"');
+    expect(annotation, file).toBeDefined();
+    const [result] = await influxQuery(influxUrl, DATABASE, expandInfluxQl(annotation?.query ?? '', { ...context(), variables }));
+    const marks = new Map<string, [number, string][]>();
+    for (const series of result?.series ?? []) {
+      const flow = series.tags?.flow ?? variables.flow ?? '';
+      const rows = marks.get(flow) ?? [];
+      for (const row of series.values) rows.push([Number(row[0]), series.tags?.model_version ?? '']);
+      marks.set(flow, rows.sort((a, b) => a[0] - b[0]));
+    }
+    return marks;
+  }
+
+  it('marks each model version of a flow where its first frame is, so a model swap shows where it happened', async () => {
+    const overview = await modelMarks('edgeke-overview.json');
+    for (const flow of flowNames) {
+      const versions = telemetry.modelVersions.get(flow) ?? [];
+      const [perFlow] = (await modelMarks('edgeke-flow.json', { flow })).values();
+      for (const marks of [perFlow, overview.get(flow)]) {
+        expect(marks?.map(([, version]) => version), flow).toEqual(versions.map((one) => one.version));
+        marks?.forEach(([t], index) => {
+          // At the first frame captured under the version: within one frame period (the slowest flow sends 4 fr/s).
+          const at = versions[index]?.atMs ?? 0;
+          expect(t, flow).toBeGreaterThanOrEqual(at);
+          expect(t, flow).toBeLessThanOrEqual(at + 1_000);
+        });
+      }
+    }
+    expect(telemetry.modelVersions.get('camera-neu')).toHaveLength(2);
+  });
+
+  it('counts shed frames by reason as the data has them, and shows the device clock skew range', async () => {
+    const inference = telemetry.points.filter((point) => point.measurement === 'inference');
+    const { intervalMs } = grafanaInterval(context());
+    for (const [file, variables] of [['edgeke-flow.json', { flow: 'camera-neu' }], ['edgeke-overview.json', {}]] as const) {
+      const panel = dashboardQueries(loadDashboard(file)).filter((query) => query.where.startsWith(`panel "Shed reasons`));
+      expect(panel.map((query) => /"reason" = '([\w-]+)'/.exec(query.query)?.[1])).toEqual(['no-slack', 'overload', 'queue-full']);
+      for (const query of panel) {
+        const reason = /"reason" = '([\w-]+)'/.exec(query.query)?.[1];
+        const [result] = await influxQuery(influxUrl, DATABASE, expandInfluxQl(query.query, { ...context(), variables }));
+        // Frames per second in each bucket: times the bucket length, summed, gives the frames.
+        const frames = (result?.series?.[0]?.values ?? []).reduce((sum, row) => sum + Number(row[1]) * (intervalMs / 1_000), 0);
+        const expected = inference.filter(
+          (point) => point.tags.outcome === 'shed' && point.fields.reason === reason && ('flow' in variables ? point.tags.flow === variables.flow : true),
+        ).length;
+        expect(expected, `${file} ${reason}`).toBeGreaterThan(0);
+        expect(Math.round(frames), `${file} ${reason}`).toBe(expected);
+      }
+    }
+    const skew = dashboardQueries(loadDashboard('edgeke-flow.json')).find((query) => query.where.startsWith('panel "Device clock skew"'));
+    const [result] = await influxQuery(influxUrl, DATABASE, expandInfluxQl(skew?.query ?? '', { ...context(), variables: { flow: 'bearing-cwru' } }));
+    const columns = result?.series?.[0]?.columns ?? [];
+    const rows = result?.series?.[0]?.values ?? [];
+    const skews = inference.filter((point) => point.tags.flow === 'bearing-cwru').map((point) => Number(point.fields.device_clock_skew_ms));
+    expect(Math.min(...rows.map((row) => Number(row[columns.indexOf('min')])))).toBeCloseTo(Math.min(...skews), 9);
+    expect(Math.max(...rows.map((row) => Number(row[columns.indexOf('max')])))).toBeCloseTo(Math.max(...skews), 9);
   });
 });
 

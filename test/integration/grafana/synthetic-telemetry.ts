@@ -30,6 +30,14 @@ export interface SyntheticFlow {
   labelled: boolean;
   /** Whether devices send capture times (else the receive time stands in). */
   deviceClock: boolean;
+  /** Model versions (content hashes) in order; the first entry must be at 0. A later one is a model swap. */
+  models: ModelChange[];
+}
+
+export interface ModelChange {
+  /** Offset from the start of the run (ms) at which this model version takes over. */
+  atMs: number;
+  version: string;
 }
 
 export interface SyntheticRun {
@@ -59,6 +67,8 @@ export interface SyntheticRuns {
   fromMs: number;
   toMs: number;
   configChanges: Map<string, { atMs: number; version: number }[]>;
+  /** Per flow: times (ms, absolute) at which each model version took over, the first at the start. */
+  modelVersions: Map<string, { atMs: number; version: string }[]>;
 }
 
 export interface SyntheticTelemetry {
@@ -68,6 +78,7 @@ export interface SyntheticTelemetry {
   toMs: number;
   /** Per flow: times (ms, absolute) at which a new config version took over. */
   configChanges: Map<string, { atMs: number; version: number }[]>;
+  modelVersions: Map<string, { atMs: number; version: string }[]>;
 }
 
 export const DEFAULT_FLOWS: SyntheticFlow[] = [
@@ -85,6 +96,10 @@ export const DEFAULT_FLOWS: SyntheticFlow[] = [
     ],
     labelled: true,
     deviceClock: true,
+    models: [
+      { atMs: 0, version: '3fa9c2d1e0b4' },
+      { atMs: 11 * 60_000, version: '8c01d7e5a2f9' },
+    ],
   },
   {
     name: 'bearing-cwru',
@@ -99,6 +114,7 @@ export const DEFAULT_FLOWS: SyntheticFlow[] = [
     ],
     labelled: true,
     deviceClock: true,
+    models: [{ atMs: 0, version: '5d2b9e0c7a13' }],
   },
   {
     name: 'press_line2-opcua',
@@ -110,6 +126,7 @@ export const DEFAULT_FLOWS: SyntheticFlow[] = [
     configs: [{ atMs: 0, version: 1, deadlineMs: 30 }],
     labelled: false,
     deviceClock: false,
+    models: [{ atMs: 0, version: '5d2b9e0c7a13' }],
   },
 ];
 
@@ -134,6 +151,7 @@ function percentile(sorted: number[], p: number): number {
 export function syntheticRuns(run: SyntheticRun): SyntheticRuns {
   const next = random(run.seed ?? 20_210_901);
   const configChanges = new Map<string, { atMs: number; version: number }[]>();
+  const modelVersions = new Map<string, { atMs: number; version: string }[]>();
   const endMs = run.startMs + run.durationMs;
   // Load waves: the queue builds up and drains, pushing the controller to shallower exits and some sheds.
   const load = (t: number): number => 0.5 + 0.5 * Math.sin((2 * Math.PI * (t - run.startMs)) / (7 * 60_000));
@@ -143,6 +161,16 @@ export function syntheticRuns(run: SyntheticRun): SyntheticRuns {
       flow.name,
       flow.configs.slice(1).map((config) => ({ atMs: run.startMs + config.atMs, version: config.version })),
     );
+    modelVersions.set(
+      flow.name,
+      flow.models.map((model) => ({ atMs: run.startMs + model.atMs, version: model.version })),
+    );
+    const modelAt = (offsetMs: number): string => {
+      let current = flow.models[0]?.version;
+      for (const model of flow.models) if (model.atMs <= offsetMs) current = model.version;
+      if (current === undefined) throw new Error(`flow ${flow.name} has no model version`);
+      return current;
+    };
     const configAt = (offsetMs: number): ConfigChange => {
       let current = flow.configs[0];
       for (const config of flow.configs) if (config.atMs <= offsetMs) current = config;
@@ -175,6 +203,7 @@ export function syntheticRuns(run: SyntheticRun): SyntheticRuns {
         captureTs,
         captureTsSource: flow.deviceClock ? ('device' as const) : ('receive' as const),
         model: flow.model,
+        modelVersion: modelAt(captureTs - run.startMs),
         engine: flow.engine,
         deadlineMs: config.deadlineMs,
         configVersion: config.version,
@@ -184,7 +213,8 @@ export function syntheticRuns(run: SyntheticRun): SyntheticRuns {
       };
       const roll = next();
       if (roll < 0.01 + 0.04 * pressure) {
-        const reason = next() < 0.7 ? 'no-slack' : 'queue-full';
+        const which = next();
+        const reason = which < 0.6 ? 'no-slack' : which < 0.8 ? 'overload' : 'queue-full';
         results.push({ ...base, outcome: 'shed', reason, queueMs, inferMs: 0, e2eMs: networkMs + queueMs, deadlineMet: false });
         continue;
       }
@@ -222,7 +252,7 @@ export function syntheticRuns(run: SyntheticRun): SyntheticRuns {
     }
     return { flow, results, intervals };
   });
-  return { flows, fromMs: run.startMs, toMs: endMs, configChanges };
+  return { flows, fromMs: run.startMs, toMs: endMs, configChanges, modelVersions };
 }
 
 /** The `inference` point of a result, per docs/telemetry.md (written here, not borrowed from the sink). */
@@ -248,7 +278,14 @@ function inferencePointOf(result: FrameResult): TelemetryPoint {
   }
   return {
     measurement: 'inference',
-    tags: { flow: result.flow, model: result.model, engine: result.engine, exit: result.exit === undefined ? 'none' : String(result.exit), outcome: result.outcome },
+    tags: {
+      flow: result.flow,
+      model: result.model,
+      engine: result.engine,
+      exit: result.exit === undefined ? 'none' : String(result.exit),
+      outcome: result.outcome,
+      ...(result.modelVersion === undefined ? {} : { model_version: result.modelVersion }),
+    },
     fields,
     timestampNs: inferenceTimestampNs(result.captureTs, result.id),
   };
@@ -301,5 +338,5 @@ export function syntheticTelemetry(run: SyntheticRun): SyntheticTelemetry {
     points.push(...flowRun.results.map(inferencePointOf));
     for (const { interval, results } of resultsByInterval(flowRun)) points.push(flowStatsPointOf(flowRun, interval, results, run.statsIntervalMs));
   }
-  return { points, fromMs: runs.fromMs, toMs: runs.toMs, configChanges: runs.configChanges };
+  return { points, fromMs: runs.fromMs, toMs: runs.toMs, configChanges: runs.configChanges, modelVersions: runs.modelVersions };
 }

@@ -9,6 +9,7 @@ import type { FlowIssue } from '../../../src/flows/errors.ts';
 import { loadFlows } from '../../../src/flows/load.ts';
 import { FlowWatcher } from '../../../src/pipeline/flow-watcher.ts';
 import { EdgekeService } from '../../../src/pipeline/service.ts';
+import { StatusBoard } from '../../../src/telemetry/status-board.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 
 // Live tuning: edits to flow files apply without restarting the service, bad edits are rejected and the flow keeps
@@ -52,7 +53,22 @@ describe('hot reload of flow files', () => {
     const lineFile = join(flowsDir, 'line.yaml');
     save(lineFile, flowYaml('line', 'reload/line', 5000));
     const initial = await loadFlows([flowsDir]);
-    service = await EdgekeService.start(initial, { logger, profileCacheDir, profileRepeats: 3, onResult: (r) => results.push(r) });
+    // Wired as startService wires the status page: results in, removed flows out.
+    const status = new StatusBoard();
+    const removed: string[] = [];
+    service = await EdgekeService.start(initial, {
+      logger,
+      profileCacheDir,
+      profileRepeats: 3,
+      onResult: (r) => {
+        results.push(r);
+        status.record(r);
+      },
+      onFlowRemoved: (name) => {
+        removed.push(name);
+        status.removeFlow(name);
+      },
+    });
     const rejected: FlowIssue[][] = [];
     const applied: number[] = [];
     watcher = new FlowWatcher({
@@ -135,8 +151,13 @@ describe('hot reload of flow files', () => {
 
       // Delete it: drained and stopped; the first flow goes on.
       rmSync(join(flowsDir, 'second.yaml'));
+      expect(status.snapshot().flows.map((flow) => flow.name)).toEqual(['line', 'second']);
       await waitFor('the deleted flow stopped', () => service?.flowNames.includes('second') === false, 15_000);
       expect(service.flowNames).toEqual(['line']);
+      // Removed from the status page too; the restarts and live changes before removed nothing.
+      await waitFor('the removal reported', () => removed.length > 0, 5_000);
+      expect(removed).toEqual(['second']);
+      expect(status.snapshot().flows.map((flow) => flow.name)).toEqual(['line']);
       const fifth = await send('reload/line');
       await waitFor("the fifth frame's result", () => resultOf(fifth) !== undefined, 15_000);
     } finally {
