@@ -121,6 +121,7 @@ function oursPolicy(deadlineMs: number): ExitPolicy {
     vote: true,
     latePolicy: 'shed',
     riskQuantile: 0.95,
+    cpuWeight: 1,
   };
 }
 

@@ -24,6 +24,15 @@ export const processCpuClock: CpuClock = {
   nowMs: () => performance.now(),
 };
 
+/**
+ * The share of the CPU a model is guaranteed for its inference when several run in one process: its weight over the
+ * sum of all of theirs (flow files' `policy.cpuWeight`). 0 when it runs alone: then nothing is set aside for others.
+ */
+export function guaranteedCpuShare(ownWeight: number, allWeights: readonly number[]): number {
+  const total = allWeights.reduce((sum, weight) => sum + weight, 0);
+  return allWeights.length >= 2 && total > 0 ? Math.min(1, ownWeight / total) : 0;
+}
+
 export class OtherWorkShareMeter {
   private windowStartWall: number;
   private windowStartCpu: number;

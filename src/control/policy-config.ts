@@ -18,6 +18,7 @@ export const POLICY_DEFAULTS = {
   vote: false,
   latePolicy: 'shed',
   riskQuantile: 0.95,
+  cpuWeight: 1,
 } as const;
 
 export const policySchema = z
@@ -52,6 +53,11 @@ export const policySchema = z
       'answer-late',
     ),
     riskQuantile: doc(z.number().min(0.5).lt(1).default(POLICY_DEFAULTS.riskQuantile), 'Latency quantile the controller plans with (higher = fewer misses, shallower exits).', 0.95),
+    cpuWeight: doc(
+      z.number().positive().max(1_000).default(POLICY_DEFAULTS.cpuWeight),
+      "When several models run in one process: each model is guaranteed weight / (sum of the running models' weights) of the CPU for its inference, however busy the others are (a model's weight is the largest of its flows'). Equal weights (the default) are a fair share; raise it for a flow whose deadlines matter most. Live: applies from the next batch.",
+      4,
+    ),
   })
   .strict()
   .superRefine((policy, ctx) => {

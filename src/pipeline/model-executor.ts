@@ -12,7 +12,7 @@ import { modelInputPool } from '../core/float32-pool.ts';
 import type { Frame, FrameResult } from '../core/frame.ts';
 import type { FrameAnswer, MultiExitRunner } from '../model/multi-exit-runner.ts';
 import { admitToQueue, hasNoSlack } from '../control/admission.ts';
-import { OtherWorkShareMeter, type CpuClock } from '../control/other-work-share.ts';
+import { guaranteedCpuShare, OtherWorkShareMeter, type CpuClock } from '../control/other-work-share.ts';
 import type { FlowModel } from './flow-model.ts';
 import { unansweredResult } from './unanswered-result.ts';
 
@@ -51,11 +51,11 @@ export interface ModelExecutorOptions {
   cores?: number;
   cpuClock?: CpuClock;
   /**
-   * How many models share the process's CPU. Each is entitled to an equal share of the inference budget however
-   * busy the others are: a burst on one model's flows then lowers its own exits and sheds its own frames, and the
-   * others keep the time their deadlines need. Default 1.
+   * The CPU weights of every model in the process, this one's included (ModelExecutor.cpuWeight). Each is entitled
+   * to weight / sum of the inference budget however busy the others are: a burst on one model's flows then lowers
+   * its own exits and sheds its own frames, and the others keep the time their deadlines need. Default: alone.
    */
-  modelsSharingCpu?: () => number;
+  cpuWeights?: () => readonly number[];
 }
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
@@ -241,11 +241,16 @@ export class ModelExecutor implements FlowModel {
     }
   }
 
-  /** What other work takes of the core, capped so that this model keeps its fair share when several share it. */
+  /** This model's claim on the CPU when several models share it: the largest `policy.cpuWeight` of its flows. */
+  cpuWeight(): number {
+    let weight = 0;
+    for (const flow of this.flows) weight = Math.max(weight, flow.policy().cpuWeight);
+    return weight > 0 ? weight : 1;
+  }
+
+  /** What other work takes of the core, capped so that this model keeps its share (weight / sum) when several share it. */
   private otherWorkShare(): number {
-    const models = this.options.modelsSharingCpu?.() ?? 1;
-    const fairShare = models >= 2 ? 1 / models : 0;
-    return Math.min(this.otherWork.share(), 1 - fairShare);
+    return Math.min(this.otherWork.share(), 1 - guaranteedCpuShare(this.cpuWeight(), this.options.cpuWeights?.() ?? []));
   }
 
   private waitingUpstream(): number {

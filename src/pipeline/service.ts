@@ -461,7 +461,7 @@ export class EdgekeService {
     return {
       logger: this.logger.child({ component: 'model' }),
       maxBatch: Math.max(this.options.profileMaxBatch ?? 8, maxBatch),
-      modelsSharingCpu: () => this.models.size,
+      cpuWeights: () => [...this.models.values()].map((model) => model.executor.cpuWeight()),
       ...(this.options.profileCacheDir === undefined ? {} : { profileCacheDir: this.options.profileCacheDir }),
       ...(this.options.profileRepeats === undefined ? {} : { profileRepeats: this.options.profileRepeats }),
     };

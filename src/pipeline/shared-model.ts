@@ -37,8 +37,8 @@ export interface SharedModelOptions {
   /** Timed runs per (stage, batch size) when no cached profile fits. */
   profileRepeats?: number;
   now?: () => number;
-  /** How many models the process serves: each is entitled to an equal share of the CPU (ModelExecutor). */
-  modelsSharingCpu?: () => number;
+  /** The CPU weights of the models the process serves: each is entitled to weight / sum of the CPU (ModelExecutor). */
+  cpuWeights?: () => readonly number[];
   /** Called when the model has loaded and its latency profile is being read or measured (readiness detail). */
   onProfiling?: () => void;
 }
@@ -101,7 +101,7 @@ export async function openSharedModel(model: ModelConfig, options: SharedModelOp
       modelVersion: version,
       logger: options.logger.child({ model: loaded.manifest.name }),
       cores: availableParallelism(),
-      ...(options.modelsSharingCpu === undefined ? {} : { modelsSharingCpu: options.modelsSharingCpu }),
+      ...(options.cpuWeights === undefined ? {} : { cpuWeights: options.cpuWeights }),
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     return { key: sharedModelKey(model), path: model.path, config: model, loaded, hash, version, executor, estimator, users: new Set() };

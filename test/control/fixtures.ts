@@ -45,6 +45,7 @@ export function policy(overrides: Partial<ExitPolicy> = {}): ExitPolicy {
     vote: false,
     latePolicy: 'shed',
     riskQuantile: 0.5,
+    cpuWeight: 1,
     ...overrides,
   };
 }

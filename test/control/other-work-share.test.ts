@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OtherWorkShareMeter, type CpuClock } from '../../src/control/other-work-share.ts';
+import { guaranteedCpuShare, OtherWorkShareMeter, type CpuClock } from '../../src/control/other-work-share.ts';
 
 /** A process clock the test drives: wall time and CPU time advance as the test says. */
 function fakeClock(): CpuClock & { advance(wallMs: number, cpuMs: number): void } {
@@ -48,5 +48,19 @@ describe('OtherWorkShareMeter', () => {
     expect(meter.share()).toBeCloseTo(0.5, 6);
     clock.advance(100, 0);
     expect(meter.share()).toBeCloseTo(0.25, 6);
+  });
+});
+
+describe('guaranteedCpuShare', () => {
+  it('sets nothing aside for a model that runs alone', () => {
+    expect(guaranteedCpuShare(1, [1])).toBe(0);
+    expect(guaranteedCpuShare(5, [])).toBe(0);
+  });
+
+  it('gives each model weight / sum: equal weights are a fair share, a heavier flow gets more', () => {
+    expect(guaranteedCpuShare(1, [1, 1])).toBeCloseTo(0.5);
+    expect(guaranteedCpuShare(1, [1, 1, 1, 1])).toBeCloseTo(0.25);
+    expect(guaranteedCpuShare(3, [3, 1])).toBeCloseTo(0.75);
+    expect(guaranteedCpuShare(1, [3, 1])).toBeCloseTo(0.25);
   });
 });

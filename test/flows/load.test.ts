@@ -33,7 +33,7 @@ describe('parsing one flow file', () => {
     expect(issues).toEqual([]);
     const config = flow!.config;
     expect(config.source).toMatchObject({ kind: 'mqtt', qos: 1, cleanSession: false, protocolVersion: 5, keepaliveSeconds: 30 });
-    expect(config.policy).toEqual({ mode: 'deadline', deadlineMs: 100, accuracyTarget: 0.95, confidenceStop: 'none', confidenceStopWhen: 'busy', vote: false, latePolicy: 'shed', riskQuantile: 0.95 });
+    expect(config.policy).toEqual({ mode: 'deadline', deadlineMs: 100, accuracyTarget: 0.95, confidenceStop: 'none', confidenceStopWhen: 'busy', vote: false, latePolicy: 'shed', riskQuantile: 0.95, cpuWeight: 1 });
     expect(config.batching).toEqual({ maxBatch: 4, maxWaitMs: 5 });
     expect(config.limits).toEqual({ maxPayloadBytes: 4 * 1024 * 1024, queueCapacity: 64, maxInFlight: 256 });
     expect(config.model).toEqual({ path: 'models/neu-surface', engine: 'onnx', threads: 1 });
