@@ -94,6 +94,9 @@ export class InfluxWriter {
   private readonly wal: WriteAheadLog;
   /** Keys of recent frames, each with the promise of its record's durability (insertion order = age). */
   private readonly recent = new Map<string, Promise<void>>();
+  /** The keys of `recent` in the order they came, from `recentOrderHead` on: the oldest leaves first. */
+  private recentOrder: string[] = [];
+  private recentOrderHead = 0;
   private firstPendingAt: number | undefined;
   private droppedTotal = 0;
   private droppedSinceStats = 0;
@@ -395,11 +398,22 @@ export class InfluxWriter {
 
   private remember(key: string, durable: Promise<void>): void {
     this.recent.set(key, durable);
+    this.recentOrder.push(key);
+    // Oldest first from a queue of its own: a Map iterated from its start walks over every entry deleted since it last
+    // compacted, which made eviction cost more than the rest of a shed frame's point.
     const window = this.options.settings.dedupeWindow ?? 50_000;
-    while (this.recent.size > window) {
-      const oldest = this.recent.keys().next();
-      if (oldest.done === true) break;
-      this.recent.delete(oldest.value);
+    while (this.recent.size > window && this.recentOrderHead < this.recentOrder.length) {
+      this.recent.delete(this.recentOrder[this.recentOrderHead] as string);
+      this.recentOrderHead += 1;
+    }
+    if (this.recentOrderHead > window) {
+      this.recentOrder.splice(0, this.recentOrderHead);
+      this.recentOrderHead = 0;
+    }
+    // Keys of failed writes leave the Map but not the queue: rebuilt from the Map should they ever pile up.
+    if (this.recentOrder.length - this.recentOrderHead > 2 * window) {
+      this.recentOrder = [...this.recent.keys()];
+      this.recentOrderHead = 0;
     }
   }
 

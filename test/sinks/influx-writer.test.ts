@@ -232,6 +232,23 @@ describe('InfluxWriter', () => {
     expect(client.storedIds().sort()).toEqual(['f-0', 'f-1', 'f-2', 'f-3', 'f-4', 'f-9']);
   });
 
+  it('remembers the last dedupeWindow frames: a redelivery within it is skipped, one older than it is written again', async () => {
+    const client = new FakeInfluxClient();
+    const { writer } = await makeWriter(client, { dedupeWindow: 4 });
+    await writeMany(writer, 10);
+    // f-9 .. f-6 are the last four: skipped; f-5 left the window: written again (InfluxDB keeps one point per series and time).
+    await writer.write(result('f-9', { captureTs: 1_764_000_000_009 }));
+    await writer.write(result('f-6', { captureTs: 1_764_000_000_006 }));
+    expect(writer.duplicatesSkippedCount).toBe(2);
+    await writer.write(result('f-5', { captureTs: 1_764_000_000_005 }));
+    expect(writer.duplicatesSkippedCount).toBe(2);
+    // Many more frames than the window: the window stays the last four, whatever its bookkeeping did meanwhile.
+    await writeMany(writer, 50, 'g');
+    await writer.write(result('g-46', { captureTs: 1_764_000_000_046 }));
+    await writer.write(result('g-45', { captureTs: 1_764_000_000_045 }));
+    expect(writer.duplicatesSkippedCount).toBe(3);
+  });
+
   it('retries 401 (credentials rotated), setting the database up again first; nothing is dropped', async () => {
     const client = new FakeInfluxClient();
     const { logger, lines } = recordingLogger();

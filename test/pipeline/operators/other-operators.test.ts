@@ -1,6 +1,7 @@
-import { map } from 'rxjs';
+import { map, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
+import type { FrameResult } from '../../../src/core/frame.ts';
 import type { DecodeResult } from '../../../src/decode/decoder.ts';
 import { DecodeError } from '../../../src/decode/decode-error.ts';
 import { acknowledgeStored } from '../../../src/pipeline/operators/acknowledge-stored.ts';
@@ -88,4 +89,24 @@ describe('storeResults and acknowledgeStored', () => {
       expect(unstored).toEqual(['b']);
     });
   });
+
+  it('follows promise writes: items leave as their writes settle, refusals as unstored, and the stream completes after the last', async () => {
+    const resolvers = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+    const write = (result: FrameResult): Promise<void> => new Promise((resolve, reject) => resolvers.set(result.id, { resolve, reject }));
+    const seen: string[] = [];
+    let completed = false;
+    const source = new Subject<SettledItem>();
+    source.pipe(storeResults(write)).subscribe({ next: (item) => seen.push(`${item.result.id}:${item.stored}`), complete: () => (completed = true) });
+    for (const id of ['a', 'b', 'c']) source.next(settledFor(id, 'ok'));
+    source.complete();
+    resolvers.get('b')?.resolve();
+    await Promise.resolve();
+    expect(seen).toEqual(['b:true']);
+    resolvers.get('c')?.reject(new Error('disk full'));
+    resolvers.get('a')?.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual(['b:true', 'c:false', 'a:true']);
+    expect(completed).toBe(true);
+  });
 });
+
