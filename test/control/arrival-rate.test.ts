@@ -48,14 +48,23 @@ describe('ArrivalRateEstimator', () => {
     expect(recent.filter((rate) => rate > 1.25 * 5).length / recent.length).toBeGreaterThan(0.05);
   });
 
-  it('moves the sustained rate to a new load within a few hundred arrivals', () => {
+  it('takes a step up in the sustained rate within a few dozen arrivals, a step down within a few hundred', () => {
     const estimator = new ArrivalRateEstimator();
     let t = 0;
     for (let i = 0; i < 1_000; i++) estimator.observe((t += 10));
-    for (let i = 0; i < 100; i++) estimator.observe((t += 2));
-    expect(estimator.sustainedRatePerMs(t)).toBeLessThan(0.45);
+    // 0.1 -> 0.5 frames/ms (a burst): two thirds of it read within 40 arrivals (80 ms), nearly all within 80; the
+    // ~200-arrival average alone would still read 0.14 and 0.18.
+    for (let i = 0; i < 40; i++) estimator.observe((t += 2));
+    expect(estimator.sustainedRatePerMs(t)).toBeGreaterThan(0.3);
+    for (let i = 0; i < 40; i++) estimator.observe((t += 2));
+    expect(estimator.sustainedRatePerMs(t)).toBeGreaterThan(0.45);
     for (let i = 0; i < 400; i++) estimator.observe((t += 2));
     expect(estimator.sustainedRatePerMs(t)).toBeGreaterThan(0.45);
+    // Back to 0.1: the sustained rate comes down over a few hundred arrivals, not at the first long gaps.
+    for (let i = 0; i < 20; i++) estimator.observe((t += 10));
+    expect(estimator.sustainedRatePerMs(t)).toBeGreaterThan(0.25);
+    for (let i = 0; i < 500; i++) estimator.observe((t += 10));
+    expect(estimator.sustainedRatePerMs(t)).toBeLessThan(0.12);
   });
 
   it('decays when arrivals stop', () => {
