@@ -261,3 +261,60 @@ def test_a_fixed_test_folder_is_the_test_split(tmp_path, capsys):
     shutil.rmtree(test / "patches")
     err = bad_input([str(root), "--out", str(tmp_path / "m2"), "--smoke", "--test", str(test)], capsys)
     assert "fixed-test: its class folders differ from the training data's: missing ['patches']" in err
+
+
+def write_idx(path: Path, array: np.ndarray):
+    """An IDX file (unsigned bytes), gzip-compressed when the name ends in .gz."""
+    import gzip
+    raw = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape) + array.tobytes()
+    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
+
+
+def test_an_idx_folder_is_an_image_dataset_with_its_test_pair(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3, dtype=np.uint8), 8)
+    pixels = (rng.integers(0, 60, (24, 12, 10)) + 60 * labels[:, None, None]).astype(np.uint8)
+    root = tmp_path / "idx"
+    root.mkdir()
+    write_idx(root / "train-images-idx3-ubyte.gz", pixels)
+    write_idx(root / "train-labels-idx1-ubyte.gz", labels)
+    write_idx(root / "t10k-images-idx3-ubyte", pixels[::2])  # the test pair may be uncompressed
+    write_idx(root / "t10k-labels-idx1-ubyte", labels[::2])
+    (root / "classes.txt").write_text("dark\nmid\nbright\n")
+    data = images.load(root)
+    assert data.classes == ["dark", "mid", "bright"]
+    assert data.input["shape"] == [1, 12, 10]  # rows x cols, no resize
+    assert len(data.test) == 12 and data.test.y.tolist() == labels[::2].tolist()  # the t10k pair is the test split
+    assert len(data.train) + len(data.validation) == 24
+    # Pixels reach the tensors unchanged (up to the normalisation): the first test image is pixels[0].
+    mean, std = data.input["preprocessing"]["mean"][0], data.input["preprocessing"]["std"][0]
+    np.testing.assert_allclose(data.test.x[0, 0].numpy() * std + mean, pixels[0] / 255.0, atol=1e-5)
+    out = tmp_path / "test-folder"
+    assert images.write_test_folder(data.test_items, data.classes, out) == 12
+    written = sorted((out / "dark").glob("*.png"))
+    assert len(written) == 4 and np.array_equal(np.asarray(Image.open(written[0])), pixels[0])
+
+
+def test_a_broken_idx_file_is_refused_with_its_name(tmp_path, capsys):
+    root = tmp_path / "idx"
+    root.mkdir()
+    write_idx(root / "train-images-idx3-ubyte", np.zeros((20, 8, 8), np.uint8))
+    write_idx(root / "train-labels-idx1-ubyte", np.zeros(19, np.uint8))
+    err = bad_input([str(root), "--out", str(tmp_path / "m")], capsys)
+    assert "train-labels-idx1-ubyte" in err and "expected [20] labels" in err
+    (root / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + (20).to_bytes(4, "big") + b"\x00" * 20)
+    assert "train-images-idx3-ubyte" in bad_input([str(root), "--out", str(tmp_path / "m")], capsys)
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not (FASHION / "train-labels-idx1-ubyte.gz").exists(), reason="dataset-fashion-mnist not installed")
+def test_smoke_on_real_fashion_mnist_idx_files(tmp_path):
+    """The Debian package's own files, read as they ship (gzip IDX), through the generic command."""
+    out = tmp_path / "model"
+    m = main([str(FASHION), "--out", str(out), "--smoke"])
+    assert m["classes"] == [str(i) for i in range(10)] and m["input"]["shape"] == [1, 28, 28]
+    assert "t10k-images-idx3-ubyte.gz" in m["dataset"]["split"]
+    assert sum(1 for _ in (out / "test").rglob("*.png")) == 100  # smoke: 10 test images per class
+    assert m["exits"][-1]["testAccuracy"] > 0.3  # 10 classes: chance is 0.1
