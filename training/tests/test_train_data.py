@@ -318,3 +318,34 @@ def test_smoke_on_real_fashion_mnist_idx_files(tmp_path):
     assert "t10k-images-idx3-ubyte.gz" in m["dataset"]["split"]
     assert sum(1 for _ in (out / "test").rglob("*.png")) == 100  # smoke: 10 test images per class
     assert m["exits"][-1]["testAccuracy"] > 0.3  # 10 classes: chance is 0.1
+
+
+CWRU_SHARED = Path(__import__("training.paths", fromlist=["datasets_root"]).datasets_root()) / "cwru-bearing"
+
+
+@pytest.mark.skipif(not (CWRU_SHARED / "index.json").exists(), reason="shared CWRU recordings not present")
+@pytest.mark.parametrize("protocol", ["by-time", "cross-load"])
+def test_cwru_folders_for_the_generic_command(tmp_path, protocol):
+    """training.prepare_cwru: the shared recordings as recordings + labels.csv, split so nothing tested is trained on,
+    and readable by the generic signals loader (every class with the 3 groups a fixed test folder needs)."""
+    from training.prepare_cwru import prepare
+    counts = prepare(tmp_path, protocol, test_load=3, chunks=5)
+    train_rows = signals.read_labels(tmp_path / "train" / "labels.csv")
+    test_rows = signals.read_labels(tmp_path / "test" / "labels.csv")
+    assert {label for _, label, _ in train_rows} == {label for _, label, _ in test_rows} and len(
+        {label for _, label, _ in train_rows}) == 10
+    index = {Path(m["file"]).stem: m for m in json.loads((CWRU_SHARED / "index.json").read_text())["recordings"]}
+    tested = {Path(f).stem for f, _, _ in test_rows}
+    trained = {g.split("#")[0] for _, _, g in train_rows}
+    if protocol == "cross-load":
+        assert counts == {"train": 9 * 3 * 5 + 5, "test": 9 + 1}
+        assert all(index[s]["load_hp"] == 3 for s in tested if index[s]["fault"] != "normal")
+        assert not any(index[s]["load_hp"] == 3 for s in trained if index[s]["fault"] != "normal")
+    else:
+        assert counts == {"train": 37 * 5, "test": 37} and tested == trained
+    # By-time parts: the normal recording (48 kHz) gives 12 kHz pieces that together cover its first 80%.
+    normal = next(s for s in index if index[s]["fault"] == "normal")
+    pieces = sum(len(np.fromfile(tmp_path / "train" / f, "<f4")) for f, _, g in train_rows if g.startswith(normal))
+    assert abs(pieces - 0.8 * index[normal]["samples"] / 4) <= 5
+    data = signals.load(tmp_path / "train", test_root=tmp_path / "test", window=2048, sample_rate=12000)
+    assert len(data.test) > 0 and len(data.validation) > 0 and data.classes[6] == "normal"
