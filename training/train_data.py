@@ -214,12 +214,14 @@ def build(args):
         searched.append(run_summary(model, data, "KD", args.seed, family=family, epochs=s.epochs))
         final = searched[-1]["validation"][-1]
         if final >= teacher_info["validationAccuracy"] - 0.01:
-            # A teacher cheaper than this student is no ceiling for it (a big dataset with small inputs leaves the
-            # teacher a narrow width in its share of the budget): go on while a larger size still gains.
-            cheap_teacher = teacher_info["flops"] is not None and teacher_info["flops"] < costs[family][-1]["flops"]
+            # A teacher that this student already beats, or that costs less than it, is no ceiling for it (a short
+            # budget cuts the teacher's schedule; a big dataset of small inputs leaves it a narrow width): then go
+            # on while a larger size still gains on validation.
+            no_ceiling = final > teacher_info["validationAccuracy"] or (
+                teacher_info["flops"] is not None and teacher_info["flops"] < costs[family][-1]["flops"])
             gain = final - searched[-2]["validation"][-1] if len(searched) > 1 else 1.0
-            if not cheap_teacher or gain < SEARCH_MIN_GAIN:
-                chosen = None if cheap_teacher else searched[-1]
+            if not no_ceiling or gain < SEARCH_MIN_GAIN:
+                chosen = None if no_ceiling else searched[-1]
                 break
     chosen = chosen or max(searched, key=lambda r: (r["validation"][-1], -searched.index(r)))
     family = chosen["family"]

@@ -349,3 +349,19 @@ def test_cwru_folders_for_the_generic_command(tmp_path, protocol):
     assert abs(pieces - 0.8 * index[normal]["samples"] / 4) <= 5
     data = signals.load(tmp_path / "train", test_root=tmp_path / "test", window=2048, sample_rate=12000)
     assert len(data.test) > 0 and len(data.validation) > 0 and data.classes[6] == "normal"
+
+
+def test_under_a_deadline_the_learning_rate_anneals_by_the_deadline_even_when_steps_lag():
+    from training.trainer import TimedOneCycle
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.05, momentum=0.9)
+    rate = lambda: optimizer.param_groups[0]["lr"]
+    now = time.time()
+    on_time = TimedOneCycle(optimizer, 0.05, 100, 0.25, now, now + 3600)  # steps lead: the usual one-cycle
+    seen = []
+    for _ in range(100):
+        on_time.step()
+        seen.append(rate())
+    assert abs(max(seen) - 0.05) < 1e-3 and seen.index(max(seen)) in range(22, 28) and seen[-1] < 1e-6
+    late = TimedOneCycle(optimizer, 0.05, 100, 0.25, now - 3600, now - 1)  # time is up after 1 of 100 steps
+    late.step()
+    assert rate() < 1e-6
