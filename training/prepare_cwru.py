@@ -10,7 +10,8 @@ Writes DIR/train/{labels.csv, *.f32} and DIR/test/{labels.csv, *.f32}, 12 kHz fl
   --chunks contiguous pieces, and labels.csv gives each piece its own group (`<recording>#k`), so the generic
   command holds out whole pieces for validation: a validation window never overlaps a training window.
 - cross-load: every recording of a fault at --test-load HP is test, those at the other loads are training (cut into
-  pieces the same way). The literature's harder protocol: a by-time split of one recording leaks (the same bearing,
+  pieces the same way). With --group-by load, a fault's pieces at one load share a group, so the command validates
+  on a held-out training load (a validation that sees the shift the test has). The literature's harder protocol: a by-time split of one recording leaks (the same bearing,
   load and sensor mounting on both sides).
 
 The one normal recording. CWRU has a single normal baseline (0 HP, 48 kHz), so the normal class cannot be split by
@@ -41,7 +42,8 @@ def pieces(raw: np.ndarray, rate: int, n: int):
             for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def prepare(out: Path, protocol: str = "by-time", test_load: int = 3, chunks: int = 5, root: Path | None = None):
+def prepare(out: Path, protocol: str = "by-time", test_load: int = 3, chunks: int = 5, root: Path | None = None,
+            group_by: str = "time"):
     root = root or datasets_root() / "cwru-bearing"
     index = json.loads((root / "index.json").read_text())
     rows = {"train": [], "test": []}
@@ -66,7 +68,10 @@ def prepare(out: Path, protocol: str = "by-time", test_load: int = 3, chunks: in
         for k, piece in enumerate(train):
             name = f"{stem}_{k}.f32"
             piece.astype("<f4").tofile(out / "train" / name)
-            rows["train"].append(f"{name},{label},{stem}#{k}")
+            # By load: a fault's pieces at one load form one group, so validation is a held-out training load.
+            # The normal class has one load: its time pieces stay its groups.
+            group = f"{label}@{meta['load_hp']}hp" if group_by == "load" and label != "normal" else f"{stem}#{k}"
+            rows["train"].append(f"{name},{label},{group}")
     for part, lines in rows.items():
         (out / part / "labels.csv").write_text("file,label,group\n" + "\n".join(lines) + "\n")
     return {part: len(lines) for part, lines in rows.items()}
@@ -79,8 +84,10 @@ def main(argv=None):
     p.add_argument("--test-load", type=int, default=3, choices=[0, 1, 2, 3],
                    help="cross-load: the motor load (HP) whose fault recordings are the test set")
     p.add_argument("--chunks", type=int, default=5, help="time pieces per training recording (the split's groups)")
+    p.add_argument("--group-by", choices=["time", "load"], default="time",
+                   help="validation groups: time pieces (default), or the motor load (a held-out training load)")
     args = p.parse_args(argv)
-    counts = prepare(args.out, args.protocol, args.test_load, args.chunks)
+    counts = prepare(args.out, args.protocol, args.test_load, args.chunks, group_by=args.group_by)
     print(f"wrote {args.out}/train ({counts['train']} files) and {args.out}/test ({counts['test']} files), "
           f"protocol {args.protocol}" + (f", test load {args.test_load} HP" if args.protocol == "cross-load" else ""))
 

@@ -365,3 +365,17 @@ def test_under_a_deadline_the_learning_rate_anneals_by_the_deadline_even_when_st
     late = TimedOneCycle(optimizer, 0.05, 100, 0.25, now - 3600, now - 1)  # time is up after 1 of 100 steps
     late.step()
     assert rate() < 1e-6
+
+
+@pytest.mark.skipif(not (CWRU_SHARED / "index.json").exists(), reason="shared CWRU recordings not present")
+def test_cwru_cross_load_can_validate_on_a_held_out_training_load(tmp_path):
+    from training.prepare_cwru import prepare
+    prepare(tmp_path, "cross-load", test_load=3, chunks=5, group_by="load")
+    rows = signals.read_labels(tmp_path / "train" / "labels.csv")
+    groups = {}
+    for _, label, group in rows:
+        groups.setdefault(label, set()).add(group)
+    assert groups.pop("normal") == {f"1797_Normal#{k}" for k in range(5)}  # one load: time pieces
+    assert all(g == {f"{label}@{hp}hp" for hp in (0, 1, 2)} for label, g in groups.items())
+    data = signals.load(tmp_path / "train", test_root=tmp_path / "test", window=2048, sample_rate=12000)
+    assert len(data.validation) > 0
