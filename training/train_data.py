@@ -39,6 +39,7 @@ DEFAULT_MINUTES = 60
 TEACHER_SHARE, SEARCH_SHARE = 0.3, 0.4  # of what is left at the phase's start (after the reserve)
 TEACHER_WIDTHS, TEACHER_MIN_EPOCHS = (8, 16, 32), 10  # the widest teacher that gets at least this many epochs
 SEARCH_MIN_EPOCHS = 5  # a student size that would get fewer in its share of the search is not tried
+SEARCH_MIN_GAIN = 0.005  # past a teacher cheaper than the student, a larger size must gain this on validation
 
 
 def teacher_width(shape, classes, data, settings, deadline) -> int:
@@ -211,9 +212,17 @@ def build(args):
                                f"{costs[family][-1]['flops'] / 1e6:.2f} MFLOPs, {s.epochs} epoch(s))")
         model, _ = train(net, data, s, f"student {family.describe()} KD", args.seed, deadline=deadline, cache=cache)
         searched.append(run_summary(model, data, "KD", args.seed, family=family, epochs=s.epochs))
-        if searched[-1]["validation"][-1] >= teacher_info["validationAccuracy"] - 0.01:
-            chosen = searched[-1]
-            break
+        final = searched[-1]["validation"][-1]
+        if final >= teacher_info["validationAccuracy"] - 0.01:
+            # A teacher that this student already beats, or that costs less than it, is no ceiling for it (a short
+            # budget cuts the teacher's schedule; a big dataset of small inputs leaves it a narrow width): then go
+            # on while a larger size still gains on validation.
+            no_ceiling = final > teacher_info["validationAccuracy"] or (
+                teacher_info["flops"] is not None and teacher_info["flops"] < costs[family][-1]["flops"])
+            gain = final - searched[-2]["validation"][-1] if len(searched) > 1 else 1.0
+            if not no_ceiling or gain < SEARCH_MIN_GAIN:
+                chosen = None if no_ceiling else searched[-1]
+                break
     chosen = chosen or max(searched, key=lambda r: (r["validation"][-1], -searched.index(r)))
     family = chosen["family"]
 

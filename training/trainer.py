@@ -47,6 +47,30 @@ def accuracies(probabilities, labels: torch.Tensor):
     return [float((p.argmax(1) == y).mean()) for p in probabilities]
 
 
+class TimedOneCycle:
+    """One-cycle learning rate (cosine warm-up from lr/25 over `pct`, cosine decay to lr/25e4, as OneCycleLR) at the
+    progress max(steps done / total, time spent / time to the deadline)."""
+
+    def __init__(self, optimizer, lr: float, total: int, pct: float, started: float, deadline: float):
+        self.optimizer, self.lr, self.total, self.pct = optimizer, lr, total, pct
+        self.started, self.span, self.steps = started, max(deadline - started, 1e-3), 0
+        self._set(0.0)
+
+    def _set(self, progress: float):
+        low, end = self.lr / 25, self.lr / 25e4
+        p = min(progress, 1.0)
+        if p < self.pct:
+            rate = low + (self.lr - low) * (1 - math.cos(math.pi * p / self.pct)) / 2
+        else:
+            rate = end + (self.lr - end) * (1 + math.cos(math.pi * (p - self.pct) / (1 - self.pct))) / 2
+        for group in self.optimizer.param_groups:
+            group["lr"] = rate
+
+    def step(self):
+        self.steps += 1
+        self._set(max(self.steps / self.total, (time.time() - self.started) / self.span))
+
+
 def train(model, splits, settings, label: str, seed: int, teacher=None, deadline=None, cache=None):
     """SGD (Nesterov) with a one-cycle LR; keeps the epoch with the best (exit_weights-weighted) mean validation
     accuracy over exits.
@@ -66,9 +90,16 @@ def train(model, splits, settings, label: str, seed: int, teacher=None, deadline
                                 weight_decay=settings.weight_decay)
     # One-cycle needs a warm-up of at least one step and a decay after it; runs of a handful of steps (smoke runs,
     # tight budgets on small data) keep a constant rate instead (OneCycleLR divides by zero at 4 steps).
-    schedule = (torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=total,
-                                                    pct_start=max(0.25, 2 / total)) if total >= 5
-                else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
+    started = time.time()
+    if deadline is not None and total >= 5:
+        # Under a deadline the one-cycle runs on whichever is further along, steps or time: when the machine turns
+        # out slower than planned, the rate still anneals by the deadline instead of being cut off at its peak.
+        pct = max(0.25, 2 / total)
+        schedule = TimedOneCycle(optimizer, settings.lr, total, pct, started, deadline)
+    else:
+        schedule = (torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=total,
+                                                        pct_start=max(0.25, 2 / total)) if total >= 5
+                    else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
     if teacher is not None or cache is not None:
         if settings.augmentation.shift:
             raise ValueError("distillation caches teacher logits per flip variant: student augmentation cannot shift")

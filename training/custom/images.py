@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..datasets.splits import Split
 from ..progress import Progress
-from . import splits as splitting
+from . import idx, splits as splitting
 from .errors import DataError
 
 SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
@@ -25,8 +25,9 @@ CHOSEN_MIN, CHOSEN_MAX = 16, 224
 
 @dataclass
 class ImageItem:
-    path: Path
+    path: Path  # for IDX data: a name to show and to write the test image under
     label: int
+    pixels: np.ndarray | None = None  # decoded already (IDX data): [H, W, C] uint8
 
 
 @dataclass
@@ -69,8 +70,10 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     return image
 
 
-def _open(path: Path) -> Image.Image:
-    with Image.open(path) as image:
+def _open(item: ImageItem) -> Image.Image:
+    if item.pixels is not None:
+        return Image.fromarray(item.pixels[..., 0] if item.pixels.shape[-1] == 1 else item.pixels)
+    with Image.open(item.path) as image:
         image.load()
         return _to_8bit(image)
 
@@ -80,7 +83,7 @@ def probe(items, label: str) -> list:
     progress, probes, bad = Progress(f"{label} read", len(items), every_s=10), [], []
     for i, item in enumerate(items):
         try:
-            image = _open(item.path)
+            image = _open(item)
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
             bad.append(f"{item.path} ({error.__class__.__name__}: {error})")
             continue
@@ -118,7 +121,7 @@ def pixels(items, width: int, height: int, channels: int, label: str) -> np.ndar
     out = np.empty((len(items), height, width, channels), dtype=np.uint8)
     progress = Progress(f"{label} decode", len(items), every_s=10)
     for i, item in enumerate(items):
-        image = _open(item.path).convert("L" if channels == 1 else "RGB")
+        image = _open(item).convert("L" if channels == 1 else "RGB")
         if image.size != (width, height):
             image = image.resize((width, height), Image.BILINEAR)
         out[i] = np.asarray(image).reshape(height, width, channels)
@@ -155,10 +158,10 @@ def write_test_folder(items, classes, out: Path) -> int:
         target = out / classes[item.label] / item.path.name
         if target.exists():  # same name in two subfolders of one class
             target = target.with_name(f"{item.path.parent.name}_{item.path.name}")
-        if item.path.suffix.lower() in RUNTIME_SUFFIXES:
+        if item.pixels is None and item.path.suffix.lower() in RUNTIME_SUFFIXES:
             shutil.copyfile(item.path, target)
         else:
-            _open(item.path).save(target.with_suffix(".png"))
+            _open(item).save(target.with_suffix(".png"))
     return len(items)
 
 
@@ -174,12 +177,33 @@ class ImageData:
     notes: list
 
 
+def scan_idx(root: Path):
+    """Class names, training items and the IDX test pair's items (None without one), pixels already decoded."""
+    train_pair, test_pair = idx.pair(root, idx.TRAIN_PREFIXES), idx.pair(root, idx.TEST_PREFIXES)
+    arrays = [idx.read_pair(*p) for p in (train_pair, test_pair) if p is not None]
+    classes = idx.class_names(root, [y for _, y in arrays])
+    as_items = lambda x, y, prefix: [ImageItem(root / f"{prefix}_{i:05d}.png", int(y[i]), x[i]) for i in range(len(y))]
+    items = as_items(*arrays[0], "train")
+    test_items = as_items(*arrays[1], "test") if test_pair is not None else None
+    print(f"[data] IDX dataset: {train_pair[0].name} ({len(items)} images)"
+          + (f", test split {test_pair[0].name} ({len(test_items)} images)" if test_items else ""), flush=True)
+    return classes, items, test_items, (test_pair[0] if test_pair else None)
+
+
 def load(root: Path, test_root=None, size=None, channels=None, limit_per_class=None, seed: int = 0) -> ImageData:
-    classes, items, ignored = scan(root)
-    notes = [f"ignored {len(ignored)} file(s) that are not images, e.g. {ignored[0]}"] if ignored else []
     test_items = None
-    if test_root is not None:
-        _, test_items, _ = scan(test_root, classes)
+    if idx.is_idx_folder(root):
+        classes, items, test_items, idx_test = scan_idx(root)
+        if test_root is not None:
+            raise DataError(test_root, f"{root} is an IDX dataset; its test split is {idx_test or 'held out'}: "
+                                       f"drop --test or put the test pair (t10k-*) in the folder")
+        test_root = idx_test
+        ignored = []
+    else:
+        classes, items, ignored = scan(root)
+        if test_root is not None:
+            _, test_items, _ = scan(test_root, classes)
+    notes = [f"ignored {len(ignored)} file(s) that are not images, e.g. {ignored[0]}"] if ignored else []
     if limit_per_class:
         items = _limit(items, limit_per_class, seed)
         test_items = _limit(test_items, max(4, limit_per_class // 4), seed) if test_items else None
@@ -211,7 +235,7 @@ def load(root: Path, test_root=None, size=None, channels=None, limit_per_class=N
             "source": str(root.resolve()),
             "split": (f"stratified by class, seed {seed}: validation {splitting.VALIDATION_FRACTION:.0%} and "
                       + (f"test {splitting.TEST_FRACTION:.0%} of each class's images held out at random"
-                         if test_root is None else f"the test set is the user's folder {Path(test_root).resolve()}")
+                         if test_root is None else f"the test set is the fixed {Path(test_root).resolve()}")
                       + f"; {splitting.describe({k: len(v) for k, v in parts.items()}, 'images')}"),
             "imageSizes": [list(s) for s in sizes[:5]] + (["..."] if len(sizes) > 5 else []),
         },

@@ -261,3 +261,121 @@ def test_a_fixed_test_folder_is_the_test_split(tmp_path, capsys):
     shutil.rmtree(test / "patches")
     err = bad_input([str(root), "--out", str(tmp_path / "m2"), "--smoke", "--test", str(test)], capsys)
     assert "fixed-test: its class folders differ from the training data's: missing ['patches']" in err
+
+
+def write_idx(path: Path, array: np.ndarray):
+    """An IDX file (unsigned bytes), gzip-compressed when the name ends in .gz."""
+    import gzip
+    raw = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape) + array.tobytes()
+    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
+
+
+def test_an_idx_folder_is_an_image_dataset_with_its_test_pair(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3, dtype=np.uint8), 8)
+    pixels = (rng.integers(0, 60, (24, 12, 10)) + 60 * labels[:, None, None]).astype(np.uint8)
+    root = tmp_path / "idx"
+    root.mkdir()
+    write_idx(root / "train-images-idx3-ubyte.gz", pixels)
+    write_idx(root / "train-labels-idx1-ubyte.gz", labels)
+    write_idx(root / "t10k-images-idx3-ubyte", pixels[::2])  # the test pair may be uncompressed
+    write_idx(root / "t10k-labels-idx1-ubyte", labels[::2])
+    (root / "classes.txt").write_text("dark\nmid\nbright\n")
+    data = images.load(root)
+    assert data.classes == ["dark", "mid", "bright"]
+    assert data.input["shape"] == [1, 12, 10]  # rows x cols, no resize
+    assert len(data.test) == 12 and data.test.y.tolist() == labels[::2].tolist()  # the t10k pair is the test split
+    assert len(data.train) + len(data.validation) == 24
+    # Pixels reach the tensors unchanged (up to the normalisation): the first test image is pixels[0].
+    mean, std = data.input["preprocessing"]["mean"][0], data.input["preprocessing"]["std"][0]
+    np.testing.assert_allclose(data.test.x[0, 0].numpy() * std + mean, pixels[0] / 255.0, atol=1e-5)
+    out = tmp_path / "test-folder"
+    assert images.write_test_folder(data.test_items, data.classes, out) == 12
+    written = sorted((out / "dark").glob("*.png"))
+    assert len(written) == 4 and np.array_equal(np.asarray(Image.open(written[0])), pixels[0])
+
+
+def test_a_broken_idx_file_is_refused_with_its_name(tmp_path, capsys):
+    root = tmp_path / "idx"
+    root.mkdir()
+    write_idx(root / "train-images-idx3-ubyte", np.zeros((20, 8, 8), np.uint8))
+    write_idx(root / "train-labels-idx1-ubyte", np.zeros(19, np.uint8))
+    err = bad_input([str(root), "--out", str(tmp_path / "m")], capsys)
+    assert "train-labels-idx1-ubyte" in err and "expected [20] labels" in err
+    (root / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + (20).to_bytes(4, "big") + b"\x00" * 20)
+    assert "train-images-idx3-ubyte" in bad_input([str(root), "--out", str(tmp_path / "m")], capsys)
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not (FASHION / "train-labels-idx1-ubyte.gz").exists(), reason="dataset-fashion-mnist not installed")
+def test_smoke_on_real_fashion_mnist_idx_files(tmp_path):
+    """The Debian package's own files, read as they ship (gzip IDX), through the generic command."""
+    out = tmp_path / "model"
+    m = main([str(FASHION), "--out", str(out), "--smoke"])
+    assert m["classes"] == [str(i) for i in range(10)] and m["input"]["shape"] == [1, 28, 28]
+    assert "t10k-images-idx3-ubyte.gz" in m["dataset"]["split"]
+    assert sum(1 for _ in (out / "test").rglob("*.png")) == 100  # smoke: 10 test images per class
+    assert m["exits"][-1]["testAccuracy"] > 0.3  # 10 classes: chance is 0.1
+
+
+CWRU_SHARED = Path(__import__("training.paths", fromlist=["datasets_root"]).datasets_root()) / "cwru-bearing"
+
+
+@pytest.mark.skipif(not (CWRU_SHARED / "index.json").exists(), reason="shared CWRU recordings not present")
+@pytest.mark.parametrize("protocol", ["by-time", "cross-load"])
+def test_cwru_folders_for_the_generic_command(tmp_path, protocol):
+    """training.prepare_cwru: the shared recordings as recordings + labels.csv, split so nothing tested is trained on,
+    and readable by the generic signals loader (every class with the 3 groups a fixed test folder needs)."""
+    from training.prepare_cwru import prepare
+    counts = prepare(tmp_path, protocol, test_load=3, chunks=5)
+    train_rows = signals.read_labels(tmp_path / "train" / "labels.csv")
+    test_rows = signals.read_labels(tmp_path / "test" / "labels.csv")
+    assert {label for _, label, _ in train_rows} == {label for _, label, _ in test_rows} and len(
+        {label for _, label, _ in train_rows}) == 10
+    index = {Path(m["file"]).stem: m for m in json.loads((CWRU_SHARED / "index.json").read_text())["recordings"]}
+    tested = {Path(f).stem for f, _, _ in test_rows}
+    trained = {g.split("#")[0] for _, _, g in train_rows}
+    if protocol == "cross-load":
+        assert counts == {"train": 9 * 3 * 5 + 5, "test": 9 + 1}
+        assert all(index[s]["load_hp"] == 3 for s in tested if index[s]["fault"] != "normal")
+        assert not any(index[s]["load_hp"] == 3 for s in trained if index[s]["fault"] != "normal")
+    else:
+        assert counts == {"train": 37 * 5, "test": 37} and tested == trained
+    # By-time parts: the normal recording (48 kHz) gives 12 kHz pieces that together cover its first 80%.
+    normal = next(s for s in index if index[s]["fault"] == "normal")
+    pieces = sum(len(np.fromfile(tmp_path / "train" / f, "<f4")) for f, _, g in train_rows if g.startswith(normal))
+    assert abs(pieces - 0.8 * index[normal]["samples"] / 4) <= 5
+    data = signals.load(tmp_path / "train", test_root=tmp_path / "test", window=2048, sample_rate=12000)
+    assert len(data.test) > 0 and len(data.validation) > 0 and data.classes[6] == "normal"
+
+
+def test_under_a_deadline_the_learning_rate_anneals_by_the_deadline_even_when_steps_lag():
+    from training.trainer import TimedOneCycle
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.05, momentum=0.9)
+    rate = lambda: optimizer.param_groups[0]["lr"]
+    now = time.time()
+    on_time = TimedOneCycle(optimizer, 0.05, 100, 0.25, now, now + 3600)  # steps lead: the usual one-cycle
+    seen = []
+    for _ in range(100):
+        on_time.step()
+        seen.append(rate())
+    assert abs(max(seen) - 0.05) < 1e-3 and seen.index(max(seen)) in range(22, 28) and seen[-1] < 1e-6
+    late = TimedOneCycle(optimizer, 0.05, 100, 0.25, now - 3600, now - 1)  # time is up after 1 of 100 steps
+    late.step()
+    assert rate() < 1e-6
+
+
+@pytest.mark.skipif(not (CWRU_SHARED / "index.json").exists(), reason="shared CWRU recordings not present")
+def test_cwru_cross_load_can_validate_on_a_held_out_training_load(tmp_path):
+    from training.prepare_cwru import prepare
+    prepare(tmp_path, "cross-load", test_load=3, chunks=5, group_by="load")
+    rows = signals.read_labels(tmp_path / "train" / "labels.csv")
+    groups = {}
+    for _, label, group in rows:
+        groups.setdefault(label, set()).add(group)
+    assert groups.pop("normal") == {f"1797_Normal#{k}" for k in range(5)}  # one load: time pieces
+    assert all(g == {f"{label}@{hp}hp" for hp in (0, 1, 2)} for label, g in groups.items())
+    data = signals.load(tmp_path / "train", test_root=tmp_path / "test", window=2048, sample_rate=12000)
+    assert len(data.validation) > 0

@@ -34,7 +34,9 @@ export const trainCommand: Command = {
   summary: 'Train a distilled multi-exit model and a ready flow file from a folder of labelled data',
   usage: 'edgeke train <data> --out <model-dir> [--smoke] [--minutes N] [options]',
   details: `<data> is a folder with one subfolder of images per class (JPEG, PNG, BMP, TIFF; any size, grey or colour),
-or a folder of signal recordings (.f32, .npy, .csv, .wav) with labels.csv (file,label[,group]).
+an IDX folder (train-images-idx3-ubyte[.gz] with its labels file; a t10k-/test- pair is the test split: e.g.
+/usr/share/datasets/fashion-mnist), or a folder of signal recordings (.f32, .npy, .csv, .wav) with labels.csv
+(file,label[,group]).
 Validation and test parts are held out automatically, stratified by class (signals: by recording or group).
 Writes <model-dir>/ in the shipped model format (manifest.json, stageN.onnx, REPORT.md, accuracy_vs_cost.png,
 test/ with the held-out test data for \`edgeke eval\`) and <model-dir>/flow.yaml for \`edgeke check\` / \`edgeke run\`.
