@@ -238,6 +238,9 @@ export class ModelExecutor implements FlowModel {
       this.predictedBusyUntilTs = plan.predictedBatchEndTs;
       const jobs = plan.batch.map((planned) => byKey.get(planned.id) as Job);
       await this.runBatch(plan, jobs);
+      // The prediction plans with a high latency quantile: a batch that ended sooner leaves the model free now, not
+      // busy until its predicted end (arrival admission would otherwise shed frames as 'overload' on an idle core).
+      this.predictedBusyUntilTs = Math.min(this.predictedBusyUntilTs, this.now());
     }
   }
 
