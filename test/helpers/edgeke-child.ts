@@ -34,3 +34,10 @@ export async function exitWithin(child: EdgekeChild, ms: number): Promise<number
     clearTimeout(timer);
   }
 }
+
+/** Test teardown: SIGKILLs a child that is still running and waits for it to be gone. */
+export async function killEdgeke(child: EdgekeChild | undefined): Promise<void> {
+  if (child === undefined || child.process.exitCode !== null) return;
+  child.process.kill('SIGKILL');
+  await child.exited;
+}

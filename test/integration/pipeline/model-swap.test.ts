@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, readFileSync, renameSync, truncateSync, writeFileSyn
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
+import { killEdgeke, runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
 import { freePort } from '../../helpers/free-port.ts';
 import { influxFor, tempDir, waitFor } from '../reliability/harness.ts';
 
@@ -104,10 +104,7 @@ describe('model swaps under load, against a running edgeke (from outside)', () =
   let child: EdgekeChild | undefined;
 
   afterAll(async () => {
-    if (child !== undefined && child.process.exitCode === null) {
-      child.process.kill('SIGKILL');
-      await child.exited;
-    }
+    await killEdgeke(child);
     dir.remove();
   });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../helpers/free-port.ts';
 import { influxFor, signalFlowYaml, tempDir, waitFor } from './harness.ts';
-import { runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
+import { killEdgeke, runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
 
 // Skewed device clocks, checked from outside: a real `edgeke run` child process; two devices, each an mqtt.js client
 // in a process of its own, stamp their frames from their own clocks, one 300 ms ahead and one 5 s behind; results
@@ -79,10 +79,7 @@ describe('device clocks ahead and behind, against a running edgeke (from outside
   let child: EdgekeChild | undefined;
 
   afterAll(async () => {
-    if (child !== undefined && child.process.exitCode === null) {
-      child.process.kill('SIGKILL');
-      await child.exited;
-    }
+    await killEdgeke(child);
     dir.remove();
   });
 

@@ -7,7 +7,7 @@ import { findBinary } from '../../helpers/find-binary.ts';
 import { freePort } from '../../helpers/free-port.ts';
 import { detailedImage, jpegDeclaring, pngDeclaring, solidPng } from '../../helpers/hostile-images.ts';
 import { tempDir, waitFor } from './harness.ts';
-import { runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
+import { killEdgeke, runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
 
 // Hostile input and per-file reload, checked from outside: a real `edgeke run` child process, frames sent by
 // mosquitto_pub (a separate process, as a device would), outcomes read from its /metrics, memory from /proc.
@@ -102,10 +102,7 @@ describe('hostile devices against a running edgeke (from outside)', () => {
   let child: EdgekeChild | undefined;
 
   afterAll(async () => {
-    if (child !== undefined && child.process.exitCode === null) {
-      child.process.kill('SIGKILL');
-      await child.exited;
-    }
+    await killEdgeke(child);
     dir.remove();
   });
 

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { findBinary } from '../../helpers/find-binary.ts';
 import { freePort } from '../../helpers/free-port.ts';
 import { solidPng } from '../../helpers/hostile-images.ts';
-import { runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
+import { killEdgeke, runEdgeke, type EdgekeChild } from '../../helpers/edgeke-child.ts';
 import { SIGNAL_MODEL, tempDir, waitFor } from './harness.ts';
 
 // /readyz across hot reload, checked from outside: a real `edgeke run` child in a fresh working directory (no cached
@@ -104,10 +104,7 @@ describe('/readyz across hot reload, against a running edgeke (from outside)', (
   let child: EdgekeChild | undefined;
 
   afterAll(async () => {
-    if (child !== undefined && child.process.exitCode === null) {
-      child.process.kill('SIGKILL');
-      await child.exited;
-    }
+    await killEdgeke(child);
     dir.remove();
   });
 
