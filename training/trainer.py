@@ -6,6 +6,7 @@ import time
 import numpy as np
 import torch
 
+from .custom.choice import final_first
 from .losses import multi_exit_loss
 from .progress import Progress
 
@@ -126,8 +127,8 @@ def train(model, splits, settings, label: str, seed: int, teacher=None, deadline
                 break
         val = accuracies(predict(model, splits.validation.x), splits.validation.y)
         history.append(val)
-        mean = validation_score(val, settings.exit_weights)
-        score = (round(val[-1], 9), mean) if settings.checkpoint_final_first else (mean,)
+        score = (final_first(val, settings.exit_weights) if settings.checkpoint_final_first
+                 else (validation_score(val, settings.exit_weights),))
         if best is None or score >= best[0]:
             best = (score, epoch, copy.deepcopy(model.state_dict()))
         progress.step((epoch + 1) * steps_per_epoch,

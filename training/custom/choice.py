@@ -8,12 +8,13 @@ import numpy as np
 FLOAT_NOISE_DIGITS = 9
 
 
-def final_first(exit_accuracies) -> tuple:
-    """Sort key, larger is better: (final exit's validation accuracy, mean validation accuracy over exits)."""
+def final_first(exit_accuracies, exit_weights=None) -> tuple:
+    """Sort key, larger is better: (final exit's validation accuracy, mean validation accuracy over exits, weighted
+    by `exit_weights` when given)."""
     accuracies = [float(a) for a in exit_accuracies]
     if not accuracies:
         raise ValueError("no exit accuracies to rank")
-    return round(accuracies[-1], FLOAT_NOISE_DIGITS), round(float(np.mean(accuracies)), FLOAT_NOISE_DIGITS)
+    return round(accuracies[-1], FLOAT_NOISE_DIGITS), round(float(np.average(accuracies, weights=exit_weights or None)), FLOAT_NOISE_DIGITS)
 
 
 def prefer_first(first, second) -> bool:

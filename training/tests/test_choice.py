@@ -53,6 +53,13 @@ def test_a_single_exit_is_ranked_by_it():
     assert final_first([0.5]) == (0.5, 0.5)
 
 
+def test_exit_weights_weight_only_the_tie_break():
+    # The trainer's checkpoint key with a recipe's exit weights: the final exit still ranks first.
+    early_heavy, late = acc(216, 216, 200), acc(100, 100, 201)
+    assert final_first(late, (1.0, 1.0, 1.0)) > final_first(early_heavy, (1.0, 1.0, 1.0))
+    assert final_first(acc(0, 216, 200), (0.0, 1.0, 1.0)) > final_first(acc(216, 0, 200), (0.0, 1.0, 1.0))
+
+
 def test_no_accuracies_is_an_error():
     with pytest.raises(ValueError):
         final_first([])
