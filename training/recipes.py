@@ -21,6 +21,8 @@ class Settings:
     # checkpoint. Tiny early exits trained at full weight pull the shared first stages towards what they can
     # represent, at the last exit's expense.
     exit_weights: tuple | None = None
+    # Checkpoint by the final exit's validation accuracy first, the (weighted) mean over exits on a tie (edgeke train).
+    checkpoint_final_first: bool = False
 
 
 @dataclass

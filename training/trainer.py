@@ -6,6 +6,7 @@ import time
 import numpy as np
 import torch
 
+from .custom.choice import final_first
 from .losses import multi_exit_loss
 from .progress import Progress
 
@@ -126,7 +127,8 @@ def train(model, splits, settings, label: str, seed: int, teacher=None, deadline
                 break
         val = accuracies(predict(model, splits.validation.x), splits.validation.y)
         history.append(val)
-        score = validation_score(val, settings.exit_weights)
+        score = (final_first(val, settings.exit_weights) if settings.checkpoint_final_first
+                 else (validation_score(val, settings.exit_weights),))
         if best is None or score >= best[0]:
             best = (score, epoch, copy.deepcopy(model.state_dict()))
         progress.step((epoch + 1) * steps_per_epoch,
@@ -135,5 +137,7 @@ def train(model, splits, settings, label: str, seed: int, teacher=None, deadline
             print(f"[{label}] time budget reached after epoch {epoch + 1} of {settings.epochs}", flush=True)
             break
     model.load_state_dict(best[2])
-    print(f"[{label}] chose epoch {best[1] + 1} (weighted mean validation accuracy {best[0]:.4f})", flush=True)
+    rule = "final exit, then weighted mean" if len(best[0]) > 1 else "weighted mean"
+    print(f"[{label}] chose epoch {best[1] + 1} ({rule} validation accuracy {', '.join(f'{s:.4f}' for s in best[0])})",
+          flush=True)
     return model, history
