@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Subject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FrameResult, RawMessage } from '../../src/core/frame.ts';
+import type { RawMessage } from '../../src/core/frame.ts';
 import { createDecoder } from '../../src/decode/create-decoder.ts';
 import type { Decoder } from '../../src/decode/decoder.ts';
 import { flowSchema, type FlowConfig } from '../../src/flows/schema.ts';
 import { FlowPipeline } from '../../src/pipeline/flow-pipeline.ts';
-import type { ResultSink } from '../../src/sinks/result-sink.ts';
 import { openSharedModel, type SharedModel } from '../../src/pipeline/shared-model.ts';
+import { MemorySink } from './memory-sink.ts';
 
 const MODEL_DIR = 'test/fixtures/tiny-model/signal';
 const logger = pino({ level: 'silent' });
@@ -24,19 +24,6 @@ function flowConfig(overrides: Record<string, unknown> = {}): FlowConfig {
     policy: { deadlineMs: 5_000 },
     ...overrides,
   });
-}
-
-/** Records results and can hold writes back, like a slow database. */
-class MemorySink implements ResultSink {
-  readonly name = 'memory';
-  readonly results: FrameResult[] = [];
-  async write(result: FrameResult): Promise<void> {
-    this.results.push(result);
-  }
-  async flush(): Promise<number> {
-    return 0;
-  }
-  async close(): Promise<void> {}
 }
 
 function message(id: string, values: number[] | string, acks: string[], captureTs = Date.now()): RawMessage {

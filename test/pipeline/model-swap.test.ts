@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Subject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FrameResult, RawMessage } from '../../src/core/frame.ts';
+import type { RawMessage } from '../../src/core/frame.ts';
 import { createDecoder } from '../../src/decode/create-decoder.ts';
 import { flowSchema, type FlowConfig } from '../../src/flows/schema.ts';
 import { FlowPipeline } from '../../src/pipeline/flow-pipeline.ts';
 import { ModelBinding } from '../../src/pipeline/model-binding.ts';
 import { switchBetweenBatches } from '../../src/pipeline/model-replacement.ts';
 import { ModelSwapError, swapFailureOf } from '../../src/pipeline/model-swap-error.ts';
-import type { ResultSink } from '../../src/sinks/result-sink.ts';
 import { folderModelHash, modelVersionOf, openSharedModel, swapIncompatibility, type SharedModel } from '../../src/pipeline/shared-model.ts';
+import { MemorySink } from './memory-sink.ts';
 
 // Swapping the model under a running flow (ModelBinding, switchBetweenBatches, openSharedModel's checks), with
 // real tiny models: frames submitted before the switch finish on the old model, the rest run on the new one, the new
@@ -35,18 +35,6 @@ function copyModel(from: string, name: string, edit: (manifest: Record<string, u
 
 const open = (path: string): Promise<SharedModel> =>
   openSharedModel({ path, engine: 'onnx', threads: 1 }, { logger, maxBatch: 8, profileCacheDir, profileRepeats: 3 });
-
-class MemorySink implements ResultSink {
-  readonly name = 'memory';
-  readonly results: FrameResult[] = [];
-  async write(result: FrameResult): Promise<void> {
-    this.results.push(result);
-  }
-  async flush(): Promise<number> {
-    return 0;
-  }
-  async close(): Promise<void> {}
-}
 
 function flowConfig(modelPath: string): FlowConfig {
   return flowSchema.parse({
