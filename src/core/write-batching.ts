@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 
 const corked = new WeakSet<Writable>();
@@ -15,4 +16,12 @@ export function batchWritesThisTurn(stream: Writable | undefined): void {
     corked.delete(stream);
     stream.uncork();
   });
+}
+
+/**
+ * Turns Nagle's algorithm off on an MQTT client's socket (a no-op for other streams): with it on, a small write waits
+ * for the peer's ACK of the last one, which Linux delays up to 40 ms. Call on every (re)connect.
+ */
+export function sendPromptly(stream: Writable | undefined): void {
+  (stream as Partial<Pick<Socket, 'setNoDelay'>> | undefined)?.setNoDelay?.(true);
 }

@@ -1,7 +1,6 @@
-import type { Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
-import { batchWritesThisTurn } from '../core/write-batching.ts';
+import { batchWritesThisTurn, sendPromptly } from '../core/write-batching.ts';
 
 /** The MQTT client the results publisher needs; unit tests pass fakes. */
 export interface ResultsMqttClient {
@@ -44,8 +43,8 @@ export const createResultsMqttClient: ResultsMqttClientFactory = (options) => {
   });
   // Connection errors are retried by mqtt.js; publish failures surface through publish().
   client.on('error', () => undefined);
-  // Results leave as they are written, not held by Nagle's algorithm until the broker ACKs the previous one.
-  client.on('connect', () => (client.stream as Partial<Pick<Socket, 'setNoDelay'>> | undefined)?.setNoDelay?.(true));
+  // Results leave as they are written, not held until the broker ACKs the previous one.
+  client.on('connect', () => sendPromptly(client.stream));
   return {
     async publish(topic, payload, qos) {
       if (client.connected) batchWritesThisTurn(client.stream);

@@ -1,5 +1,4 @@
-import type { Socket } from 'node:net';
-import { batchWritesThisTurn } from '../core/write-batching.ts';
+import { batchWritesThisTurn, sendPromptly } from '../core/write-batching.ts';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Duplex } from 'node:stream';
 import { OversizePacketFilter, type OversizePublish } from './mqtt-packet-limit.ts';
@@ -168,8 +167,8 @@ export const connectMqttJs: MqttTransportFactory = (options, handlers) => {
     callback(packet.qos === 1 ? DEFERRED_ACK : undefined);
   };
   client.on('connect', (connack) => {
-    // PUBACKs leave as they are written, not held by Nagle's algorithm until the broker ACKs the previous segment.
-    (client.stream as Partial<Pick<Socket, 'setNoDelay'>> | undefined)?.setNoDelay?.(true);
+    // PUBACKs leave as they are written, not held until the broker ACKs the previous segment.
+    sendPromptly(client.stream);
     handlers.onConnect(connack.sessionPresent);
   });
   // mqtt.js stops reconnecting after any CONNACK refusal; retry the transient ones ourselves.
