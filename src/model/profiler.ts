@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import type { EngineName, FeatureBatch } from './engines/engine.ts';
+import type { EngineName, FeatureBatch, InferenceEngine } from './engines/engine.ts';
 import { loadModel, modelHash, type LoadedModel } from './load-model.ts';
 import { inputSize } from './manifest.ts';
 import type { LatencyProfile, StageLatencyProfileEntry } from './profile-types.ts';
 
 /**
- * Measures how long each stage takes at each batch size on this machine. Stage k>1 is timed on real features of
- * stage k-1 (computed once, untimed), so each entry is the cost of that stage alone, which is what the controller
+ * Measures how long each stage takes at each batch size on this machine. Stage k>1 is timed on the features stage
+ * k-1 just gave, so each entry is the cost of that stage alone, which is what the controller
  * adds up exit by exit.
  */
 
@@ -20,8 +20,10 @@ export interface ProfileOptions {
   repeats?: number;
   /** Untimed runs before timing. Default 5. */
   warmup?: number;
-  /** Called after each (stage, batch size) cell, for progress output. */
+  /** Called for each (stage, batch size) cell once measured (all at the end: the cells are measured together). */
   onProgress?: (done: number, total: number, entry: StageLatencyProfileEntry) => void;
+  /** The clock the stages are timed with (ms). Default performance.now. */
+  now?: () => number;
 }
 
 export function batchSizesUpTo(maxBatch: number): number[] {
@@ -41,53 +43,82 @@ export function quantile(sorted: readonly number[], p: number): number {
   return a + ((sorted[hi] as number) - a) * (pos - lo);
 }
 
-/** Measures one loaded model. Inputs are seeded noise: convolution cost does not depend on the values. */
+/**
+ * Measures one loaded model. Inputs are seeded noise: convolution cost does not depend on the values.
+ *
+ * The cells are measured in interleaved rounds (each round runs every batch size's whole stage chain once, in a
+ * shuffled order), not one cell after another: a burst of other work on the machine (another process, a swap's new
+ * model profiling beside a serving one) then lands on a few samples of every cell, which the median ignores, instead
+ * of on every sample of the few cells measured during it. Measured one cell at a time on a busy machine, neu-surface's
+ * stage 1 at batch 8 came out at 21.7 ms against 3.7 ms quiet while batch 1 stayed right; the shape was wrong, which
+ * one learnt factor per stage cannot undo, and the planner priced exit 1 at 3-5 ms a frame instead of 0.5.
+ */
 export async function measureProfile(model: LoadedModel, options: ProfileOptions = {}): Promise<StageLatencyProfileEntry[]> {
   const { engine, manifest } = model;
   const sizes = batchSizesUpTo(options.maxBatch ?? 32);
   const repeats = options.repeats ?? 30;
   const warmup = options.warmup ?? 5;
+  const now = options.now ?? (() => performance.now());
   const stages = manifest.stages.length;
-  const total = stages * sizes.length;
-  const entries: StageLatencyProfileEntry[] = [];
   const perInput = inputSize(manifest);
   // The very first calls pay for allocator growth and lazy kernel setup: run the whole chain a while before timing.
-  const settleUntil = performance.now() + 200;
-  for (let i = 0; i < 3 || performance.now() < settleUntil; i++) {
-    let x: Float32Array | FeatureBatch = new Float32Array(perInput);
-    for (let stage = 1; stage <= stages; stage++) {
-      const result = await engine.runStage(stage, x, 1);
-      if (!(x instanceof Float32Array)) engine.release(x);
-      if (result.features !== undefined) x = result.features;
-    }
-  }
-  for (const batchSize of sizes) {
+  const settleUntil = now() + 200;
+  for (let i = 0; i < 3 || now() < settleUntil; i++) await runChain(engine, new Float32Array(perInput), 1, stages);
+  const inputs = sizes.map((batchSize) => {
     const input = new Float32Array(batchSize * perInput);
     for (let i = 0; i < input.length; i++) input[i] = Math.sin(i * 12.9898) * 0.5;
-    let x: Float32Array | FeatureBatch = input;
-    for (let stage = 1; stage <= stages; stage++) {
-      const samples: number[] = [];
-      for (let i = 0; i < warmup + repeats; i++) {
-        const started = performance.now();
-        const result = await engine.runStage(stage, x, batchSize);
-        const ms = performance.now() - started;
-        if (i >= warmup) samples.push(ms);
-        // Keep the last run's features as the next stage's input; free the others.
-        if (result.features !== undefined) {
-          if (i === warmup + repeats - 1) {
-            if (!(x instanceof Float32Array)) engine.release(x);
-            x = result.features;
-          } else engine.release(result.features);
-        }
-      }
-      samples.sort((a, b) => a - b);
-      const entry = { stage, batchSize, medianMs: quantile(samples, 0.5), p95Ms: quantile(samples, 0.95), samples: samples.length };
-      entries.push(entry);
-      options.onProgress?.(entries.length, total, entry);
+    return input;
+  });
+  const samples = sizes.map(() => Array.from({ length: stages }, (): number[] => []));
+  const order = sizes.map((_, i) => i);
+  let seed = 0x9e3779b9;
+  for (let round = 0; round < warmup + repeats; round++) {
+    seed = shuffle(order, seed);
+    for (const i of order) {
+      const times = await runChain(engine, inputs[i] as Float32Array, sizes[i] as number, stages, now);
+      if (round >= warmup) times.forEach((ms, s) => samples[i]?.[s]?.push(ms));
     }
-    if (!(x instanceof Float32Array)) engine.release(x);
   }
-  return entries.sort((a, b) => a.stage - b.stage || a.batchSize - b.batchSize);
+  const entries: StageLatencyProfileEntry[] = [];
+  for (let stage = 1; stage <= stages; stage++) {
+    sizes.forEach((batchSize, i) => {
+      const sorted = (samples[i]?.[stage - 1] ?? []).sort((a, b) => a - b);
+      entries.push({ stage, batchSize, medianMs: quantile(sorted, 0.5), p95Ms: quantile(sorted, 0.95), samples: sorted.length });
+    });
+  }
+  entries.forEach((entry, i) => options.onProgress?.(i + 1, entries.length, entry));
+  return entries;
+}
+
+/** Runs stages 1..stages on one batch as the service does (each stage on the previous one's features); each stage's ms. */
+async function runChain(engine: InferenceEngine, input: Float32Array, batchSize: number, stages: number, now = () => performance.now()): Promise<number[]> {
+  const times: number[] = [];
+  let x: Float32Array | FeatureBatch = input;
+  for (let stage = 1; stage <= stages; stage++) {
+    const started = now();
+    const result = await engine.runStage(stage, x, batchSize, stage < stages);
+    times.push(now() - started);
+    if (!(x instanceof Float32Array)) engine.release(x);
+    if (result.features === undefined) return times;
+    x = result.features;
+  }
+  if (!(x instanceof Float32Array)) engine.release(x);
+  return times;
+}
+
+/** Fisher-Yates with a xorshift32 generator: the same order on every run with the same seed; returns the next seed. */
+function shuffle(items: number[], seed: number): number {
+  let state = seed >>> 0 || 1;
+  for (let i = items.length - 1; i > 0; i--) {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    const j = state % (i + 1);
+    [items[i], items[j]] = [items[j] as number, items[i] as number];
+  }
+  return state;
 }
 
 export interface ProfileRequest extends ProfileOptions {
@@ -98,6 +129,9 @@ export interface ProfileRequest extends ProfileOptions {
   /** Measure even when a cached profile exists (and replace it). */
   refresh?: boolean;
 }
+
+/** Part of the cache key: profiles measured before the cells were interleaved are measured again, not trusted. */
+const PROFILE_METHOD = 'interleaved-rounds';
 
 export interface ProfileKey {
   key: string;
@@ -110,7 +144,7 @@ export interface ProfileKey {
 export async function profileKey(dir: string, model: Pick<LoadedModel, 'manifest'>, engine: EngineName, threads: number): Promise<ProfileKey> {
   const hash = await modelHash(dir, model.manifest);
   const cpuModel = cpus()[0]?.model.trim() ?? 'unknown';
-  const key = createHash('sha256').update(JSON.stringify([hash, engine, threads, cpuModel])).digest('hex').slice(0, 32);
+  const key = createHash('sha256').update(JSON.stringify([hash, engine, threads, cpuModel, PROFILE_METHOD])).digest('hex').slice(0, 32);
   return { key, modelHash: hash, engine, threads, cpuModel };
 }
 

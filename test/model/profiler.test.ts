@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/edgeke.ts';
 import type { LatencyProfile } from '../../src/model/profile-types.ts';
-import { batchSizesUpTo, loadOrMeasureProfile, quantile } from '../../src/model/profiler.ts';
+import type { FeatureBatch, InferenceEngine } from '../../src/model/engines/engine.ts';
+import type { LoadedModel } from '../../src/model/load-model.ts';
+import type { Manifest } from '../../src/model/manifest.ts';
+import { batchSizesUpTo, loadOrMeasureProfile, measureProfile, quantile } from '../../src/model/profiler.ts';
 import { IMAGE_MODEL } from './fixtures.ts';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'edgeke-profiles-'));
@@ -25,6 +28,35 @@ describe('profiler', () => {
   it('interpolates quantiles like numpy', () => {
     expect(quantile([1, 2, 3, 4], 0.5)).toBe(2.5);
     expect(quantile([0, 10], 0.95)).toBe(9.5);
+  });
+
+  it('a burst of other work during profiling inflates no cell: the cells are measured in interleaved rounds', async () => {
+    // Virtual time: stage s at batch b costs (s + 1) * b ms, six times that while a burst of other work runs. The
+    // chains at every batch size take 135 ms a round; the burst lasts 900 ms, 150 ms of work: more than a round, two
+    // timed samples of some cells at most. Measured one cell after another, the cells in it would all be six times
+    // too slow, while interleaved they keep the median.
+    let clock = 0;
+    const costMs = (stage: number, batchSize: number): number => (stage + 1) * batchSize;
+    const inBurst = (): boolean => clock >= 600 && clock < 1500;
+    const features = (batchSize: number): FeatureBatch => ({ engine: 'onnx', batchSize });
+    const engine: InferenceEngine = {
+      name: 'onnx',
+      backend: 'virtual',
+      runStage: (stage, _input, batchSize) => {
+        clock += costMs(stage, batchSize) * (inBurst() ? 6 : 1);
+        return Promise.resolve({ logits: new Float32Array(batchSize), ...(stage < 3 ? { features: features(batchSize) } : {}) });
+      },
+      selectRows: (_f, rows) => features(rows.length),
+      release: () => {},
+      close: () => Promise.resolve(),
+    };
+    const manifest = { stages: [{}, {}, {}], input: { shape: [1, 2, 2] } } as unknown as Manifest;
+    const model: LoadedModel = { dir: '/virtual', manifest, engine, close: () => Promise.resolve() };
+    const entries = await measureProfile(model, { maxBatch: 8, repeats: 7, warmup: 2, now: () => clock });
+    expect(entries).toHaveLength(12);
+    for (const entry of entries) expect(entry.medianMs).toBe(costMs(entry.stage, entry.batchSize));
+    // The burst is there: it shows in the tails.
+    expect(entries.some((entry) => entry.p95Ms > 3 * entry.medianMs)).toBe(true);
   });
 
   it('measures every stage at every batch size, then serves the cache', async () => {
