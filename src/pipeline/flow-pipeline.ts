@@ -85,6 +85,10 @@ export class FlowPipeline implements ExecutorFlow {
   private readonly injected$ = new Subject<SettledItem>();
   private readonly inferring = new Map<Frame, (item: SettledItem) => void>();
   private decoding = 0;
+  /** When a message last passed the arrival check. */
+  private lastAdmittedTs = -Infinity;
+  /** Messages let through as probes (see hopeless). */
+  private readonly probes = new WeakSet<RawMessage>();
   private waitingForSinks = false;
   private accepting = true;
   private leftForRedelivery = 0;
@@ -257,7 +261,7 @@ export class FlowPipeline implements ExecutorFlow {
    */
   private hopeless(message: RawMessage): string | undefined {
     const { policy } = this.config;
-    if (policy.latePolicy !== 'shed') return undefined;
+    if (policy.latePolicy !== 'shed' || this.probes.has(message)) return undefined;
     const { executor } = this.options;
     const now = this.now();
     const claimedTs = message.captureTs ?? peekEnvelope(message)?.captureTs;
@@ -266,10 +270,18 @@ export class FlowPipeline implements ExecutorFlow {
     if (executor.missesAt(policy, due, decoded)) {
       // A probe, when the learnt decode cost alone stands in the way and the decoders are idle with nothing waiting:
       // it costs no other frame anything, and a cost learnt in a stall would otherwise shed every frame for good.
-      const probe = this.decoding === 0 && this.intake.size === 0 && !executor.missesAt(policy, due, now);
-      return probe ? undefined : 'no-slack';
-    }
-    return executor.missesAt(policy, due, decoded + executor.backlogMs()) ? 'overload' : undefined;
+      // Also one frame per deadline, whatever the estimates say, while none got through: a frame shed here is never
+      // decoded nor run, so estimates made too pessimistic by a stall (seen once at start-up: every frame of a 20 s
+      // run shed 'no-slack' within 10 ms of arrival) could not learn otherwise.
+      const probe =
+        (this.decoding === 0 && this.intake.size === 0 && !executor.missesAt(policy, due, now)) ||
+        (now - this.lastAdmittedTs >= policy.deadlineMs && due > now);
+      if (!probe) return 'no-slack';
+      // Not shed by the intake's own check either, while it waits for a decoder.
+      this.probes.add(message);
+    } else if (executor.missesAt(policy, due, decoded + executor.backlogMs())) return 'overload';
+    this.lastAdmittedTs = now;
+    return undefined;
   }
 
   /** Room for one more decode: a decoder free, the model's queue for this flow short, no sink above high water. */

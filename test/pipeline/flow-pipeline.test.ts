@@ -229,6 +229,51 @@ describe('FlowPipeline with a real multi-exit model', () => {
     expect(acks.sort()).toEqual(['fresh', 'queued']);
   });
 
+  it('lets one frame a deadline through while none passes the arrival check, so estimates made too pessimistic recover', async () => {
+    // Its own model: the stall taught its latency model that stage 1 takes seconds, so every frame "misses" even alone.
+    const stalled = await openSharedModel({ path: MODEL_DIR, engine: 'onnx', threads: 1 }, {
+      logger,
+      maxBatch: 8,
+      profileCacheDir: mkdtempSync(join(tmpdir(), 'edgeke-profile-')),
+      profileRepeats: 3,
+    });
+    try {
+      for (let i = 0; i < 60; i++) stalled.estimator.observe({ stage: 1, batchSize: 1, ms: 60_000 });
+      expect(stalled.estimator.stageMs(1, 1, 0.5)).toBeGreaterThan(1_000);
+      const sink = new MemorySink();
+      const source = new Subject<RawMessage>();
+      const acks: string[] = [];
+      const config = flowConfig({ policy: { deadlineMs: 50, latePolicy: 'shed' } });
+      const manifest = stalled.loaded.manifest;
+      const decoder = createDecoder(config.decode, { flow: config.name, input: manifest.input, classes: manifest.classes, maxPayloadBytes: config.limits.maxPayloadBytes });
+      const decoded: string[] = [];
+      const pipeline = new FlowPipeline({
+        config,
+        configVersion: 1,
+        source,
+        decoder: { kind: decoder.kind, decode: (m) => (decoded.push('x'), decoder.decode(m)) },
+        executor: stalled.executor,
+        model: { name: manifest.name, engine: 'onnx', classes: manifest.classes },
+        sinks: [sink],
+        logger,
+      });
+      pipeline.start();
+      // 40 frames, one every 10 ms: 400 ms or more, eight deadlines or more.
+      for (let i = 0; i < 40; i++) {
+        source.next(message(`p${i}`, sine(i), acks));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(await pipeline.stop(10_000)).toBe(true);
+      expect(sink.results).toHaveLength(40);
+      expect(acks).toHaveLength(40);
+      // The first frame, then one per 50 ms at least (a busy machine only spaces the frames further apart).
+      expect(decoded.length).toBeGreaterThanOrEqual(1 + Math.floor((40 * 10) / 50) - 1);
+      expect(decoded.length).toBeLessThan(40);
+    } finally {
+      await stalled.loaded.close();
+    }
+  });
+
   it('under a burst far beyond capacity decodes only frames that can make it, freshest first', async () => {
     const sink = new MemorySink();
     const source = new Subject<RawMessage>();
