@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FlowStatsAggregator, percentile } from '../../src/sinks/flow-stats.ts';
 import { inferencePoint } from '../../src/sinks/inference-point.ts';
 import { checkPoint, fnv1a32, frameTimestampNs } from '../../src/sinks/influx-point.ts';
+import { lineProtocol } from '../../src/sinks/line-protocol.ts';
 import { InvalidPointError } from '../../src/sinks/sink-errors.ts';
 import { result } from './fakes.ts';
 
@@ -39,6 +40,14 @@ describe('inference points (docs/telemetry.md)', () => {
   it("carries the device's clock skew once it is estimated", () => {
     expect(inferencePoint(result('s', { deviceClockSkewMs: 299.5 })).fields).toMatchObject({ device_clock_skew_ms: 299.5 });
     expect(inferencePoint(result('s', { deviceClockSkewMs: Number.NaN })).fields).not.toHaveProperty('device_clock_skew_ms');
+  });
+
+  it('carries the device the skew was attributed to as a string field, never a tag (series stay bounded)', () => {
+    const point = inferencePoint(result('cam7-0001', { deviceClockSkewMs: 12, device: 'cam7' }));
+    expect(point.fields).toMatchObject({ device: 'cam7', device_clock_skew_ms: 12 });
+    expect(point.tags).not.toHaveProperty('device');
+    expect(lineProtocol(inferencePoint(result('x', { device: 'plant/line 1,cam="7"' })))).toContain(',device="plant/line 1,cam=\\"7\\"" ');
+    expect(inferencePoint(result('y')).fields).not.toHaveProperty('device');
   });
 
   it('leaves out non-finite timings instead of writing a batch-breaking NaN', () => {

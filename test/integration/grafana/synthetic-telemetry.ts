@@ -208,8 +208,9 @@ export function syntheticRuns(run: SyntheticRun): SyntheticRuns {
         deadlineMs: config.deadlineMs,
         configVersion: config.version,
         ...(label === undefined ? {} : { label }),
-        // Devices with clocks of their own have an estimated skew (a few ms either way here).
-        ...(flow.deviceClock ? { deviceClockSkewMs: 6 * next() - 3 } : {}),
+        // Devices with clocks of their own have an estimated skew (a few ms either way here), attributed to the device
+        // that sent the frame: two per flow, taking turns.
+        ...(flow.deviceClock ? { deviceClockSkewMs: 6 * next() - 3, device: `${flow.name}/device-${1 + (frameNumber % 2)}` } : {}),
       };
       const roll = next();
       if (roll < 0.01 + 0.04 * pressure) {
@@ -269,6 +270,7 @@ function inferencePointOf(result: FrameResult): TelemetryPoint {
   };
   if (result.reason !== undefined) fields.reason = result.reason;
   if (result.deviceClockSkewMs !== undefined) fields.device_clock_skew_ms = result.deviceClockSkewMs;
+  if (result.device !== undefined) fields.device = result.device;
   if (result.className !== undefined) fields.class = result.className;
   if (result.classIndex !== undefined) fields.class_index = BigInt(result.classIndex);
   if (result.confidence !== undefined) fields.confidence = result.confidence;
