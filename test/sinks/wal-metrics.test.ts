@@ -128,7 +128,7 @@ name: line1
 source: { kind: mqtt, url: "mqtt://127.0.0.1:1", topic: t }
 decode: json-values
 model: { path: test/fixtures/tiny-model/signal }
-sinks: { influx: { url: "http://127.0.0.1:1", database: edgeke, walDir: "${walDir}" } }
+sinks: { influx: { url: "http://127.0.0.1:1", database: edgeke, walDir: "${walDir}", statsIntervalMs: 3600000 } }
 `).config;
     const replayed: number[] = [];
     const commits: number[] = [];
@@ -138,7 +138,7 @@ sinks: { influx: { url: "http://127.0.0.1:1", database: edgeke, walDir: "${walDi
       clientFactory: () => client,
       onWalRecovered: (recovery) => replayed.push(recovery.records),
       walObserver: { committed: (records) => commits.push(records) },
-      // The default 5 s stats interval outlasts the test: the one flow_stats point is the one written on close.
+      // The hour-long stats interval outlasts the test: the one flow_stats point is the one written on close.
       stats: { model: 'signal', exitCount: 2, flowState: () => ({ deadlineMs: 50, queueDepth: 0, configVersion: 1 }) },
     });
     try {
