@@ -32,7 +32,7 @@ export const clocksSchema = z
   .object({
     deviceKey: doc(
       z.enum(DEVICE_KEYS).default(DEVICE_CLOCK_DEFAULTS.deviceKey),
-      "How devices are told apart for their clock skew (metric edgeke_device_clock_skew_seconds, label device): topic (the MQTT topic or OPC UA node a frame came on) or id-prefix (the frame id up to its last idPrefixSeparator, for devices sharing a topic; an id without it falls back to the topic; frames the device sent without an id get <flow>-<n> ids, so they share the device <flow>).",
+      "How devices are told apart for their clock skew (metric edgeke_device_clock_skew_seconds, label device; InfluxDB field device of each frame): topic (the MQTT topic or OPC UA node a frame came on) or id-prefix (the frame id up to its last idPrefixSeparator, for devices sharing a topic; an id without it falls back to the topic; frames the device sent without an id get <flow>-<n> ids, so they share the device <flow>).",
       'id-prefix',
     ),
     idPrefixSeparator: doc(

@@ -38,6 +38,8 @@ export interface Frame {
   receivedTs: number;
   /** The sending device's clock skew estimate (ms, positive = ahead of ours) when it stamps its frames. */
   deviceClockSkewMs?: number;
+  /** The device that estimate belongs to (src/pipeline/device-clocks.ts: topic or id prefix, or `other`). */
+  device?: string;
   /** Preprocessed model input, row-major, shape = the model manifest's input shape (no batch dimension). */
   tensor: Float32Array;
   /** True class index when the device knows it (simulators replaying labelled data). */
@@ -57,6 +59,8 @@ export interface FrameResult {
   captureTsSource: CaptureTsSource;
   /** The device's clock skew estimate (ms, positive = ahead of ours) when the frame was settled. */
   deviceClockSkewMs?: number;
+  /** The device `deviceClockSkewMs` belongs to, by the flow's `clocks.deviceKey` (topic or id prefix, or `other`). */
+  device?: string;
   model: string;
   /**
    * Version of the model that handled the frame: the first 12 hex digits of the sha256 of its folder (manifest.json

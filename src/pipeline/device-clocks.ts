@@ -49,6 +49,12 @@ export interface DeviceClockEvents {
 const SKEW_QUANTILE = 0.9;
 export const OTHER_DEVICES = 'other';
 
+/** One frame's observation: the estimate it was attributed to (its device key, or `other`) and that estimate now. */
+export interface DeviceSkew {
+  device: string;
+  skewMs: number;
+}
+
 /** The last `size` offsets, in arrival order and kept sorted (one insert and one removal per frame, no sort). */
 class SkewWindow {
   private readonly offsets: number[] = [];
@@ -126,10 +132,11 @@ export class DeviceClocks {
   }
 
   /**
-   * Adds one frame's (capture − receive) to its device's estimate; returns the estimate (ms). Once per frame. `id`:
-   * the id the device gave the frame (not one made up for it), for `deviceKey: 'id-prefix'`.
+   * Adds one frame's (capture − receive) to its device's estimate; returns the device it was attributed to and the
+   * estimate (ms). Once per frame. `id`: the id the device gave the frame (not one made up for it), for
+   * `deviceKey: 'id-prefix'`.
    */
-  observe(origin: string, claimedTs: number, receivedTs: number, id?: string): number {
+  observe(origin: string, claimedTs: number, receivedTs: number, id?: string): DeviceSkew {
     const key = this.deviceOf(origin, id);
     const device = this.devices.has(key) || this.devices.size < this.maxDevices ? key : OTHER_DEVICES;
     let clock = this.devices.get(device);
@@ -149,7 +156,7 @@ export class DeviceClocks {
       clock.flagged = false;
       this.options.logger.info({ device, skewMs: Math.round(skewMs) }, 'device clock back in step');
     }
-    return skewMs;
+    return { device, skewMs };
   }
 
   /** The current estimate of a device (by its key, see deviceOf), in ms, if it sent any capture time. */

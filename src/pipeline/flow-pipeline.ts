@@ -337,14 +337,15 @@ export class FlowPipeline implements ExecutorFlow {
     const answered: FrameResult = { ...result, e2eMs: this.clocks.nonNegative(result.e2eMs) };
     if (className !== undefined) answered.className = className;
     if (frame.deviceClockSkewMs !== undefined) answered.deviceClockSkewMs = frame.deviceClockSkewMs;
+    if (frame.device !== undefined) answered.device = frame.device;
     settle({ kind: 'settled', result: answered, ack: frame.ack });
   }
 
   /** The clock rule (device-clocks.ts) on a decoded frame: its device's skew observed, a future capture time replaced. */
   private withTrustedClock(origin: string, frame: Frame): Frame {
     if (frame.captureTsSource !== 'device') return frame;
-    const deviceClockSkewMs = this.clocks.observe(origin, frame.captureTs, frame.receivedTs, frame.id);
-    return { ...frame, ...this.clocks.judge(frame.captureTs, frame.receivedTs), deviceClockSkewMs };
+    const { device, skewMs } = this.clocks.observe(origin, frame.captureTs, frame.receivedTs, frame.id);
+    return { ...frame, ...this.clocks.judge(frame.captureTs, frame.receivedTs), deviceClockSkewMs: skewMs, device };
   }
 
   private async writeToSinks(result: FrameResult): Promise<void> {
@@ -362,7 +363,7 @@ export class FlowPipeline implements ExecutorFlow {
     // Shed before decoding: the id and time the envelope carries are read from its head, not parsed in full.
     const envelope = decoded ?? (message.id === undefined || message.captureTs === undefined ? peekEnvelope(message) : undefined);
     const claimedTs = message.captureTs ?? envelope?.captureTs;
-    const deviceClockSkewMs = claimedTs === undefined ? undefined : this.clocks.observe(message.origin, claimedTs, message.receivedTs, message.id ?? envelope?.id);
+    const skew = claimedTs === undefined ? undefined : this.clocks.observe(message.origin, claimedTs, message.receivedTs, message.id ?? envelope?.id);
     const label = envelope?.label;
     const result = unansweredResult(
       {
@@ -383,7 +384,10 @@ export class FlowPipeline implements ExecutorFlow {
       now,
     );
     result.e2eMs = this.clocks.nonNegative(result.e2eMs);
-    if (deviceClockSkewMs !== undefined) result.deviceClockSkewMs = deviceClockSkewMs;
+    if (skew !== undefined) {
+      result.deviceClockSkewMs = skew.skewMs;
+      result.device = skew.device;
+    }
     return { kind: 'settled', result, ack: message.ack };
   }
 

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.ts';
 import { createInfluxClient, type InfluxClientFactory } from './influx-client.ts';
 import { WAL_DEFAULTS, type InfluxSinkConfig } from './influx-sink-config.ts';
 import { InfluxWriter, type FlowStatsSettings } from './influx-writer.ts';
+import { WalCommitWindow } from './wal-interval.ts';
 import type { WalObserver } from './wal-state.ts';
 import { WriteAheadLog, type WalRecovery } from './write-ahead-log.ts';
 
@@ -41,6 +42,8 @@ export function walDirectory(flow: string, config: Pick<InfluxSinkConfig, 'walDi
 export async function createInfluxWriter(flow: string, config: InfluxSinkConfig, deps: InfluxWriterDependencies): Promise<InfluxWriter> {
   const client = (deps.clientFactory ?? createInfluxClient)({ url: config.url, username: config.username, password: config.password, requestTimeoutMs: deps.requestTimeoutMs }, config.database);
   const dir = walDirectory(flow, config, deps.stateDir);
+  // Group commits reach the metrics (walObserver) and, per interval, the flow_stats point.
+  const walCommits = new WalCommitWindow(deps.walObserver);
   let opened: Awaited<ReturnType<typeof WriteAheadLog.open>>;
   try {
     opened = await WriteAheadLog.open({
@@ -50,7 +53,7 @@ export async function createInfluxWriter(flow: string, config: InfluxSinkConfig,
       maxBytes: config.walMaxBytes ?? config.spillMaxBytes ?? WAL_DEFAULTS.maxBytes,
       memoryMaxRecords: config.bufferMaxPoints,
       commitIntervalMs: config.walCommitIntervalMs ?? WAL_DEFAULTS.commitIntervalMs,
-      ...(deps.walObserver === undefined ? {} : { observer: deps.walObserver }),
+      observer: walCommits,
     });
   } catch (error) {
     throw new ConfigError(`flow ${flow}: the write-ahead log folder ${dir} cannot be used (${(error as Error).message}); set sinks.influx.walDir to a writable folder of its own`, { cause: error });
@@ -76,6 +79,8 @@ export async function createInfluxWriter(flow: string, config: InfluxSinkConfig,
     logger: deps.logger,
     wal: log,
     recoveredKeys: recovery.keys,
+    replayedRecords: recovery.records,
+    walCommits,
     stats: deps.stats === undefined ? undefined : { ...deps.stats, intervalMs: config.statsIntervalMs },
     now: deps.now,
     random: deps.random,

@@ -1,5 +1,6 @@
 import type { FrameResult, Outcome } from '../core/frame.ts';
 import { msToNs, type InfluxPoint } from './influx-point.ts';
+import type { WalInterval } from './wal-interval.ts';
 
 export const FLOW_STATS_MEASUREMENT = 'flow_stats';
 /** flow_stats declares exit_1..exit_N; models have a handful of exits, this bounds the schema. */
@@ -21,6 +22,14 @@ export const FLOW_STATS_FIELD_TYPES: Record<string, 'integer' | 'float'> = {
   config_version: 'integer',
   sink_buffer: 'integer',
   sink_dropped: 'integer',
+  wal_bytes: 'integer',
+  wal_segments: 'integer',
+  wal_commits: 'integer',
+  wal_committed: 'integer',
+  wal_fsync_mean_ms: 'float',
+  wal_fsync_max_ms: 'float',
+  wal_intake_held_ms: 'float',
+  wal_replayed: 'integer',
   ...Object.fromEntries(Array.from({ length: MAX_EXITS }, (_, index) => [`exit_${index + 1}`, 'integer'])),
 };
 export const FLOW_STATS_TAGS = ['flow', 'model'] as const;
@@ -36,6 +45,8 @@ export interface FlowState {
 export interface SinkState {
   bufferedPoints: number;
   droppedInInterval: number;
+  /** Its write-ahead log over the interval (the `wal_*` fields; left out when absent). */
+  wal?: WalInterval;
 }
 
 /**
@@ -79,6 +90,7 @@ export class FlowStatsAggregator {
       sink_dropped: sinkState.droppedInInterval,
     };
     if (frames > 0) fields.attainment = this.counts.ok / frames;
+    if (sinkState.wal !== undefined) Object.assign(fields, walFields(sinkState.wal));
     const exits = Math.min(Math.max(this.exitCount, ...this.exits.keys(), 0), MAX_EXITS);
     for (let exit = 1; exit <= exits; exit += 1) fields[`exit_${exit}`] = this.exits.get(exit) ?? 0;
     if (this.latencies.length > 0) {
@@ -93,6 +105,26 @@ export class FlowStatsAggregator {
     this.intervalStart = endTs;
     return { measurement: FLOW_STATS_MEASUREMENT, tags: { flow: this.flow, model: this.model }, fields, timestamp: msToNs(endTs) };
   }
+}
+
+/** The `wal_*` fields of an interval; fsync times only when there was a commit to time. */
+function walFields(wal: WalInterval): InfluxPoint['fields'] {
+  const fields: InfluxPoint['fields'] = {
+    wal_bytes: wal.bytes,
+    wal_segments: wal.segments,
+    wal_intake_held_ms: wal.intakeHeldSeconds * 1000,
+    wal_replayed: wal.replayedRecords,
+  };
+  const commits = wal.commits;
+  if (commits !== undefined) {
+    fields.wal_commits = commits.commits;
+    fields.wal_committed = commits.records;
+    if (commits.commits > 0) {
+      fields.wal_fsync_mean_ms = (commits.seconds / commits.commits) * 1000;
+      fields.wal_fsync_max_ms = commits.maxSeconds * 1000;
+    }
+  }
+  return fields;
 }
 
 /** Nearest-rank percentile of sorted values. */

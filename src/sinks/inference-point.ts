@@ -19,6 +19,8 @@ export const INFERENCE_FIELD_TYPES = {
   deadline_met: 'boolean',
   config_version: 'integer',
   capture_ts_source: 'string',
+  device_clock_skew_ms: 'float',
+  device: 'string',
 } as const;
 export const INFERENCE_TAGS = ['flow', 'model', 'engine', 'exit', 'outcome', 'model_version'] as const;
 
@@ -44,6 +46,8 @@ export function inferencePoint(result: FrameResult): InfluxPoint {
   fields.config_version = result.configVersion;
   fields.capture_ts_source = result.captureTsSource;
   if (result.deviceClockSkewMs !== undefined && Number.isFinite(result.deviceClockSkewMs)) fields.device_clock_skew_ms = result.deviceClockSkewMs;
+  // A field, not a tag: series stay per flow, model, exit and outcome however many devices send (docs/telemetry.md).
+  if (result.device !== undefined) fields.device = result.device;
   return {
     measurement: INFERENCE_MEASUREMENT,
     tags: {

@@ -8,6 +8,7 @@ import { checkPoint, type InfluxPoint } from './influx-point.ts';
 import { lineProtocol } from './line-protocol.ts';
 import { RetryBackoff } from './retry-backoff.ts';
 import { SinkClosedError, type InfluxWriteError } from './sink-errors.ts';
+import { WalIntervals, type WalCommitWindow } from './wal-interval.ts';
 import type { WalState } from './wal-state.ts';
 import type { WalBatch, WalStats, WriteAheadLog } from './write-ahead-log.ts';
 
@@ -56,6 +57,10 @@ export interface InfluxWriterOptions {
   wal: WriteAheadLog;
   /** Keys of the records the log recovered or retained (WalRecovery.keys): redeliveries of these are not written again. */
   recoveredKeys?: readonly string[];
+  /** Records the log replayed from the previous run (WalRecovery.records), for the first flow_stats point. */
+  replayedRecords?: number;
+  /** The window the log's observer feeds with its group commits, for the flow_stats fsync fields. */
+  walCommits?: WalCommitWindow;
   stats?: FlowStatsSettings;
   now?: () => number;
   random?: () => number;
@@ -92,6 +97,7 @@ export class InfluxWriter {
   private readonly now: () => number;
   private readonly stats: FlowStatsAggregator | undefined;
   private readonly wal: WriteAheadLog;
+  private readonly walIntervals: WalIntervals;
   /** Keys of recent frames, each with the promise of its record's durability (insertion order = age). */
   private readonly recent = new Map<string, Promise<void>>();
   /** The keys of `recent` in the order they came, from `recentOrderHead` on: the oldest leaves first. */
@@ -117,6 +123,7 @@ export class InfluxWriter {
   constructor(private readonly options: InfluxWriterOptions) {
     this.now = options.now ?? Date.now;
     this.wal = options.wal;
+    this.walIntervals = new WalIntervals(options.wal, options.walCommits, options.replayedRecords ?? 0);
     this.backoff = new RetryBackoff({
       initialMs: options.settings.retryInitialMs ?? 100,
       maxMs: options.settings.retryMaxMs ?? 5_000,
@@ -295,7 +302,11 @@ export class InfluxWriter {
   private async writeFlowStats(): Promise<void> {
     const stats = this.options.stats;
     if (this.stats === undefined || stats === undefined || this.closed) return;
-    const point = this.stats.close(this.now(), stats.flowState(), { bufferedPoints: this.bufferedPoints, droppedInInterval: this.droppedSinceStats });
+    const point = this.stats.close(this.now(), stats.flowState(), {
+      bufferedPoints: this.bufferedPoints,
+      droppedInInterval: this.droppedSinceStats,
+      wal: this.walIntervals.next(),
+    });
     this.droppedSinceStats = 0;
     await this.writePoint(point).catch(() => undefined);
   }

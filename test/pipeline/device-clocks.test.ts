@@ -30,7 +30,7 @@ describe('DeviceClocks', () => {
       const offset = (seed % 41) - 20 + (i > 200 ? 300 : 0); // a clock that jumps 300 ms ahead half-way
       offsets.push(offset);
       const last = offsets.slice(-16).sort((a, b) => a - b);
-      expect(rule.observe('plant/cam1', RECEIVED + offset, RECEIVED)).toBe(last[Math.min(last.length - 1, Math.floor(0.9 * last.length))]);
+      expect(rule.observe('plant/cam1', RECEIVED + offset, RECEIVED).skewMs).toBe(last[Math.min(last.length - 1, Math.floor(0.9 * last.length))]);
     }
   });
 
@@ -93,8 +93,8 @@ describe('DeviceClocks', () => {
     for (let i = 0; i < 64; i++) {
       const received = RECEIVED + i * 10;
       const transit = 2 + ((i * 7) % 39);
-      rule.observe('plant/line1', received - transit + 300, received, `cam7-${i}`);
-      rule.observe('plant/line1', received - transit - 5_000, received, `line-2-cam-8-${i}`);
+      expect(rule.observe('plant/line1', received - transit + 300, received, `cam7-${i}`).device).toBe('cam7');
+      expect(rule.observe('plant/line1', received - transit - 5_000, received, `line-2-cam-8-${i}`).device).toBe('line-2-cam-8');
     }
     expect([...events.skews.keys()].sort()).toEqual(['cam7', 'line-2-cam-8']);
     expect(events.skews.get('cam7')).toBeGreaterThan(290);
@@ -123,7 +123,9 @@ describe('DeviceClocks', () => {
 
   it('bounds the devices it keeps: past maxDevices the rest share one estimate', () => {
     const { rule, events } = clocks({ maxDevices: 2 });
-    for (const topic of ['a', 'b', 'c', 'd']) rule.observe(topic, RECEIVED, RECEIVED);
+    // Each frame says which estimate it was attributed to (written with its point): its own, or the shared one.
+    const attributed = ['a', 'b', 'c', 'd', 'a'].map((topic) => rule.observe(topic, RECEIVED, RECEIVED).device);
+    expect(attributed).toEqual(['a', 'b', OTHER_DEVICES, OTHER_DEVICES, 'a']);
     expect([...events.skews.keys()].sort()).toEqual(['a', 'b', OTHER_DEVICES]);
   });
 

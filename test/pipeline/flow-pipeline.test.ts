@@ -201,10 +201,16 @@ describe('FlowPipeline with a real multi-exit model', () => {
       expect(result.captureTsSource).toBe('receive');
       expect(result.e2eMs).toBeGreaterThanOrEqual(0);
       expect(result.deviceClockSkewMs).toBeGreaterThan(200);
+      expect(result.device).toBe('plant/ahead');
     }
     expect(untrusted).toBe(10);
     expect(behind.map((r) => [r.outcome, r.reason])).toEqual(new Array(10).fill(['shed', 'no-slack']));
-    for (const result of behind) expect(result.e2eMs).toBeGreaterThan(4_900);
+    for (const result of behind) {
+      expect(result.e2eMs).toBeGreaterThan(4_900);
+      // Shed before decoding, still attributed to its device with the skew it was judged by.
+      expect(result.device).toBe('plant/behind');
+      expect(result.deviceClockSkewMs).toBeLessThan(-4_900);
+    }
     expect(skews.get('plant/ahead')).toBeGreaterThan(200);
     expect(skews.get('plant/behind')).toBeLessThan(-4_900);
     expect(acks).toHaveLength(20);

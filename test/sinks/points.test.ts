@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FlowStatsAggregator, percentile } from '../../src/sinks/flow-stats.ts';
+import { FLOW_STATS_FIELD_TYPES, FlowStatsAggregator, percentile } from '../../src/sinks/flow-stats.ts';
 import { inferencePoint } from '../../src/sinks/inference-point.ts';
 import { checkPoint, fnv1a32, frameTimestampNs } from '../../src/sinks/influx-point.ts';
+import { lineProtocol } from '../../src/sinks/line-protocol.ts';
 import { InvalidPointError } from '../../src/sinks/sink-errors.ts';
 import { result } from './fakes.ts';
 
@@ -39,6 +40,14 @@ describe('inference points (docs/telemetry.md)', () => {
   it("carries the device's clock skew once it is estimated", () => {
     expect(inferencePoint(result('s', { deviceClockSkewMs: 299.5 })).fields).toMatchObject({ device_clock_skew_ms: 299.5 });
     expect(inferencePoint(result('s', { deviceClockSkewMs: Number.NaN })).fields).not.toHaveProperty('device_clock_skew_ms');
+  });
+
+  it('carries the device the skew was attributed to as a string field, never a tag (series stay bounded)', () => {
+    const point = inferencePoint(result('cam7-0001', { deviceClockSkewMs: 12, device: 'cam7' }));
+    expect(point.fields).toMatchObject({ device: 'cam7', device_clock_skew_ms: 12 });
+    expect(point.tags).not.toHaveProperty('device');
+    expect(lineProtocol(inferencePoint(result('x', { device: 'plant/line 1,cam="7"' })))).toContain(',device="plant/line 1,cam=\\"7\\"" ');
+    expect(inferencePoint(result('y')).fields).not.toHaveProperty('device');
   });
 
   it('leaves out non-finite timings instead of writing a batch-breaking NaN', () => {
@@ -96,6 +105,36 @@ describe('flow_stats points', () => {
     expect(next.fields).toMatchObject({ frames: 0, ok: 0, exit_1: 0, throughput_fps: 0 });
     expect(next.fields).not.toHaveProperty('attainment');
     expect(next.fields).not.toHaveProperty('p50_ms');
+  });
+
+  it('carries the write-ahead log over the interval: backlog at its end, commits and holds in it, replays once', () => {
+    const stats = new FlowStatsAggregator('line1', 'neu-surface', 1, 0);
+    const flow = { deadlineMs: 50, queueDepth: 0, configVersion: 1 };
+    const wal = { bytes: 40_960, segments: 2, intakeHeldSeconds: 1.25, replayedRecords: 17 };
+    const point = stats.close(5_000, flow, { bufferedPoints: 120, droppedInInterval: 0, wal: { ...wal, commits: { commits: 4, records: 100, seconds: 0.01, maxSeconds: 0.004 } } });
+    expect(point.fields).toMatchObject({
+      sink_buffer: 120,
+      wal_bytes: 40_960,
+      wal_segments: 2,
+      wal_commits: 4,
+      wal_committed: 100,
+      wal_fsync_mean_ms: 2.5,
+      wal_fsync_max_ms: 4,
+      wal_intake_held_ms: 1_250,
+      wal_replayed: 17,
+    });
+    // No commit in the interval: nothing to time, so no fsync fields (not a zero that reads as a fast disk).
+    const idle = stats.close(10_000, flow, { bufferedPoints: 0, droppedInInterval: 0, wal: { ...wal, replayedRecords: 0, commits: { commits: 0, records: 0, seconds: 0, maxSeconds: 0 } } });
+    expect(idle.fields).toMatchObject({ wal_commits: 0, wal_committed: 0, wal_replayed: 0 });
+    expect(idle.fields).not.toHaveProperty('wal_fsync_mean_ms');
+    expect(idle.fields).not.toHaveProperty('wal_fsync_max_ms');
+    // Commits nobody observed are left out rather than written as none.
+    const unobserved = stats.close(15_000, flow, { bufferedPoints: 0, droppedInInterval: 0, wal });
+    expect(unobserved.fields).toHaveProperty('wal_bytes', 40_960);
+    expect(unobserved.fields).not.toHaveProperty('wal_commits');
+    // Every wal_* field is declared, so integers are written as integers.
+    for (const name of Object.keys(point.fields)) expect(FLOW_STATS_FIELD_TYPES[name], name).toBeDefined();
+    expect(lineProtocol(point)).toContain('wal_bytes=40960i');
   });
 
   it('uses nearest-rank percentiles', () => {

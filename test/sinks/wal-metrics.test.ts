@@ -7,7 +7,7 @@ import { encodeRecord, type WalRecord } from '../../src/sinks/wal-record.ts';
 import { WriteAheadLog, type WriteAheadLogOptions } from '../../src/sinks/write-ahead-log.ts';
 import { EdgekeMetrics } from '../../src/telemetry/metrics.ts';
 import { loadFlow } from '../helpers/flow-from-yaml.ts';
-import { FakeInfluxClient, silentLogger } from './fakes.ts';
+import { FakeInfluxClient, result, silentLogger } from './fakes.ts';
 
 // What the write-ahead log tells its metrics: each group commit (records, write + fdatasync seconds) through its
 // observer, and what it holds on demand (bytes, records, segments, time it held intake back near its bound). The log
@@ -128,20 +128,37 @@ name: line1
 source: { kind: mqtt, url: "mqtt://127.0.0.1:1", topic: t }
 decode: json-values
 model: { path: test/fixtures/tiny-model/signal }
-sinks: { influx: { url: "http://127.0.0.1:1", database: edgeke, walDir: "${walDir}" } }
+sinks: { influx: { url: "http://127.0.0.1:1", database: edgeke, walDir: "${walDir}", statsIntervalMs: 3600000 } }
 `).config;
     const replayed: number[] = [];
+    const commits: number[] = [];
     const client = new FakeInfluxClient();
     const writer = await createInfluxWriter('line1', config.sinks.influx as NonNullable<typeof config.sinks.influx>, {
       logger: silentLogger,
       clientFactory: () => client,
       onWalRecovered: (recovery) => replayed.push(recovery.records),
+      walObserver: { committed: (records) => commits.push(records) },
+      // The hour-long stats interval outlasts the test: the one flow_stats point is the one written on close.
+      stats: { model: 'signal', exitCount: 2, flowState: () => ({ deadlineMs: 50, queueDepth: 0, configVersion: 1 }) },
     });
     try {
       expect(replayed).toEqual([17]);
       expect(writer.walState.records).toBe(17);
+      await Promise.all(Array.from({ length: 30 }, (_, index) => writer.write(result(`after-${index}`, { captureTs: 1_764_000_000_000 + index }))));
     } finally {
-      await writer.close(500);
+      await writer.close(2_000);
     }
+    // ... and so does its flow_stats point (for the dashboards, which read only InfluxDB), with the interval's commits.
+    const [stats, ...more] = client.storedFields('flow_stats');
+    expect(more).toEqual([]);
+    const field = (name: string): string | undefined => stats?.split(',').find((entry) => entry.startsWith(`${name}=`))?.slice(name.length + 1);
+    expect(field('wal_replayed')).toBe('17i');
+    expect(field('wal_committed')).toBe('30i');
+    // The metrics saw the same commits (the flow_stats point's own commit came after it was made).
+    expect(field('wal_commits')).toBe(`${commits.length - 1}i`);
+    expect(Number(field('wal_fsync_max_ms'))).toBeGreaterThanOrEqual(Number(field('wal_fsync_mean_ms')));
+    expect(Number(field('wal_fsync_mean_ms'))).toBeGreaterThan(0);
+    expect(Number(field('wal_bytes')?.replace('i', ''))).toBeGreaterThan(0);
+    expect(field('wal_intake_held_ms')).toBe('0');
   });
 });

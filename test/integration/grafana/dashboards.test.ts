@@ -34,6 +34,12 @@ beforeAll(async () => {
 /** Flows whose devices send capture times (the others rightly have no clock skew). */
 const flowsWithClocks = DEFAULT_FLOWS.filter((flow) => flow.deviceClock).map((flow) => flow.name);
 
+/** Whether a query selects only the clock skew (a table showing it next to other columns has rows regardless). */
+function selectsOnlySkew(query: string): boolean {
+  const selected = [...(/^SELECT (.*?) FROM /.exec(query)?.[1] ?? '').replace(/ AS "[^"]*"/g, '').matchAll(/"(\w+)"/g)].map((match) => match[1]);
+  return selected.length > 0 && selected.every((field) => field === 'device_clock_skew_ms');
+}
+
 /**
  * Whether a query must return data: a config-change annotation is empty, rightly, for a flow that was never reloaded,
  * and a clock-skew panel for a flow whose devices send no capture time.
@@ -41,7 +47,7 @@ const flowsWithClocks = DEFAULT_FLOWS.filter((flow) => flow.deviceClock).map((fl
 function expectsData(run: QueryRun): boolean {
   const flow = run.variables.flow;
   if (run.kind === 'annotation' && run.where.startsWith('annotation "Config changes"')) return flow === undefined || (telemetry.configChanges.get(flow) ?? []).length > 0;
-  if (run.query.includes('device_clock_skew_ms') && typeof flow === 'string') return flowsWithClocks.includes(flow);
+  if (selectsOnlySkew(run.query) && typeof flow === 'string') return flowsWithClocks.includes(flow);
   return true;
 }
 
@@ -72,7 +78,7 @@ describe('synthetic telemetry', () => {
   it('uses exactly the tags, fields and types of docs/telemetry.md', () => {
     const schema = documentedSchema();
     expect(schema.inference.tags).toEqual(new Set(['flow', 'model', 'engine', 'exit', 'outcome', 'model_version']));
-    expect(schema.inference.fields.size).toBe(15);
+    expect(schema.inference.fields.size).toBe(16);
     expect(schema.flow_stats.fields.get('p95_ms')).toBe('float');
     const seen = new Set<string>();
     for (const point of telemetry.points) {
@@ -154,7 +160,7 @@ describe.each([
     expect(failing, describeFailures(failing)).toEqual([]);
     // Queries grouped by flow see every flow; queries of one flow see only that flow.
     for (const run of runs.filter((one) => /GROUP BY .*"flow"/.test(one.query) && one.kind === 'panel')) {
-      const flows = run.query.includes('device_clock_skew_ms') ? flowsWithClocks : flowNames;
+      const flows = selectsOnlySkew(run.query) ? flowsWithClocks : flowNames;
       expect(new Set(run.series.map((series) => series.tags?.flow)), run.where).toEqual(new Set(flows));
     }
   });
@@ -173,6 +179,10 @@ describe('dashboards over the points the InfluxDB sink builds', () => {
       'SELECT sum("frames"), sum("ok"), sum("late"), sum("shed"), sum("error"), sum("exit_1") FROM "flow_stats" GROUP BY "flow"',
       'SELECT count("id"), sum("e2e_ms"), count("correct") FROM "inference" GROUP BY "flow", "outcome", "exit"',
       'SELECT count("id"), max("device_clock_skew_ms") FROM "inference" GROUP BY "flow", "model_version"',
+      // The device a frame's skew belongs to, as both write it.
+      'SELECT count("device"), min("device_clock_skew_ms"), max("device_clock_skew_ms") FROM "inference" WHERE "device" = \'camera-neu/device-2\' GROUP BY "flow"',
+      // The write-ahead log fields of flow_stats.
+      'SELECT sum("wal_commits"), sum("wal_committed"), sum("wal_replayed"), mean("wal_fsync_mean_ms"), max("wal_fsync_max_ms"), sum("wal_intake_held_ms"), max("wal_bytes"), max("wal_segments") FROM "flow_stats" GROUP BY "flow"',
     ]) {
       const [ours] = await influxQuery(influxUrl, DATABASE, query);
       const [sinks] = await influxQuery(influxUrl, SINK_DATABASE, query);
@@ -284,6 +294,81 @@ describe('dashboard numbers match the data', () => {
     const skews = inference.filter((point) => point.tags.flow === 'bearing-cwru').map((point) => Number(point.fields.device_clock_skew_ms));
     expect(Math.min(...rows.map((row) => Number(row[columns.indexOf('min')])))).toBeCloseTo(Math.min(...skews), 9);
     expect(Math.max(...rows.map((row) => Number(row[columns.indexOf('max')])))).toBeCloseTo(Math.max(...skews), 9);
+  });
+});
+
+describe('durability panels match the write-ahead log data', () => {
+  const context = () => ({ range: { fromMs: telemetry.fromMs, toMs: telemetry.toMs }, maxDataPoints: 1_000, minInterval: datasource.minInterval });
+  const walStats = (flow: string) => telemetry.points.filter((point) => point.measurement === 'flow_stats' && point.tags.flow === flow);
+  const numbers = (flow: string, field: string) => walStats(flow).map((point) => Number(point.fields[field]));
+
+  /** Rows of every target of a panel (by title), as [time, ...values], per series (keyed by its flow tag). */
+  async function panelRows(file: string, title: string, variables: Record<string, string> = {}): Promise<Map<string, (number | null)[][]>> {
+    const queries = dashboardQueries(loadDashboard(file)).filter((query) => query.where.startsWith(`panel "${title}"`));
+    expect(queries.length, title).toBeGreaterThan(0);
+    const rows = new Map<string, (number | null)[][]>();
+    for (const query of queries) {
+      const [result] = await influxQuery(influxUrl, DATABASE, expandInfluxQl(query.query, { ...context(), variables }));
+      for (const series of result?.series ?? []) {
+        const key = `${series.tags?.flow ?? variables.flow ?? ''} ${query.where}`;
+        rows.set(key, series.values.map((row) => row.map((value) => (value === null ? null : Number(value)))));
+      }
+    }
+    return rows;
+  }
+
+  it('shows the points replayed on start, per flow and for one flow', async () => {
+    const expected = Object.fromEntries(DEFAULT_FLOWS.map((flow) => [flow.name, flow.walReplayed]));
+    expect(expected['camera-neu']).toBeGreaterThan(0);
+    const perFlow = await panelRows('edgeke-overview.json', 'Points replayed on start, per flow');
+    expect(Object.fromEntries([...perFlow].map(([key, rows]) => [key.split(' ')[0], rows[0]?.[1]]))).toEqual(expected);
+    for (const flow of flowNames) {
+      const [rows] = (await panelRows('edgeke-flow.json', 'Points replayed on start', { flow })).values();
+      expect(rows?.[0]?.[1], flow).toBe(expected[flow]);
+    }
+  });
+
+  it('shows the share of time intake was held back: over the buckets it adds up to the held time, within 0..1', async () => {
+    const { intervalMs } = grafanaInterval(context());
+    for (const [file, variables] of [['edgeke-flow.json', (flow: string) => ({ flow })], ['edgeke-overview.json', () => ({})]] as const) {
+      const panel = await panelRows(file, 'Intake held back', variables('camera-neu'));
+      for (const flow of file === 'edgeke-flow.json' ? ['camera-neu'] : flowNames) {
+        const rows = [...panel].find(([key]) => key.startsWith(`${flow} `))?.[1] ?? [];
+        const shares = rows.map((row) => row[1] ?? 0);
+        for (const share of shares) expect(share).toBeGreaterThanOrEqual(0);
+        for (const share of shares) expect(share).toBeLessThanOrEqual(1);
+        const heldMs = numbers(flow, 'wal_intake_held_ms').reduce((sum, value) => sum + value, 0);
+        expect(shares.reduce((sum, share) => sum + share * intervalMs, 0), `${file} ${flow}`).toBeCloseTo(heldMs, 6);
+        // Only the flow whose InfluxDB went away was held back.
+        expect(heldMs > 0, flow).toBe(flow === 'camera-neu');
+      }
+    }
+  });
+
+  it('shows the backlog peak during the InfluxDB outage, and the longest fsync', async () => {
+    const camera = DEFAULT_FLOWS.find((flow) => flow.name === 'camera-neu');
+    const outage = camera?.influxOutage ?? { atMs: 0, durationMs: 0 };
+    const panel = await panelRows('edgeke-flow.json', 'Write-ahead log backlog', { flow: 'camera-neu' });
+    const bytes = [...panel].find(([key]) => key.endsWith('target A'))?.[1] ?? [];
+    const peak = bytes.reduce((best, row) => ((row[1] ?? 0) > (best[1] ?? 0) ? row : best), [0, 0]);
+    expect(peak[1]).toBe(Math.max(...numbers('camera-neu', 'wal_bytes')));
+    expect(peak[0]).toBeGreaterThanOrEqual(telemetry.fromMs + outage.atMs);
+    expect(peak[0]).toBeLessThanOrEqual(telemetry.fromMs + outage.atMs + outage.durationMs);
+    const points = [...panel].find(([key]) => key.endsWith('target B'))?.[1] ?? [];
+    expect(Math.max(...points.map((row) => row[1] ?? 0))).toBe(Math.max(...numbers('camera-neu', 'sink_buffer')));
+
+    const fsync = await panelRows('edgeke-flow.json', 'Write-ahead log fsync', { flow: 'bearing-cwru' });
+    const [latency, perFsync] = [...fsync.values()];
+    expect(Math.max(...(latency ?? []).map((row) => row[2] ?? 0))).toBeCloseTo(Math.max(...numbers('bearing-cwru', 'wal_fsync_max_ms')), 9);
+    // Points per fsync: one stats point per 5 s bucket here, so the panel shows each interval's committed / commits.
+    expect(grafanaInterval(context()).intervalMs).toBe(5_000);
+    const committed = numbers('bearing-cwru', 'wal_committed');
+    const expected = numbers('bearing-cwru', 'wal_commits').map((commits, index) => (committed[index] ?? 0) / commits);
+    const ratios = (perFsync ?? []).flatMap((row) => (row[1] === null || row[1] === undefined ? [] : [row[1]]));
+    expect(ratios.sort((a, b) => a - b)).toEqual(expected.sort((a, b) => a - b));
+    expect(Math.min(...ratios)).toBeGreaterThanOrEqual(1);
+    const overview = await panelRows('edgeke-overview.json', 'Longest fsync per flow');
+    expect(new Set([...overview.keys()].map((key) => key.split(' ')[0]))).toEqual(new Set(flowNames));
   });
 });
 

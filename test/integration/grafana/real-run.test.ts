@@ -10,7 +10,7 @@ import { readManifest } from '../../../src/model/manifest.ts';
 import { EdgekeService } from '../../../src/pipeline/service.ts';
 import { startCameraSimulator } from '../../../src/simulators/camera-simulator.ts';
 import { DASHBOARD_FILES, loadDashboard, nonEmptySeries, provisionedDatasource, runDashboardQueries } from './dashboard-check.ts';
-import { influxQuery } from './influx-loader.ts';
+import { influxQuery, type InfluxQlResult } from './influx-loader.ts';
 
 // The dashboards over telemetry from a real run: the service answers replayed NEU camera frames with the shipped
 // model and writes to a real InfluxDB; mid-run the deadline is tightened (a config change, frames shed) and a broken
@@ -50,8 +50,38 @@ describe('dashboards over a real run', () => {
     };
     const failing = runs.filter((run) => run.error !== undefined || (nonEmptySeries(run.series).length === 0) === expectsData(run.query));
     expect(failing.map((run) => `${run.kind} ${run.where}: ${run.error ?? 'no data'}`)).toEqual([]);
+    if (file === DASHBOARD_FILES[0]) await expectWalFieldsOfTheRun();
   });
 });
+
+/**
+ * What the durability panels show of the run: every frame's point went through the write-ahead log once (its
+ * commits, as flow_stats counts them, hold every inference point, plus the stats points before the last), a fresh log
+ * replayed nothing, and the fsyncs took some time, each.
+ */
+async function expectWalFieldsOfTheRun(): Promise<void> {
+  const first = (result: InfluxQlResult | undefined): number[] => (result?.series?.[0]?.values[0] ?? []).map(Number);
+  const [inference, stats, wal] = await influxQuery(
+    inject('influxUrl'),
+    DATABASE,
+    'SELECT count("id") FROM "inference"; SELECT count("frames") FROM "flow_stats"; ' +
+      'SELECT sum("wal_committed"), sum("wal_commits"), sum("wal_replayed"), min("wal_fsync_mean_ms"), max("wal_fsync_max_ms"), max("wal_bytes") FROM "flow_stats"',
+  );
+  const [, frames = 0] = first(inference);
+  const [, statsPoints = 0] = first(stats);
+  const [, committed = 0, commits = 0, replayed, fsyncMin = 0, fsyncMax, bytes] = first(wal);
+  expect(frames).toBeGreaterThan(400);
+  expect(committed).toBeGreaterThanOrEqual(frames);
+  expect(committed).toBeLessThan(frames + statsPoints);
+  // Each fsync made at least one point durable (how many more depends on how the frames came together).
+  expect(commits).toBeGreaterThan(0);
+  expect(commits).toBeLessThanOrEqual(committed);
+  expect(replayed).toBe(0);
+  expect(fsyncMin).toBeGreaterThan(0);
+  expect(fsyncMax).toBeGreaterThanOrEqual(fsyncMin);
+  expect(bytes).toBeGreaterThan(0);
+  console.info(`[grafana] real run: ${frames} frames, ${committed} points made durable in ${commits} fsyncs; fsync per interval mean >= ${fsyncMin.toFixed(2)} ms, longest ${fsyncMax?.toFixed(2)} ms`);
+}
 
 let ran = false;
 async function runOnce(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { FrameResult } from '../../../src/core/frame.ts';
+import type { WalInterval } from '../../../src/sinks/wal-interval.ts';
 import type { TelemetryPoint } from './influx-loader.ts';
 import { seededRandom as random } from '../../helpers/seeded-random.ts';
 
@@ -32,6 +33,10 @@ export interface SyntheticFlow {
   deviceClock: boolean;
   /** Model versions (content hashes) in order; the first entry must be at 0. A later one is a model swap. */
   models: ModelChange[];
+  /** Points its write-ahead log replayed on start (left by a previous run). */
+  walReplayed: number;
+  /** An InfluxDB outage (offsets from the start, ms): the log's backlog grows, and past a bound intake is held back. */
+  influxOutage?: { atMs: number; durationMs: number };
 }
 
 export interface ModelChange {
@@ -51,7 +56,7 @@ export interface SyntheticRun {
 export interface StatsInterval {
   endMs: number;
   flowState: { deadlineMs: number; queueDepth: number; configVersion: number };
-  sinkState: { bufferedPoints: number; droppedInInterval: number };
+  sinkState: { bufferedPoints: number; droppedInInterval: number; wal: WalInterval & { commits: NonNullable<WalInterval['commits']> } };
 }
 
 export interface SyntheticFlowRun {
@@ -100,6 +105,8 @@ export const DEFAULT_FLOWS: SyntheticFlow[] = [
       { atMs: 0, version: '3fa9c2d1e0b4' },
       { atMs: 11 * 60_000, version: '8c01d7e5a2f9' },
     ],
+    walReplayed: 240,
+    influxOutage: { atMs: 13 * 60_000, durationMs: 2 * 60_000 },
   },
   {
     name: 'bearing-cwru',
@@ -115,6 +122,7 @@ export const DEFAULT_FLOWS: SyntheticFlow[] = [
     labelled: true,
     deviceClock: true,
     models: [{ atMs: 0, version: '5d2b9e0c7a13' }],
+    walReplayed: 0,
   },
   {
     name: 'press_line2-opcua',
@@ -127,6 +135,7 @@ export const DEFAULT_FLOWS: SyntheticFlow[] = [
     labelled: false,
     deviceClock: false,
     models: [{ atMs: 0, version: '5d2b9e0c7a13' }],
+    walReplayed: 35,
   },
 ];
 
@@ -179,13 +188,30 @@ export function syntheticRuns(run: SyntheticRun): SyntheticRuns {
     };
     const results: FrameResult[] = [];
     const intervals: StatsInterval[] = [];
+    // The write-ahead log draws from a generator of its own, so the frames stay what they were without it.
+    const walNext = random((run.seed ?? 20_210_901) + flow.name.length);
+    const pointsPerInterval = Math.round((flow.fps * run.statsIntervalMs) / 1_000) + 1;
+    let outageBacklog = 0;
     for (let intervalEnd = run.startMs + run.statsIntervalMs; intervalEnd <= endMs; intervalEnd += run.statsIntervalMs) {
       const config = configAt(intervalEnd - run.startMs);
-      intervals.push({
-        endMs: intervalEnd,
-        flowState: { deadlineMs: config.deadlineMs, queueDepth: Math.round(load(intervalEnd) * 6 * next()), configVersion: config.version },
-        sinkState: { bufferedPoints: Math.round(next() * 40), droppedInInterval: next() < 0.05 ? 1 + Math.floor(next() * 3) : 0 },
-      });
+      const offset = intervalEnd - run.startMs;
+      const outage = flow.influxOutage !== undefined && offset > flow.influxOutage.atMs && offset <= flow.influxOutage.atMs + flow.influxOutage.durationMs;
+      // InfluxDB away: nothing leaves the log. Back: the backlog drains within the interval.
+      outageBacklog = outage ? outageBacklog + pointsPerInterval : 0;
+      const flowState = { deadlineMs: config.deadlineMs, queueDepth: Math.round(load(intervalEnd) * 6 * next()), configVersion: config.version };
+      const bufferedPoints = Math.round(next() * 40) + outageBacklog;
+      const droppedInInterval = next() < 0.05 ? 1 + Math.floor(next() * 3) : 0;
+      const commits = Math.max(1, Math.round(pointsPerInterval / (1 + 3 * walNext())));
+      const fsyncMeanMs = 0.3 + 1.5 * walNext();
+      const wal = {
+        bytes: 512 + 260 * bufferedPoints,
+        segments: 1 + Math.floor(bufferedPoints / 500),
+        commits: { commits, records: pointsPerInterval, seconds: (commits * fsyncMeanMs) / 1_000, maxSeconds: (fsyncMeanMs * (1 + 4 * walNext())) / 1_000 },
+        // Half-way through the outage the log nears its bound: intake is held back for most of each interval.
+        intakeHeldSeconds: outage && outageBacklog > (pointsPerInterval * (flow.influxOutage?.durationMs ?? 0)) / run.statsIntervalMs / 2 ? ((0.5 + 0.5 * walNext()) * run.statsIntervalMs) / 1_000 : 0,
+        replayedRecords: intervals.length === 0 ? flow.walReplayed : 0,
+      };
+      intervals.push({ endMs: intervalEnd, flowState, sinkState: { bufferedPoints, droppedInInterval, wal } });
     }
 
     const periodMs = 1_000 / flow.fps;
@@ -208,8 +234,9 @@ export function syntheticRuns(run: SyntheticRun): SyntheticRuns {
         deadlineMs: config.deadlineMs,
         configVersion: config.version,
         ...(label === undefined ? {} : { label }),
-        // Devices with clocks of their own have an estimated skew (a few ms either way here).
-        ...(flow.deviceClock ? { deviceClockSkewMs: 6 * next() - 3 } : {}),
+        // Devices with clocks of their own have an estimated skew (a few ms either way here), attributed to the device
+        // that sent the frame: two per flow, taking turns.
+        ...(flow.deviceClock ? { deviceClockSkewMs: 6 * next() - 3, device: `${flow.name}/device-${1 + (frameNumber % 2)}` } : {}),
       };
       const roll = next();
       if (roll < 0.01 + 0.04 * pressure) {
@@ -269,6 +296,7 @@ function inferencePointOf(result: FrameResult): TelemetryPoint {
   };
   if (result.reason !== undefined) fields.reason = result.reason;
   if (result.deviceClockSkewMs !== undefined) fields.device_clock_skew_ms = result.deviceClockSkewMs;
+  if (result.device !== undefined) fields.device = result.device;
   if (result.className !== undefined) fields.class = result.className;
   if (result.classIndex !== undefined) fields.class_index = BigInt(result.classIndex);
   if (result.confidence !== undefined) fields.confidence = result.confidence;
@@ -309,6 +337,15 @@ function flowStatsPointOf(run: SyntheticFlowRun, interval: StatsInterval, result
     sink_buffer: BigInt(interval.sinkState.bufferedPoints),
     sink_dropped: BigInt(interval.sinkState.droppedInInterval),
   };
+  const wal = interval.sinkState.wal;
+  fields.wal_bytes = BigInt(wal.bytes);
+  fields.wal_segments = BigInt(wal.segments);
+  fields.wal_commits = BigInt(wal.commits.commits);
+  fields.wal_committed = BigInt(wal.commits.records);
+  fields.wal_fsync_mean_ms = (wal.commits.seconds / wal.commits.commits) * 1_000;
+  fields.wal_fsync_max_ms = wal.commits.maxSeconds * 1_000;
+  fields.wal_intake_held_ms = wal.intakeHeldSeconds * 1_000;
+  fields.wal_replayed = BigInt(wal.replayedRecords);
   if (results.length > 0) fields.attainment = count('ok') / results.length;
   if (sorted.length > 0) {
     fields.p50_ms = percentile(sorted, 50);

@@ -97,12 +97,12 @@ describe('device clocks ahead and behind, against a running edgeke (from outside
     expect(await Promise.all([device(AHEAD, 'ahead', 300), device(BEHIND, 'behind', -5_000)])).toEqual([0, 0]);
 
     const influx = influxFor(influxUrl, database);
-    type Row = { id: string; outcome: string; reason: string | null; e2e_ms: number; capture_ts_source: string };
+    type Row = { id: string; outcome: string; reason: string | null; e2e_ms: number; capture_ts_source: string; device: string | null };
     let rows: Row[] = [];
     await waitFor(
       'every frame stored',
       async () => {
-        rows = await influx.query<Row>(`SELECT "id", "outcome", "reason", "e2e_ms", "capture_ts_source" FROM "edgeke"."inference"`).catch(() => []);
+        rows = await influx.query<Row>(`SELECT "id", "outcome", "reason", "e2e_ms", "capture_ts_source", "device" FROM "edgeke"."inference"`).catch(() => []);
         return rows.length >= 2 * FRAMES;
       },
       30_000,
@@ -120,6 +120,9 @@ describe('device clocks ahead and behind, against a running edgeke (from outside
     // ... and the stale ones follow the late policy (shed: their 2 s deadline passed before they arrived).
     expect(behind.map((row) => `${row.outcome}/${row.reason}`)).toEqual(new Array(FRAMES).fill('shed/no-slack'));
     expect(Math.min(...behind.map((row) => row.e2e_ms))).toBeGreaterThanOrEqual(5_000);
+    // Every point names the device its skew was attributed to (the topic: clocks.deviceKey defaults to topic).
+    expect(new Set(ahead.map((row) => row.device))).toEqual(new Set([AHEAD]));
+    expect(new Set(behind.map((row) => row.device))).toEqual(new Set([BEHIND]));
 
     // The skew of each device, exported in seconds (positive: its clock is ahead) ...
     const skew = await series(port, 'edgeke_device_clock_skew_seconds');

@@ -92,7 +92,7 @@ describe('InfluxDB sink against a real InfluxDB: escaping', () => {
   });
 
   it('writes the documented field types (integers as integers, booleans as booleans)', async () => {
-    await writer.write(result('typed', { label: 0 }));
+    await writer.write(result('typed', { label: 0, deviceClockSkewMs: -4.5, device: 'plant/line1/cam7' }));
     await writer.flush(10_000);
     const keys = await influx.query<{ fieldKey: string; fieldType: string }>('SHOW FIELD KEYS FROM "edgeke"."inference"');
     const types = Object.fromEntries(keys.map((row) => [row.fieldKey, row.fieldType]));
@@ -107,6 +107,8 @@ describe('InfluxDB sink against a real InfluxDB: escaping', () => {
       deadline_met: 'boolean',
       config_version: 'integer',
       capture_ts_source: 'string',
+      device_clock_skew_ms: 'float',
+      device: 'string',
     });
   });
 
