@@ -153,6 +153,15 @@ describe('verdicts', () => {
     expect(result[0]).toMatchObject({ name: '2xC', pass: false });
   });
 
+  it('says when the 4x rule cannot be met because the service answers more at 8x than 4x offers', () => {
+    const unsaturated = [row(4, { offered_fps: 100, ontime_fps: 99 }), row(8, { offered_fps: 200, ontime_fps: 150 })];
+    const four = verdicts({ steady: unsaturated, finalAccuracy: 0.99, deadlineMs: 50, transients: [] }).find((v) => v.name === '4xC');
+    expect(four?.pass).toBe(false);
+    expect(four?.detail).toContain('unreachable: 4x offers only 100.0 fps');
+    const saturated = verdicts({ steady: [row(4, { offered_fps: 400, ontime_fps: 120 }), row(8, { offered_fps: 800, ontime_fps: 150 })], finalAccuracy: 0.99, deadlineMs: 50, transients: [] });
+    expect(saturated.find((v) => v.name === '4xC')?.detail).not.toContain('unreachable');
+  });
+
   it('fails 4x when a frame had no outcome or two', () => {
     const missing = verdicts({ steady: [row(4, { missing: 1 })], finalAccuracy: 0.99, deadlineMs: 50, transients: [] });
     expect(missing.find((v) => v.name === '4xC')?.pass).toBe(false);
