@@ -30,7 +30,10 @@ export function checkPoint(point: InfluxPoint): void {
   for (const [name, value] of Object.entries(point.tags)) checkTagValue(name, value);
   for (const [name, value] of Object.entries(point.fields)) {
     if (typeof value === 'number' && !Number.isFinite(value)) throw new InvalidPointError(`field ${name} is not finite`);
-    if (typeof value === 'string' && Buffer.byteLength(value, 'utf8') > MAX_STRING_FIELD_BYTES) throw new InvalidPointError(`field ${name} is longer than 64 KiB`);
+    // A UTF-16 unit is at most 3 UTF-8 bytes: only a long string needs counting.
+    if (typeof value === 'string' && value.length * 3 > MAX_STRING_FIELD_BYTES && Buffer.byteLength(value, 'utf8') > MAX_STRING_FIELD_BYTES) {
+      throw new InvalidPointError(`field ${name} is longer than 64 KiB`);
+    }
   }
   if (Object.keys(point.fields).length === 0) throw new InvalidPointError('a point needs at least one field');
 }

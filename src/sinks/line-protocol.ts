@@ -8,26 +8,30 @@ const FIELD_TYPES: Record<string, Record<string, string>> = {
 };
 
 // InfluxDB 1.x unescapes only the separators in names and tag values: a backslash stays as it is (a trailing one
-// would escape the separator after it, so checkTagValue refuses it).
-const escapeMeasurement = (text: string): string => text.replace(/[, ]/g, (c) => `\\${c}`);
-const escapeKey = (text: string): string => text.replace(/[,= ]/g, (c) => `\\${c}`);
+// would escape the separator after it, so checkTagValue refuses it). Most names need no escaping: tested first, so
+// the common case allocates nothing (a point is written for every frame).
+const MEASUREMENT_SPECIAL = /[, ]/;
+const KEY_SPECIAL = /[,= ]/;
+const escapeMeasurement = (text: string): string => (MEASUREMENT_SPECIAL.test(text) ? text.replace(/[, ]/g, (c) => `\\${c}`) : text);
+const escapeKey = (text: string): string => (KEY_SPECIAL.test(text) ? text.replace(/[,= ]/g, (c) => `\\${c}`) : text);
 // A string field may hold a line break: InfluxDB's HTTP API takes it inside the quotes.
 const escapeString = (text: string): string => `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 
-function fieldValue(measurement: string, name: string, value: string | number | boolean): string {
+function fieldValue(types: Record<string, string> | undefined, name: string, value: string | number | boolean): string {
   if (typeof value === 'string') return escapeString(value);
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  return FIELD_TYPES[measurement]?.[name] === 'integer' ? `${Math.round(value)}i` : String(value);
+  return types?.[name] === 'integer' ? `${Math.round(value)}i` : String(value);
 }
 
-/** One point as an InfluxDB 1.x line-protocol line (nanosecond timestamp). */
+/** One point as an InfluxDB 1.x line-protocol line (nanosecond timestamp); tags sorted by key, as InfluxDB prefers. */
 export function lineProtocol(point: InfluxPoint): string {
-  const tags = Object.entries(point.tags)
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([key, value]) => `,${escapeKey(key)}=${escapeKey(value)}`)
-    .join('');
-  const fields = Object.entries(point.fields)
-    .map(([key, value]) => `${escapeKey(key)}=${fieldValue(point.measurement, key, value)}`)
-    .join(',');
-  return `${escapeMeasurement(point.measurement)}${tags} ${fields} ${point.timestamp}`;
+  const types = FIELD_TYPES[point.measurement];
+  let line = escapeMeasurement(point.measurement);
+  for (const key of Object.keys(point.tags).sort()) line += `,${escapeKey(key)}=${escapeKey(point.tags[key] as string)}`;
+  let separator = ' ';
+  for (const [key, value] of Object.entries(point.fields)) {
+    line += `${separator}${escapeKey(key)}=${fieldValue(types, key, value)}`;
+    separator = ',';
+  }
+  return `${line} ${point.timestamp}`;
 }
