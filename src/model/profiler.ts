@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import type { EngineName, FeatureBatch, InferenceEngine } from './engines/engine.ts';
+import type { EngineName, FeatureBatch } from './engines/engine.ts';
 import { loadModel, modelHash, type LoadedModel } from './load-model.ts';
 import { inputSize } from './manifest.ts';
 import type { LatencyProfile, StageLatencyProfileEntry } from './profile-types.ts';
@@ -46,12 +46,14 @@ export function quantile(sorted: readonly number[], p: number): number {
 /**
  * Measures one loaded model. Inputs are seeded noise: convolution cost does not depend on the values.
  *
- * The cells are measured in interleaved rounds (each round runs every batch size's whole stage chain once, in a
- * shuffled order), not one cell after another: a burst of other work on the machine (another process, a swap's new
- * model profiling beside a serving one) then lands on a few samples of every cell, which the median ignores, instead
- * of on every sample of the few cells measured during it. Measured one cell at a time on a busy machine, neu-surface's
- * stage 1 at batch 8 came out at 21.7 ms against 3.7 ms quiet while batch 1 stayed right; the shape was wrong, which
- * one learnt factor per stage cannot undo, and the planner priced exit 1 at 3-5 ms a frame instead of 0.5.
+ * Each cell (stage, batch size) is timed in runs back to back, warm, as a busy model runs them; but not all in one
+ * block: the samples are split over SWEEPS sweeps of every cell, each sweep in a shuffled order. A burst of other work
+ * on the machine (another process, a swap's new model profiling beside a serving one) then lands on one block of a
+ * few cells, which the median ignores, instead of on every sample of the cells measured during it. Measured one cell
+ * after another, neu-surface's stage 1 at batch 8 came out at 21.7 ms against 3.7 ms quiet while batch 1 stayed
+ * right: a shape that one learnt factor per stage cannot undo, and the planner priced exit 1 at 3-5 ms a frame
+ * instead of 0.5. Interleaving single runs instead measured every call cold: cwru-bearing's 0.03 ms stages came out
+ * three to four times slower than they run in a busy service.
  */
 export async function measureProfile(model: LoadedModel, options: ProfileOptions = {}): Promise<StageLatencyProfileEntry[]> {
   const { engine, manifest } = model;
@@ -63,20 +65,43 @@ export async function measureProfile(model: LoadedModel, options: ProfileOptions
   const perInput = inputSize(manifest);
   // The very first calls pay for allocator growth and lazy kernel setup: run the whole chain a while before timing.
   const settleUntil = now() + 200;
-  for (let i = 0; i < 3 || now() < settleUntil; i++) await runChain(engine, new Float32Array(perInput), 1, stages);
-  const inputs = sizes.map((batchSize) => {
-    const input = new Float32Array(batchSize * perInput);
-    for (let i = 0; i < input.length; i++) input[i] = Math.sin(i * 12.9898) * 0.5;
-    return input;
-  });
+  for (let i = 0; i < 3 || now() < settleUntil; i++) {
+    let x: Float32Array | FeatureBatch = new Float32Array(perInput);
+    for (let stage = 1; stage <= stages; stage++) {
+      const result = await engine.runStage(stage, x, 1);
+      if (!(x instanceof Float32Array)) engine.release(x);
+      if (result.features !== undefined) x = result.features;
+    }
+  }
   const samples = sizes.map(() => Array.from({ length: stages }, (): number[] => []));
   const order = sizes.map((_, i) => i);
+  const sweeps = Math.min(SWEEPS, repeats);
   let seed = 0x9e3779b9;
-  for (let round = 0; round < warmup + repeats; round++) {
+  for (let sweep = 0; sweep < sweeps; sweep++) {
+    // This sweep's share of the timed runs, and enough untimed ones to warm each cell again.
+    const timed = Math.floor(repeats / sweeps) + (sweep < repeats % sweeps ? 1 : 0);
+    const untimed = sweep === 0 ? warmup : Math.min(warmup, 2);
     seed = shuffle(order, seed);
     for (const i of order) {
-      const times = await runChain(engine, inputs[i] as Float32Array, sizes[i] as number, stages, now);
-      if (round >= warmup) times.forEach((ms, s) => samples[i]?.[s]?.push(ms));
+      const batchSize = sizes[i] as number;
+      const input = new Float32Array(batchSize * perInput);
+      for (let k = 0; k < input.length; k++) input[k] = Math.sin(k * 12.9898) * 0.5;
+      let x: Float32Array | FeatureBatch = input;
+      for (let stage = 1; stage <= stages; stage++) {
+        for (let run = 0; run < untimed + timed; run++) {
+          const started = now();
+          const result = await engine.runStage(stage, x, batchSize);
+          const ms = now() - started;
+          if (run >= untimed) samples[i]?.[stage - 1]?.push(ms);
+          // Keep the last run's features as the next stage's input; free the others.
+          if (result.features === undefined) continue;
+          if (run === untimed + timed - 1) {
+            if (!(x instanceof Float32Array)) engine.release(x);
+            x = result.features;
+          } else engine.release(result.features);
+        }
+      }
+      if (!(x instanceof Float32Array)) engine.release(x);
     }
   }
   const entries: StageLatencyProfileEntry[] = [];
@@ -90,21 +115,8 @@ export async function measureProfile(model: LoadedModel, options: ProfileOptions
   return entries;
 }
 
-/** Runs stages 1..stages on one batch as the service does (each stage on the previous one's features); each stage's ms. */
-async function runChain(engine: InferenceEngine, input: Float32Array, batchSize: number, stages: number, now = () => performance.now()): Promise<number[]> {
-  const times: number[] = [];
-  let x: Float32Array | FeatureBatch = input;
-  for (let stage = 1; stage <= stages; stage++) {
-    const started = now();
-    const result = await engine.runStage(stage, x, batchSize, stage < stages);
-    times.push(now() - started);
-    if (!(x instanceof Float32Array)) engine.release(x);
-    if (result.features === undefined) return times;
-    x = result.features;
-  }
-  if (!(x instanceof Float32Array)) engine.release(x);
-  return times;
-}
+/** Sweeps the timed runs are split over (see measureProfile): a burst within one sweep reaches under half the samples. */
+const SWEEPS = 3;
 
 /** Fisher-Yates with a xorshift32 generator: the same order on every run with the same seed; returns the next seed. */
 function shuffle(items: number[], seed: number): number {
@@ -130,8 +142,8 @@ export interface ProfileRequest extends ProfileOptions {
   refresh?: boolean;
 }
 
-/** Part of the cache key: profiles measured before the cells were interleaved are measured again, not trusted. */
-const PROFILE_METHOD = 'interleaved-rounds';
+/** Part of the cache key: profiles measured another way (one block per cell, or cold) are measured again, not trusted. */
+const PROFILE_METHOD = 'warm-blocks-in-sweeps';
 
 export interface ProfileKey {
   key: string;

@@ -30,11 +30,11 @@ describe('profiler', () => {
     expect(quantile([0, 10], 0.95)).toBe(9.5);
   });
 
-  it('a burst of other work during profiling inflates no cell: the cells are measured in interleaved rounds', async () => {
-    // Virtual time: stage s at batch b costs (s + 1) * b ms, six times that while a burst of other work runs. The
-    // chains at every batch size take 135 ms a round; the burst lasts 900 ms, 150 ms of work: more than a round, two
-    // timed samples of some cells at most. Measured one cell after another, the cells in it would all be six times
-    // too slow, while interleaved they keep the median.
+  it('a burst of other work during profiling inflates no cell: each cell is timed in blocks spread over sweeps', async () => {
+    // Virtual time: stage s at batch b costs (s + 1) * b ms, six times that while a burst of other work runs. A sweep
+    // times every cell in a block of 5 runs (2 untimed): 675 ms of work; the burst lasts 900 ms, 150 ms of work, all
+    // inside one sweep, so it reaches one block of a few cells: at most 3 of a cell's 7 samples. Measured one cell
+    // after another, every sample of the cells in it would be six times too slow.
     let clock = 0;
     const costMs = (stage: number, batchSize: number): number => (stage + 1) * batchSize;
     const inBurst = (): boolean => clock >= 600 && clock < 1500;
