@@ -70,6 +70,10 @@ interface StageState {
   points: ProfilePoint[];
   /** EWMA of ln(observed / profiled median). */
   logScale: number;
+  /** Per profiled batch size: EWMA of ln(observed / profiled median) from observations at and around that size. */
+  pointLogScale: number[];
+  /** Per profiled batch size: how much recent evidence pointLogScale has (observations, decaying). */
+  pointEvidence: number[];
   /**
    * EWMA of |deviation| of that logarithm (× √(π/2) it estimates the standard deviation): robust where squared
    * deviations would let a few stalls on a busy machine inflate the tail for many observations.
@@ -81,9 +85,12 @@ interface StageState {
 /**
  * Latency model seeded from a measured profile and updated from every executed stage.
  *
- * Each stage keeps the profiled median curve over batch sizes (interpolated in between) and learns one multiplicative
+ * Each stage keeps the profiled median curve over batch sizes (interpolated in between) and learns a multiplicative
  * factor on it: a busier or slower machine slows every batch size of a stage alike, so one observation at batch 4
- * also corrects the prediction at batch 1. The factor is learned in the log domain (latencies are positive and
+ * also corrects the prediction at batch 1. Each profiled size also learns its own factor from the observations at
+ * and around it, and trusts it as its evidence grows (shrinkage to the stage's factor): a profile measured while
+ * something else loaded the machine can be wrong in shape, not only in level (neu-surface's stage 1 at batch 8 once
+ * came out twice as slow relative to batch 1 as it runs), and one factor can only fit the sizes it saw last. The factor is learned in the log domain (latencies are positive and
  * skewed; a stall moves a geometric mean far less than an arithmetic one), and its spread gives the high quantiles
  * (exp(mean + z·sd)), seeded from the profile's p95 / median.
  */
@@ -112,10 +119,20 @@ export class LatencyEstimator implements LatencyModel {
     const state = this.state(stage);
     // The floor keeps a spread learnt on a very steady machine from rejecting ordinary jitter.
     const maxJump = Math.min(Math.log(this.maxJumpRatio), Math.max(MIN_OUTLIER_LOG, this.outlierSd * this.sdOf(state)));
+    const bounded = (x: number): number => Math.min(maxJump, Math.max(-maxJump, x));
     const logRatio = Math.log(Math.max(ms / baselineMs(state.points, batchSize), 1e-6));
-    const diff = Math.min(maxJump, Math.max(-maxJump, logRatio - state.logScale));
-    state.logScale += this.alpha * diff;
-    state.meanAbsDeviation += this.alpha * (Math.abs(diff) - state.meanAbsDeviation);
+    const error = bounded(logRatio - predictedLogScale(state, batchSize));
+    state.meanAbsDeviation += this.alpha * (Math.abs(error) - state.meanAbsDeviation);
+    state.logScale += this.alpha * bounded(logRatio - state.logScale);
+    // The profiled sizes around this one learn it too, in proportion to how close it is to each.
+    const { lo, hi, hiWeight } = bracket(state.points, batchSize);
+    for (let i = 0; i < state.pointEvidence.length; i++) state.pointEvidence[i] = (state.pointEvidence[i] ?? 0) * (1 - EVIDENCE_DECAY);
+    for (const [point, weight] of [[lo, 1 - hiWeight], [hi, lo === hi ? 0 : hiWeight]] as const) {
+      if (!(weight > 0)) continue;
+      const own = state.pointLogScale[point] ?? 0;
+      state.pointLogScale[point] = own + this.alpha * weight * bounded(logRatio - own);
+      state.pointEvidence[point] = (state.pointEvidence[point] ?? 0) + weight;
+    }
     state.observations += 1;
   }
 
@@ -124,8 +141,9 @@ export class LatencyEstimator implements LatencyModel {
     // A prediction interval, not a confidence interval: the EWMA mean is itself uncertain (its variance is
     // alpha/(2-alpha) of the spread's), so the next observation scatters a little wider than the spread alone.
     const predictiveSd = this.sdOf(state) * Math.sqrt(this.predictiveInflation());
-    const factor = Math.exp(state.logScale + normalQuantile(risk) * predictiveSd);
-    return baselineMs(state.points, Math.max(1, batchSize)) * factor;
+    const size = Math.max(1, batchSize);
+    const factor = Math.exp(predictedLogScale(state, size) + normalQuantile(risk) * predictiveSd);
+    return baselineMs(state.points, size) * factor;
   }
 
   stagesMs(fromStage: number, toStage: number, batchSize: number, risk: RiskQuantile): number {
@@ -204,11 +222,43 @@ function seedStages(profile: readonly StageLatencyProfileEntry[], inflation: num
     stages.push({
       points: cells.map((c) => ({ batchSize: c.batchSize, medianMs: c.medianMs })),
       logScale: 0,
+      pointLogScale: cells.map(() => 0),
+      pointEvidence: cells.map(() => 0),
       meanAbsDeviation: sd / Math.sqrt(inflation) / MAD_TO_SD,
       observations: 0,
     });
   }
   return stages;
+}
+
+/**
+ * A profiled size's own factor counts for evidence / (evidence + EVIDENCE_PRIOR) of its prediction, the stage's for
+ * the rest: two observations at a size make it two thirds its own. Evidence decays by EVIDENCE_DECAY per observation
+ * of the stage (a size not run for ~50 batches falls back to the stage's factor, which follows the machine).
+ */
+const EVIDENCE_PRIOR = 1;
+const EVIDENCE_DECAY = 0.05;
+
+function predictedLogScale(state: StageState, batchSize: number): number {
+  const { lo, hi, hiWeight } = bracket(state.points, batchSize);
+  const own = (point: number): number => {
+    const evidence = state.pointEvidence[point] ?? 0;
+    const trust = evidence / (evidence + EVIDENCE_PRIOR);
+    return state.logScale + trust * ((state.pointLogScale[point] ?? 0) - state.logScale);
+  };
+  return lo === hi ? own(lo) : (1 - hiWeight) * own(lo) + hiWeight * own(hi);
+}
+
+/** The profiled sizes around a batch size (indices into points) and the upper one's interpolation weight. */
+function bracket(points: readonly ProfilePoint[], batchSize: number): { lo: number; hi: number; hiWeight: number } {
+  const last = points.length - 1;
+  if (last <= 0 || batchSize <= (points[0]?.batchSize ?? 1)) return { lo: 0, hi: 0, hiWeight: 0 };
+  if (batchSize >= (points[last]?.batchSize ?? 1)) return { lo: last, hi: last, hiWeight: 0 };
+  let hi = 1;
+  while (hi < last && (points[hi]?.batchSize ?? Infinity) < batchSize) hi++;
+  const lower = points[hi - 1]?.batchSize ?? 1;
+  const upper = points[hi]?.batchSize ?? lower + 1;
+  return { lo: hi - 1, hi, hiWeight: (batchSize - lower) / (upper - lower) };
 }
 
 /**

@@ -66,6 +66,30 @@ describe('LatencyEstimator online updates', () => {
     expect(estimator.stageMs(1, 1, 0.5)).toBeCloseTo(2, 6);
   });
 
+  it('learns a profile wrong in shape: each size run often enough is predicted from what it showed', () => {
+    // Profiled while something loaded the machine: stage 1 at batch 8 came out twice as slow as it runs (relative to
+    // batch 1, which came out right). The service runs batches of 1 and 8 in turn.
+    const skewed = profile(1.1).map((entry) => (entry.stage === 1 && entry.batchSize === 8 ? { ...entry, medianMs: entry.medianMs * 2, p95Ms: entry.p95Ms * 2 } : entry));
+    const estimator = new LatencyEstimator(skewed);
+    const trueMs = (batchSize: number): number => 2 * batchFactor(batchSize);
+    for (let i = 0; i < 40; i++) {
+      estimator.observe({ stage: 1, batchSize: 1, ms: trueMs(1) });
+      estimator.observe({ stage: 1, batchSize: 8, ms: trueMs(8) });
+    }
+    // One factor for the stage would sit between the two and miss both by ~40%.
+    expect(estimator.stageMs(1, 1, 0.5) / trueMs(1)).toBeGreaterThan(0.9);
+    expect(estimator.stageMs(1, 1, 0.5) / trueMs(1)).toBeLessThan(1.1);
+    expect(estimator.stageMs(1, 8, 0.5) / trueMs(8)).toBeGreaterThan(0.9);
+    expect(estimator.stageMs(1, 8, 0.5) / trueMs(8)).toBeLessThan(1.1);
+    // A size never run in between follows the two around it.
+    expect(estimator.stageMs(1, 4, 0.5)).toBeLessThan(2 * batchFactor(4) * 2 * 0.85);
+    // Once only batch 8 runs for a while, batch 1 falls back to the stage's factor, as with no shape learnt: 1.5x, what
+    // batch 8 now shows against its profiled time (whether batch 1 slowed as much, nothing here says).
+    for (let i = 0; i < 150; i++) estimator.observe({ stage: 1, batchSize: 8, ms: 3 * trueMs(8) });
+    expect(estimator.stageMs(1, 8, 0.5) / (3 * trueMs(8))).toBeCloseTo(1, 1);
+    expect(estimator.stageMs(1, 1, 0.5) / trueMs(1)).toBeGreaterThan(1.4);
+  });
+
   it('recovers when the machine is fast again', () => {
     const estimator = new LatencyEstimator(profile(1.1));
     for (let i = 0; i < 30; i++) estimator.observe({ stage: 1, batchSize: 1, ms: 6 });
