@@ -1,4 +1,5 @@
 import type { FrameResult } from '../../../src/core/frame.ts';
+import type { FlowState } from '../../../src/sinks/flow-stats.ts';
 import type { TelemetryPoint } from './influx-loader.ts';
 import { seededRandom as random } from '../../helpers/seeded-random.ts';
 
@@ -50,7 +51,8 @@ export interface SyntheticRun {
 
 export interface StatsInterval {
   endMs: number;
-  flowState: { deadlineMs: number; queueDepth: number; configVersion: number };
+  /** As the service reads it at the interval's end (the serving model included: it follows the model swaps). */
+  flowState: FlowState;
   sinkState: { bufferedPoints: number; droppedInInterval: number };
 }
 
@@ -183,7 +185,12 @@ export function syntheticRuns(run: SyntheticRun): SyntheticRuns {
       const config = configAt(intervalEnd - run.startMs);
       intervals.push({
         endMs: intervalEnd,
-        flowState: { deadlineMs: config.deadlineMs, queueDepth: Math.round(load(intervalEnd) * 6 * next()), configVersion: config.version },
+        flowState: {
+          deadlineMs: config.deadlineMs,
+          queueDepth: Math.round(load(intervalEnd) * 6 * next()),
+          configVersion: config.version,
+          model: { name: flow.model, version: modelAt(intervalEnd - run.startMs), exitCount: flow.exitInferMs.length },
+        },
         sinkState: { bufferedPoints: Math.round(next() * 40), droppedInInterval: next() < 0.05 ? 1 + Math.floor(next() * 3) : 0 },
       });
     }
@@ -318,7 +325,7 @@ function flowStatsPointOf(run: SyntheticFlowRun, interval: StatsInterval, result
   run.flow.exitInferMs.forEach((_, index) => {
     fields[`exit_${index + 1}`] = BigInt(answered.filter((result) => result.exit === index + 1).length);
   });
-  return { measurement: 'flow_stats', tags: { flow: run.flow.name, model: run.flow.model }, fields, timestampNs: BigInt(interval.endMs) * 1_000_000n };
+  return { measurement: 'flow_stats', tags: { flow: run.flow.name, model: interval.flowState.model.name, model_version: interval.flowState.model.version }, fields, timestampNs: BigInt(interval.endMs) * 1_000_000n };
 }
 
 /** Results of `run` grouped by stats interval (a result belongs to the interval whose end follows its capture). */
