@@ -116,6 +116,7 @@ export const demoCommand: Command = {
             p99_ms: flow.p99Ms,
             deadline_ms: flow.deadlineMs,
           })),
+          warm_up: summary.warmUp,
         })}\n`,
       );
     }

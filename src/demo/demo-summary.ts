@@ -48,10 +48,11 @@ export class DemoSummary {
     }
   }
 
-  /** Frames of a flow answered so far (ok and late). */
-  answered(flow: string): number {
+  /** A flow's outcomes and exits so far (zeros before its first frame): cheap enough to read every few 100 ms. */
+  counts(flow: string): Pick<FlowSummary, 'outcomes' | 'exits'> {
     const tally = this.flows.get(flow);
-    return tally === undefined ? 0 : tally.outcomes.ok + tally.outcomes.late;
+    if (tally === undefined) return { outcomes: { ok: 0, late: 0, shed: 0, error: 0 }, exits: {} };
+    return { outcomes: { ...tally.outcomes }, exits: Object.fromEntries([...tally.exits].map(([exit, count]) => [String(exit), count])) };
   }
 
   summary(): FlowSummary[] {
