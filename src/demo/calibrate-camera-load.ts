@@ -174,7 +174,12 @@ async function measureFrameCost(options: CalibrationOptions, measurement: Measur
       const answeredBefore = answered(options.cameraCounts());
       await sleep(KEEP_UP_WINDOW_MS);
       const sent = camera.stats().published - published;
-      if ((sent > 0 && answered(options.cameraCounts()) - answeredBefore >= KEEP_UP_SHARE * sent) || performance.now() > keepUpUntil) break;
+      if (sent > 0 && answered(options.cameraCounts()) - answeredBefore >= KEEP_UP_SHARE * sent) break;
+      if (performance.now() > keepUpUntil) {
+        // Said on the table's warning line: the load that follows is sized from a starved service.
+        options.logger.warn({ rate: measurement.rate, published: sent, answered: answered(options.cameraCounts()) - answeredBefore }, 'the camera flow does not keep up with the calibration camera: the machine is busy, the demo load will be too');
+        break;
+      }
     }
     await sleep(measurement.settleMs);
     const cpuBefore = process.cpuUsage();
