@@ -111,6 +111,8 @@ export async function calibrateCameraLoad(options: CalibrationOptions): Promise<
 /** One trial burst at `rate`: how the camera flow did on its frames. */
 async function probeBurst(options: CalibrationOptions, rate: number, idPrefix: string, classes: string[]): Promise<ProbeOutcome> {
   const deepestExit = String(options.latencyModel.stageCount);
+  const busiestShallow = (before: CameraCounts, after: CameraCounts): number =>
+    Math.max(0, ...Object.keys(after.exits).filter((exit) => exit !== deepestExit).map((exit) => (after.exits[exit] ?? 0) - (before.exits[exit] ?? 0)));
   const camera = await startCamera(options, { rate, idPrefix, classes });
   let before: CameraCounts;
   try {
@@ -134,7 +136,7 @@ async function probeBurst(options: CalibrationOptions, rate: number, idPrefix: s
     frames: frames(after) - frames(before),
     answered: answered(after) - answered(before),
     onTime: after.outcomes.ok - before.outcomes.ok,
-    deepest: (after.exits[deepestExit] ?? 0) - (before.exits[deepestExit] ?? 0),
+    busiestShallow: busiestShallow(before, after),
   };
 }
 

@@ -47,24 +47,26 @@ describe('camera load from the measured capacity', () => {
 });
 
 describe('trial bursts (calibration)', () => {
-  const trial = (rate: number, shares: { onTime: number; deepest: number }) => ({ rate, frames: 300, answered: 300, onTime: Math.round(300 * shares.onTime), deepest: Math.round(300 * shares.deepest) });
+  const trial = (rate: number, shares: { onTime: number; shallow: number }) => ({ rate, frames: 300, answered: 300, onTime: Math.round(300 * shares.onTime), busiestShallow: Math.round(300 * shares.shallow) });
 
-  it('fits when the deepest exit gave way and the flow stayed on time', () => {
-    expect(judgeProbe(trial(100, { onTime: 0.97, deepest: 0.4 }))).toBe('fits');
-    expect(judgeProbe(trial(100, { onTime: 1, deepest: 0.9 }))).toBe('too-light');
-    expect(judgeProbe(trial(100, { onTime: 0.8, deepest: 0 }))).toBe('too-heavy');
+  it('fits when one shallower exit took a broad share and the flow stayed on time', () => {
+    expect(judgeProbe(trial(100, { onTime: 0.97, shallow: 0.4 }))).toBe('fits');
+    expect(judgeProbe(trial(100, { onTime: 1, shallow: 0.1 }))).toBe('too-light');
+    // 30% at exit 1 and 30% at exit 2 is not 35% at one of them.
+    expect(judgeProbe(trial(100, { onTime: 1, shallow: 0.3 }))).toBe('too-light');
+    expect(judgeProbe(trial(100, { onTime: 0.8, shallow: 1 }))).toBe('too-heavy');
     // Nothing answered at all (the service stalled): heavy, never a fit.
-    expect(judgeProbe({ rate: 100, frames: 0, answered: 0, onTime: 0, deepest: 0 })).toBe('too-heavy');
+    expect(judgeProbe({ rate: 100, frames: 0, answered: 0, onTime: 0, busiestShallow: 0 })).toBe('too-heavy');
   });
 
   it('steps away from a verdict, then halves the gap (geometrically) between a light and a heavy try', () => {
-    const light = trial(100, { onTime: 1, deepest: 0.9 });
-    const heavy = trial(200, { onTime: 0.6, deepest: 0 });
+    const light = trial(100, { onTime: 1, shallow: 0.1 });
+    const heavy = trial(200, { onTime: 0.6, shallow: 1 });
     expect(nextBurstRate([light])).toBeCloseTo(125);
     expect(nextBurstRate([heavy])).toBeCloseTo(160);
     expect(nextBurstRate([light, heavy])).toBeCloseTo(Math.sqrt(100 * 200));
     // A fit ends the search, whatever came before.
-    expect(nextBurstRate([heavy, light, trial(150, { onTime: 0.96, deepest: 0.5 })])).toBe(150);
+    expect(nextBurstRate([heavy, light, trial(150, { onTime: 0.96, shallow: 0.5 })])).toBe(150);
     expect(() => nextBurstRate([])).toThrow(RangeError);
   });
 });
