@@ -20,7 +20,8 @@ const root = resolve(import.meta.dirname, '..');
 
 interface DemoJson extends DemoJsonSummary {
   camera: { base_rate: number; burst_rate: number | null; capacity_by_exit: number[] | null };
-  flows: (DemoJsonSummary['flows'][number] & { outcomes: Record<string, number> })[];
+  flows: (DemoJsonSummary['flows'][number] & { outcomes: Record<string, number>; reasons: Record<string, number> })[];
+  warm_up: { name: string; frames: number; outcomes: Record<string, number>; reasons: Record<string, number> }[];
 }
 
 const runs = [];
@@ -35,7 +36,7 @@ for (let run = 1; run <= Number(values.runs); run++) {
   const report = checkDemoCriteria(summary);
   const loadAfter = loadavg()[0] as number;
   const camera = summary.flows.find((flow) => flow.name === DONE_WHEN.cameraFlow);
-  runs.push({ run, loadavg1: [loadBefore, loadAfter], camera: summary.camera, ...report, cameraOutcomes: camera?.outcomes ?? null });
+  runs.push({ run, loadavg1: [loadBefore, loadAfter], camera: summary.camera, ...report, cameraOutcomes: camera?.outcomes ?? null, cameraReasons: camera?.reasons ?? null, warmUp: summary.warm_up });
   const shares = Object.entries(report.cameraExitShares).map(([exit, share]) => `e${exit} ${(share * 100).toFixed(1)}%`).join(' ');
   const onTime = Object.entries(report.onTime).map(([flow, share]) => `${flow} ${(share * 100).toFixed(1)}%`).join(', ');
   console.log(

@@ -109,6 +109,7 @@ export const demoCommand: Command = {
             name: flow.name,
             frames: flow.frames,
             outcomes: flow.outcomes,
+            reasons: flow.reasons,
             attainment: flow.attainment,
             accuracy: flow.accuracy,
             exits: flow.exits,

@@ -56,7 +56,7 @@ export interface DemoResult {
   /** Frames captured from the start of the load profile on. */
   flows: FlowSummary[];
   /** Frames captured before it (start-up, the camera's calibration): counted, but not in `flows`. */
-  warmUp: Pick<FlowSummary, 'name' | 'frames' | 'outcomes'>[];
+  warmUp: Pick<FlowSummary, 'name' | 'frames' | 'outcomes' | 'reasons'>[];
   camera: { baseRate: number; burstRate: number | null; capacityByExit: number[] | null };
 }
 
@@ -186,7 +186,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         burstRate: options.load === 'bursts' ? cameraRate * BURST_SHAPE.factor : null,
         capacityByExit: load?.capacityByExit.map((fps) => Math.round(fps)) ?? null,
       },
-      warmUp: warmUp.summary().map(({ name, frames, outcomes }) => ({ name, frames, outcomes })),
+      warmUp: warmUp.summary().map(({ name, frames, outcomes, reasons }) => ({ name, frames, outcomes, reasons })),
     };
   } finally {
     await cleanup();
