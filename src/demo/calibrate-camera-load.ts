@@ -21,8 +21,8 @@ export interface CalibrationOptions {
 
 /** A rate every machine that runs the demo at all sustains from the deepest exit: the first, rough measurement. */
 const ROUGH_RATE = 25;
-/** Ids of the calibration frames start with this: the demo's summary counts them apart from the load profile's. */
-export const CALIBRATION_ID_PREFIX = 'calibration';
+/** Ids of the calibration frames start with this (in the results and telemetry; the summary counts them by capture time). */
+const CALIBRATION_ID_PREFIX = 'calibration';
 const BASELINE_WINDOWS = 4;
 const BASELINE_WINDOW_MS = 250;
 /** Start-up work (an OPC UA client making its certificate, the JIT) can stall the service for seconds: wait it out. */
