@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { LatencyModel } from '../control/index.ts';
 import { readManifest } from '../model/manifest.ts';
 import { startCameraSimulator } from '../simulators/camera-simulator.ts';
-import { cameraLoadFromCosts, judgeProbe, MAX_PROBES, nextBurstRate, outcomeBetween, perFrameCostByExit, type CameraCounts, type CameraLoad, type ProbeOutcome } from './camera-load.ts';
+import { cameraLoadFromCosts, judgeProbe, MAX_PROBES, nextBurstRate, perFrameCostByExit, type CameraLoad, type ProbeOutcome } from './camera-load.ts';
+import type { FlowSummary } from './demo-summary.ts';
 import { CAMERA_TOPIC } from './device-simulators.ts';
 
 export interface CalibrationOptions {
@@ -31,6 +32,8 @@ const KEEP_UP_MAX_MS = 10_000;
 const ROUGH_MEASURE_MS = 1_500;
 const FINAL_SETTLE_MS = 500;
 const FINAL_MEASURE_MS = 2_000;
+
+export type CameraCounts = Pick<FlowSummary, 'outcomes' | 'exits'>;
 
 const answered = (counts: CameraCounts): number => counts.outcomes.ok + counts.outcomes.late;
 
@@ -107,6 +110,9 @@ export async function calibrateCameraLoad(options: CalibrationOptions): Promise<
 
 /** One trial burst at `rate`: how the camera flow did on its frames. */
 async function probeBurst(options: CalibrationOptions, rate: number, idPrefix: string, classes: string[]): Promise<ProbeOutcome> {
+  const deepestExit = String(options.latencyModel.stageCount);
+  const busiestShallow = (before: CameraCounts, after: CameraCounts): number =>
+    Math.max(0, ...Object.keys(after.exits).filter((exit) => exit !== deepestExit).map((exit) => (after.exits[exit] ?? 0) - (before.exits[exit] ?? 0)));
   const camera = await startCamera(options, { rate, idPrefix, classes });
   let before: CameraCounts;
   try {
@@ -125,7 +131,13 @@ async function probeBurst(options: CalibrationOptions, rate: number, idPrefix: s
     if (frames(now) === frames(after) || performance.now() > drainUntil) break;
     after = now;
   }
-  return outcomeBetween(rate, before, after, options.latencyModel.stageCount);
+  return {
+    rate,
+    frames: frames(after) - frames(before),
+    answered: answered(after) - answered(before),
+    onTime: after.outcomes.ok - before.outcomes.ok,
+    busiestShallow: busiestShallow(before, after),
+  };
 }
 
 function startCamera(options: CalibrationOptions, camera: { rate: number; idPrefix: string; classes: string[] }): ReturnType<typeof startCameraSimulator> {

@@ -1,5 +1,4 @@
 import type { LatencyModel } from '../control/index.ts';
-import type { FlowSummary } from './demo-summary.ts';
 
 /**
  * The demo camera's load, sized from what this machine measured at start, so that its bursts overload the deepest
@@ -107,29 +106,4 @@ export function nextBurstRate(tries: readonly ProbeOutcome[]): number {
   const heavy = Math.min(Number.POSITIVE_INFINITY, ...judged.filter((t) => t.verdict === 'too-heavy').map((t) => t.rate));
   if (light > 0 && heavy < Number.POSITIVE_INFINITY) return Math.sqrt(light * heavy);
   return heavy < Number.POSITIVE_INFINITY ? heavy / PROBE_STEP : light * PROBE_STEP;
-}
-
-/** A flow's outcome and exit counts at one moment (DemoSummary.counts). */
-export type CameraCounts = Pick<FlowSummary, 'outcomes' | 'exits'>;
-
-const framesIn = (counts: CameraCounts): number => Object.values(counts.outcomes).reduce((sum, count) => sum + count, 0);
-const answeredIn = (counts: CameraCounts): number => counts.outcomes.ok + counts.outcomes.late;
-
-/** How the frames that got an outcome between two readings did, for a burst at `rate`. Pure. */
-export function outcomeBetween(rate: number, before: CameraCounts, after: CameraCounts, deepestExit: number): ProbeOutcome {
-  const shallow = Object.keys(after.exits)
-    .filter((exit) => exit !== String(deepestExit))
-    .map((exit) => (after.exits[exit] ?? 0) - (before.exits[exit] ?? 0));
-  return {
-    rate,
-    frames: framesIn(after) - framesIn(before),
-    answered: answeredIn(after) - answeredIn(before),
-    onTime: after.outcomes.ok - before.outcomes.ok,
-    busiestShallow: Math.max(0, ...shallow),
-  };
-}
-
-/** The next burst's rate after one that was judged `verdict`: the machine's capacity drifts, so only the last counts. Pure. */
-export function nextBurstAfter(rate: number, verdict: ProbeVerdict): number {
-  return verdict === 'too-light' ? rate * PROBE_STEP : verdict === 'too-heavy' ? rate / PROBE_STEP : rate;
 }

@@ -8,12 +8,7 @@ import { lineProtocolFileClient } from '../sinks/line-protocol-file.ts';
 import { startService } from '../pipeline/start-service.ts';
 import { ConfigError } from '../errors.ts';
 import { calibrateCameraLoad } from './calibrate-camera-load.ts';
-import { AdaptiveBursts } from './adaptive-bursts.ts';
 import { BURST_SHAPE, inBurst } from './camera-load.ts';
-import { CAMERA_TOPIC } from './device-simulators.ts';
-import { startCameraSimulator } from '../simulators/camera-simulator.ts';
-import { loadLabelledImages, type LabelledImage } from '../simulators/neu-images.ts';
-import { readManifest } from '../model/manifest.ts';
 import { ClassTimeline } from './class-timeline.ts';
 import { liveRows, redrawInPlace, tableLines, warningLines } from './live-table.ts';
 import { DemoSummary, type FlowSummary, type LabelLookup } from './demo-summary.ts';
@@ -62,12 +57,7 @@ export interface DemoResult {
   flows: FlowSummary[];
   /** Frames captured before it (start-up, the camera's calibration): counted, but not in `flows`. */
   warmUp: Pick<FlowSummary, 'name' | 'frames' | 'outcomes' | 'reasons'>[];
-  camera: {
-    baseRate: number;
-    /** Each burst's rate (fr/s), in order: sized from the last one when the load was calibrated, else fixed. */
-    burstRates: number[];
-    capacityByExit: number[] | null;
-  };
+  camera: { baseRate: number; burstRate: number | null; capacityByExit: number[] | null };
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
@@ -139,33 +129,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           })
         : undefined;
     const cameraRate = options.cameraRate ?? load?.baseRate ?? 20;
-    let images: LabelledImage[] | undefined;
-    const burstImages = async (): Promise<LabelledImage[]> =>
-      (images ??= await loadLabelledImages('data/neu-surface/test', (await readManifest(cameraFlow?.config.model.path ?? '')).classes));
-    // Calibrated bursts follow the machine: each is sized from how the last one went (adaptive-bursts.ts).
-    const bursts =
-      options.load === 'bursts' && load !== undefined && cameraFlow !== undefined
-        ? new AdaptiveBursts({
-            baseRate: cameraRate,
-            firstBurstRate: cameraRate * BURST_SHAPE.factor,
-            startExtraCamera: async (rate, burst) =>
-              startCameraSimulator({
-                url: broker.url,
-                topic: CAMERA_TOPIC,
-                protocolVersion: 4,
-                format: 'json',
-                images: await burstImages(),
-                classes: [],
-                ratePerSecond: rate,
-                idPrefix: `burst${burst}`,
-                clientId: `edgeke-demo-burst${burst}`,
-                logger: logger.child({ component: 'camera-burst' }),
-              }),
-            counts: () => summary.counts(cameraFlow.config.name),
-            deepestExit: latencyModel?.stageCount ?? 1,
-            logger,
-          })
-        : undefined;
     if (load !== undefined) {
       logger.info({ capacityByExit: load.capacityByExit.map(Math.round), baseRate: load.baseRate, factor: load.factor }, 'camera load derived from the measured capacity');
     }
@@ -174,17 +137,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       mqttUrl: broker.url,
       protocolVersion: 4,
       cameraRate,
-      load: bursts === undefined ? options.load : 'steady',
+      load: options.load,
       bursts: BURST_SHAPE,
       clientIdPrefix: 'edgeke-demo',
       logger,
     });
     const loadText =
       `camera ${cameraRate} fr/s` +
-      (options.load === 'bursts'
-        ? `, bursts to ${cameraRate * BURST_SHAPE.factor} fr/s for ${BURST_SHAPE.burstMs / 1000} s every ${BURST_SHAPE.everyMs / 1000} s from ${BURST_SHAPE.firstBurstAtMs / 1000} s` +
-          (bursts === undefined ? '' : ', each sized from how the last one went')
-        : ', steady') +
+      (options.load === 'bursts' ? `, bursts of ${BURST_SHAPE.factor}x (${cameraRate * BURST_SHAPE.factor} fr/s) for ${BURST_SHAPE.burstMs / 1000} s every ${BURST_SHAPE.everyMs / 1000} s from ${BURST_SHAPE.firstBurstAtMs / 1000} s` : ', steady') +
       (load === undefined ? '' : ` (sized from the measured capacity: ${load.capacityByExit.map((fps, i) => `exit ${i + 1} ${Math.round(fps)}`).join(', ')} fr/s per core)`);
     if (options.live === 'table') {
       write(`demo: broker ${broker.url}, OPC UA ${opcua.endpoint}; ${loadText}\n`);
@@ -194,8 +154,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }
 
     const startedAt = Date.now();
-    bursts?.start();
-    const burstRate = (): number => bursts?.current ?? cameraRate * BURST_SHAPE.factor;
     let drawn = 0;
     const progress =
       options.live === 'none'
@@ -208,7 +166,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
               return;
             }
             const burst = options.load === 'bursts' && inBurst(Date.now() - startedAt);
-            const header = `-- ${elapsedS} s -- camera ${burst ? `BURST ${burstRate()}` : cameraRate} fr/s`;
+            const header = `-- ${elapsedS} s -- camera ${burst ? `BURST ${cameraRate * BURST_SHAPE.factor}` : cameraRate} fr/s`;
             const lines = tableLines(header, rows, warningLines(rows, options.lastLogWarning?.()));
             write(redrawInPlace(lines, drawn));
             drawn = lines.length;
@@ -218,14 +176,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const exitCode = await running.untilStopped(10_000, async () => {
       clearInterval(progress);
       if (options.live === 'table') write('stopping: simulators stop, the service answers what they sent and flushes its sinks\n');
-      await Promise.all([devices.stop(), bursts?.stop()]);
+      await devices.stop();
     });
     if (exitCode !== 0) logger.warn('the demo service did not drain cleanly');
     return {
       flows: summary.summary(),
       camera: {
         baseRate: cameraRate,
-        burstRates: options.load !== 'bursts' ? [] : bursts === undefined ? [cameraRate * BURST_SHAPE.factor] : bursts.ran,
+        burstRate: options.load === 'bursts' ? cameraRate * BURST_SHAPE.factor : null,
         capacityByExit: load?.capacityByExit.map((fps) => Math.round(fps)) ?? null,
       },
       warmUp: warmUp.summary().map(({ name, frames, outcomes, reasons }) => ({ name, frames, outcomes, reasons })),
