@@ -62,3 +62,48 @@ export function cameraLoadFromCosts(perFrameMs: readonly number[]): CameraLoad {
   const baseRate = Math.min(burst / BURST_SHAPE.factor, STEADY_SHARE_OF_DEEPEST * deepest);
   return { baseRate: Math.max(1, Math.round(baseRate)), factor: BURST_SHAPE.factor, burstMs: BURST_SHAPE.burstMs, everyMs: BURST_SHAPE.everyMs, capacityByExit };
 }
+
+/** How the camera flow did on the frames of one trial burst (calibration). */
+export interface ProbeOutcome {
+  rate: number;
+  /** Frames with an outcome, answered (ok or late), on time (ok), and answered by the busiest exit but the deepest. */
+  frames: number;
+  answered: number;
+  onTime: number;
+  busiestShallow: number;
+}
+
+export type ProbeVerdict = 'too-heavy' | 'too-light' | 'fits';
+
+/** A trial burst must keep this share on time: bursts may cost a few misses; past that the other flows suffer too. */
+const PROBE_ON_TIME = 0.95;
+/**
+ * ... and one exit but the deepest must answer at least this share: depth must give way to time. One exit, not all
+ * shallower ones together: split between exits 1 and 2, 28% of a run's frames once made neither reach 15%.
+ */
+const PROBE_SHALLOW_SHARE = 0.35;
+/** Each retry moves the rate by this factor (or halfway, geometrically, between a light and a heavy try). */
+const PROBE_STEP = 1.25;
+export const MAX_PROBES = 4;
+
+/** Whether a trial burst showed the trade the demo is for: depth given up, deadlines kept. Pure. */
+export function judgeProbe(outcome: ProbeOutcome): ProbeVerdict {
+  if (outcome.frames === 0 || outcome.onTime < PROBE_ON_TIME * outcome.frames) return 'too-heavy';
+  if (outcome.busiestShallow < PROBE_SHALLOW_SHARE * outcome.answered) return 'too-light';
+  return 'fits';
+}
+
+/**
+ * The burst rate to try next, or to use once the tries are over: the one that fit; else halfway (geometrically)
+ * between the heaviest light and the lightest heavy try; else a step beyond the last try, away from its verdict. Pure.
+ */
+export function nextBurstRate(tries: readonly ProbeOutcome[]): number {
+  if (tries.length === 0) throw new RangeError('no trial burst yet');
+  const judged = tries.map((outcome) => ({ rate: outcome.rate, verdict: judgeProbe(outcome) }));
+  const fit = judged.find((t) => t.verdict === 'fits');
+  if (fit !== undefined) return fit.rate;
+  const light = Math.max(0, ...judged.filter((t) => t.verdict === 'too-light').map((t) => t.rate));
+  const heavy = Math.min(Number.POSITIVE_INFINITY, ...judged.filter((t) => t.verdict === 'too-heavy').map((t) => t.rate));
+  if (light > 0 && heavy < Number.POSITIVE_INFINITY) return Math.sqrt(light * heavy);
+  return heavy < Number.POSITIVE_INFINITY ? heavy / PROBE_STEP : light * PROBE_STEP;
+}

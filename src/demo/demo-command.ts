@@ -109,6 +109,7 @@ export const demoCommand: Command = {
             name: flow.name,
             frames: flow.frames,
             outcomes: flow.outcomes,
+            reasons: flow.reasons,
             attainment: flow.attainment,
             accuracy: flow.accuracy,
             exits: flow.exits,
@@ -116,6 +117,7 @@ export const demoCommand: Command = {
             p99_ms: flow.p99Ms,
             deadline_ms: flow.deadlineMs,
           })),
+          warm_up: summary.warmUp,
         })}\n`,
       );
     }

@@ -5,6 +5,8 @@ export interface FlowSummary {
   name: string;
   frames: number;
   outcomes: Record<Outcome, number>;
+  /** Shed and error frames by reason (e.g. no-slack, overload, queue-full). */
+  reasons: Record<string, number>;
   /** Frames answered within their deadline / all frames (a shed frame is a miss). */
   attainment: number;
   /** Correct answers / answered frames whose true label is known; null when no label was known. */
@@ -21,6 +23,7 @@ export type LabelLookup = (result: FrameResult) => number | undefined;
 
 interface FlowTally {
   outcomes: Record<Outcome, number>;
+  reasons: Map<string, number>;
   exits: Map<number, number>;
   latencies: number[];
   correct: number;
@@ -38,6 +41,10 @@ export class DemoSummary {
     const tally = this.tally(result.flow);
     tally.outcomes[result.outcome] += 1;
     tally.deadlineMs = result.deadlineMs;
+    if (result.outcome === 'shed' || result.outcome === 'error') {
+      const reason = result.reason ?? 'unknown';
+      tally.reasons.set(reason, (tally.reasons.get(reason) ?? 0) + 1);
+    }
     if (result.outcome !== 'ok' && result.outcome !== 'late') return;
     if (result.exit !== undefined) tally.exits.set(result.exit, (tally.exits.get(result.exit) ?? 0) + 1);
     tally.latencies.push(result.e2eMs);
@@ -48,10 +55,11 @@ export class DemoSummary {
     }
   }
 
-  /** Frames of a flow answered so far (ok and late). */
-  answered(flow: string): number {
+  /** A flow's outcomes and exits so far (zeros before its first frame): cheap enough to read every few 100 ms. */
+  counts(flow: string): Pick<FlowSummary, 'outcomes' | 'exits'> {
     const tally = this.flows.get(flow);
-    return tally === undefined ? 0 : tally.outcomes.ok + tally.outcomes.late;
+    if (tally === undefined) return { outcomes: { ok: 0, late: 0, shed: 0, error: 0 }, exits: {} };
+    return { outcomes: { ...tally.outcomes }, exits: Object.fromEntries([...tally.exits].map(([exit, count]) => [String(exit), count])) };
   }
 
   summary(): FlowSummary[] {
@@ -62,6 +70,7 @@ export class DemoSummary {
         name,
         frames,
         outcomes: { ...tally.outcomes },
+        reasons: Object.fromEntries(tally.reasons),
         attainment: frames === 0 ? 0 : tally.outcomes.ok / frames,
         accuracy: tally.labelled === 0 ? null : tally.correct / tally.labelled,
         labelled: tally.labelled,
@@ -76,7 +85,7 @@ export class DemoSummary {
   private tally(flow: string): FlowTally {
     let tally = this.flows.get(flow);
     if (tally === undefined) {
-      tally = { outcomes: { ok: 0, late: 0, shed: 0, error: 0 }, exits: new Map(), latencies: [], correct: 0, labelled: 0, deadlineMs: 0 };
+      tally = { outcomes: { ok: 0, late: 0, shed: 0, error: 0 }, reasons: new Map(), exits: new Map(), latencies: [], correct: 0, labelled: 0, deadlineMs: 0 };
       this.flows.set(flow, tally);
     }
     return tally;

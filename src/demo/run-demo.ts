@@ -53,7 +53,10 @@ async function influxReachable(url: string): Promise<boolean> {
  */
 /** What the demo ran and how each flow did. */
 export interface DemoResult {
+  /** Frames captured from the start of the load profile on. */
   flows: FlowSummary[];
+  /** Frames captured before it (start-up, the camera's calibration): counted, but not in `flows`. */
+  warmUp: Pick<FlowSummary, 'name' | 'frames' | 'outcomes' | 'reasons'>[];
   camera: { baseRate: number; burstRate: number | null; capacityByExit: number[] | null };
 }
 
@@ -89,7 +92,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         labelLookups.set(flow.config.name, (result: FrameResult) => timeline.labelDuring(result.captureTs - 100, result.captureTs + OPCUA_WINDOW_MS + 100));
       }
     }
+    // The summary covers the load profile (the --duration); frames captured before it started (start-up, the
+    // camera's calibration, which sends frames at rates of its own) are counted apart.
     const summary = new DemoSummary(labelLookups);
+    const warmUp = new DemoSummary();
+    let profileStartedAt = Number.POSITIVE_INFINITY;
     const fileClient = lineProtocolFileClient(options.telemetryFile);
     const labelOf = (result: FrameResult): number | undefined => labelLookups.get(result.flow)?.(result);
     const serviceOptions = {
@@ -97,7 +104,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       flows,
       watch: true,
       ...(useInflux ? {} : { influxClientFactory: () => fileClient }),
-      onResult: (result: FrameResult) => summary.record(result),
+      onResult: (result: FrameResult) => (result.captureTs >= profileStartedAt ? summary : warmUp).record(result),
       labelOf,
     };
     const http = { port: options.httpPort, ...(options.httpHost === undefined ? {} : { host: options.httpHost }) };
@@ -117,7 +124,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
             latencyModel,
             maxBatch: cameraFlow.config.batching.maxBatch,
             modelPath: cameraFlow.config.model.path,
-            answeredCameraFrames: () => summary.answered(cameraFlow.config.name),
+            cameraCounts: () => warmUp.counts(cameraFlow.config.name),
             logger,
           })
         : undefined;
@@ -125,6 +132,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     if (load !== undefined) {
       logger.info({ capacityByExit: load.capacityByExit.map(Math.round), baseRate: load.baseRate, factor: load.factor }, 'camera load derived from the measured capacity');
     }
+    profileStartedAt = Date.now();
     const devices = await startMqttDevices(playlist, {
       mqttUrl: broker.url,
       protocolVersion: 4,
@@ -178,6 +186,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         burstRate: options.load === 'bursts' ? cameraRate * BURST_SHAPE.factor : null,
         capacityByExit: load?.capacityByExit.map((fps) => Math.round(fps)) ?? null,
       },
+      warmUp: warmUp.summary().map(({ name, frames, outcomes, reasons }) => ({ name, frames, outcomes, reasons })),
     };
   } finally {
     await cleanup();

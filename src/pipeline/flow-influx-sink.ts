@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { FlowConfig } from '../flows/schema.ts';
-import type { Manifest } from '../model/manifest.ts';
 import { createInfluxWriter } from '../sinks/create-influx-writer.ts';
 import type { InfluxClientFactory } from '../sinks/influx-client.ts';
 import { influxResultSink } from '../sinks/influx-result-sink.ts';
@@ -13,8 +12,7 @@ import type { Readiness } from '../telemetry/readiness.ts';
 
 export interface FlowInfluxSinkDependencies {
   logger: Logger;
-  manifest: Manifest;
-  /** The flow's state for its periodic flow_stats points. */
+  /** The flow's state for its periodic flow_stats points, the model serving it included (it follows swaps). */
   flowState: FlowStatsSettings['flowState'];
   metrics?: EdgekeMetrics;
   readiness?: Readiness;
@@ -30,7 +28,7 @@ export async function openFlowInfluxSink(
   influx: InfluxSinkConfig,
   deps: FlowInfluxSinkDependencies,
 ): Promise<{ sink: ResultSink; cleanups: (() => void)[] }> {
-  const { metrics, manifest } = deps;
+  const { metrics } = deps;
   const cleanups: (() => void)[] = [];
   const writer = await createInfluxWriter(config.name, influx, {
     logger: deps.logger,
@@ -41,7 +39,7 @@ export async function openFlowInfluxSink(
           onWalRecovered: (recovery: WalRecovery) => metrics.recordWalReplayed(config.name, recovery.records),
         }),
     ...(deps.clientFactory === undefined ? {} : { clientFactory: deps.clientFactory }),
-    stats: { model: manifest.name, exitCount: manifest.exits.length, flowState: deps.flowState },
+    stats: { flowState: deps.flowState },
   });
   if (metrics !== undefined) {
     const subscription = writer.drops$.subscribe((drop) => metrics.recordSinkDropped(`influx:${config.name}`, drop.reason, drop.points));

@@ -1,5 +1,6 @@
 import type { ExitPolicy } from '../control/index.ts';
 import type { Frame } from '../core/frame.ts';
+import type { ServingModel } from '../sinks/flow-stats.ts';
 import type { FlowModel } from './flow-model.ts';
 import type { ExecutorFlow } from './model-executor.ts';
 import type { SharedModel } from './shared-model.ts';
@@ -30,6 +31,11 @@ export class ModelBinding implements FlowModel {
 
   get modelVersion(): string {
     return this.serving.version;
+  }
+
+  /** Name, version and exit count of the model serving now (the flow_stats tags). */
+  servingModel(): ServingModel {
+    return { name: this.modelName, version: this.modelVersion, exitCount: this.serving.loaded.manifest.exits.length };
   }
 
   /**

@@ -264,11 +264,12 @@ export class EdgekeService {
       if (config.sinks.influx !== undefined) {
         const opened = await openFlowInfluxSink(config, config.sinks.influx, {
           logger: log.child({ component: 'influx-sink' }),
-          manifest,
           flowState: () => ({
             deadlineMs: holder.pipeline?.policy().deadlineMs ?? config.policy.deadlineMs,
             queueDepth: binding.queueDepth(config.name),
             configVersion: holder.pipeline?.configVersion() ?? version,
+            // Read per interval: a live swap (swapFlowModel, swapReplacedFolder) changes it.
+            model: binding.servingModel(),
           }),
           ...(this.options.metrics === undefined ? {} : { metrics: this.options.metrics }),
           ...(this.options.readiness === undefined ? {} : { readiness: this.options.readiness }),

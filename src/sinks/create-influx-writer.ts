@@ -12,7 +12,7 @@ export interface InfluxWriterDependencies {
   logger: Logger;
   /** Default: HTTP with fetch; unit tests pass fakes. */
   clientFactory?: InfluxClientFactory;
-  /** Model facts and live flow state for flow_stats; without it only inference points are written. */
+  /** The flow's live state (the serving model included) for flow_stats; without it only inference points are written. */
   stats?: Omit<FlowStatsSettings, 'intervalMs'>;
   /** Per-request timeout: a frozen InfluxDB (half-open connection) counts as down after it. Default 10 s. */
   requestTimeoutMs?: number;

@@ -32,13 +32,25 @@ export const FLOW_STATS_FIELD_TYPES: Record<string, 'integer' | 'float'> = {
   wal_replayed: 'integer',
   ...Object.fromEntries(Array.from({ length: MAX_EXITS }, (_, index) => [`exit_${index + 1}`, 'integer'])),
 };
-export const FLOW_STATS_TAGS = ['flow', 'model'] as const;
+export const FLOW_STATS_TAGS = ['flow', 'model', 'model_version'] as const;
+
+/** The model serving a flow: it changes when a model is swapped in live (docs/model-swaps.md). */
+export interface ServingModel {
+  /** Manifest name: the `model` tag. */
+  name: string;
+  /** Content hash of its folder: the `model_version` tag. */
+  version: string;
+  /** Its number of exits (exit_1..exit_N are always written). */
+  exitCount: number;
+}
 
 /** What the pipeline knows at the end of an interval and the results cannot tell. */
 export interface FlowState {
   deadlineMs: number;
   queueDepth: number;
   configVersion: number;
+  /** The model serving the flow at the end of the interval: the point's `model` and `model_version` tags. */
+  model: ServingModel;
 }
 
 /** What the sink knows at the end of an interval. */
@@ -51,7 +63,9 @@ export interface SinkState {
 
 /**
  * Counts the results of one flow over an interval and turns them into its `flow_stats` point (docs/telemetry.md).
- * `exitCount` (the model's number of exits) makes every exit_k field present, zeros included, so Grafana sums work.
+ * The serving model's exit count makes every exit_k field present, zeros included, so Grafana sums work. The model
+ * tags are read at the end of each interval, not fixed at start: after a live swap the points name the new model (an
+ * interval that spans the swap is tagged with the new one).
  */
 export class FlowStatsAggregator {
   private counts: Record<Outcome, number> = { ok: 0, late: 0, shed: 0, error: 0 };
@@ -61,8 +75,6 @@ export class FlowStatsAggregator {
 
   constructor(
     private readonly flow: string,
-    private readonly model: string,
-    private readonly exitCount: number,
     startTs: number,
   ) {
     this.intervalStart = startTs;
@@ -91,7 +103,7 @@ export class FlowStatsAggregator {
     };
     if (frames > 0) fields.attainment = this.counts.ok / frames;
     if (sinkState.wal !== undefined) Object.assign(fields, walFields(sinkState.wal));
-    const exits = Math.min(Math.max(this.exitCount, ...this.exits.keys(), 0), MAX_EXITS);
+    const exits = Math.min(Math.max(flowState.model.exitCount, ...this.exits.keys(), 0), MAX_EXITS);
     for (let exit = 1; exit <= exits; exit += 1) fields[`exit_${exit}`] = this.exits.get(exit) ?? 0;
     if (this.latencies.length > 0) {
       const sorted = Float64Array.from(this.latencies).sort();
@@ -103,7 +115,7 @@ export class FlowStatsAggregator {
     this.exits = new Map();
     this.latencies = [];
     this.intervalStart = endTs;
-    return { measurement: FLOW_STATS_MEASUREMENT, tags: { flow: this.flow, model: this.model }, fields, timestamp: msToNs(endTs) };
+    return { measurement: FLOW_STATS_MEASUREMENT, tags: { flow: this.flow, model: flowState.model.name, model_version: flowState.model.version }, fields, timestamp: msToNs(endTs) };
   }
 }
 

@@ -39,11 +39,8 @@ export interface InfluxWriterSettings {
 
 /** For the periodic flow_stats point; without it the writer writes only inference points. */
 export interface FlowStatsSettings {
-  model: string;
-  /** The model's number of exits (exit_1..exit_N are always written). */
-  exitCount: number;
   intervalMs: number;
-  /** Read at the end of each interval. */
+  /** Read at the end of each interval (the serving model included: it changes with a live swap). */
   flowState: () => FlowState;
 }
 
@@ -131,7 +128,7 @@ export class InfluxWriter {
     });
     this.drops$ = this.drops.asObservable();
     const stats = options.stats;
-    this.stats = stats === undefined ? undefined : new FlowStatsAggregator(options.flow, stats.model, stats.exitCount, this.now());
+    this.stats = stats === undefined ? undefined : new FlowStatsAggregator(options.flow, this.now());
     for (const key of options.recoveredKeys ?? []) this.remember(key, Promise.resolve());
     // Recovered records are a backlog: due at once.
     if (this.wal.durableUnconfirmedRecords > 0) this.firstPendingAt = -Infinity;

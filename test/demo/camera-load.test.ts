@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LatencyEstimator } from '../../src/control/index.ts';
 import { cameraLoadFromMeasuredCost } from '../../src/demo/calibrate-camera-load.ts';
-import { cameraLoadFromCosts, inBurst, perFrameCostByExit } from '../../src/demo/camera-load.ts';
+import { cameraLoadFromCosts, inBurst, judgeProbe, nextBurstRate, perFrameCostByExit } from '../../src/demo/camera-load.ts';
 
 describe('camera load from the measured capacity', () => {
   it('puts bursts past what the deepest exit sustains and within what the first exit sustains', () => {
@@ -43,5 +43,30 @@ describe('camera load from the measured capacity', () => {
 
   it('bursts from 5 s, for 2 s every 10 s', () => {
     expect([0, 4_999, 5_000, 6_999, 7_000, 15_500, 24_000].map(inBurst)).toEqual([false, false, true, true, false, true, false]);
+  });
+});
+
+describe('trial bursts (calibration)', () => {
+  const trial = (rate: number, shares: { onTime: number; shallow: number }) => ({ rate, frames: 300, answered: 300, onTime: Math.round(300 * shares.onTime), busiestShallow: Math.round(300 * shares.shallow) });
+
+  it('fits when one shallower exit took a broad share and the flow stayed on time', () => {
+    expect(judgeProbe(trial(100, { onTime: 0.97, shallow: 0.4 }))).toBe('fits');
+    expect(judgeProbe(trial(100, { onTime: 1, shallow: 0.1 }))).toBe('too-light');
+    // 30% at exit 1 and 30% at exit 2 is not 35% at one of them.
+    expect(judgeProbe(trial(100, { onTime: 1, shallow: 0.3 }))).toBe('too-light');
+    expect(judgeProbe(trial(100, { onTime: 0.8, shallow: 1 }))).toBe('too-heavy');
+    // Nothing answered at all (the service stalled): heavy, never a fit.
+    expect(judgeProbe({ rate: 100, frames: 0, answered: 0, onTime: 0, busiestShallow: 0 })).toBe('too-heavy');
+  });
+
+  it('steps away from a verdict, then halves the gap (geometrically) between a light and a heavy try', () => {
+    const light = trial(100, { onTime: 1, shallow: 0.1 });
+    const heavy = trial(200, { onTime: 0.6, shallow: 1 });
+    expect(nextBurstRate([light])).toBeCloseTo(125);
+    expect(nextBurstRate([heavy])).toBeCloseTo(160);
+    expect(nextBurstRate([light, heavy])).toBeCloseTo(Math.sqrt(100 * 200));
+    // A fit ends the search, whatever came before.
+    expect(nextBurstRate([heavy, light, trial(150, { onTime: 0.96, shallow: 0.5 })])).toBe(150);
+    expect(() => nextBurstRate([])).toThrow(RangeError);
   });
 });

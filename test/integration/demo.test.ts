@@ -11,7 +11,12 @@ describe('edgeke demo', () => {
     });
     const summary = JSON.parse(stdout) as {
       flows: { name: string; frames: number; outcomes: Record<string, number>; attainment: number; accuracy: number | null }[];
+      warm_up: { name: string; frames: number; outcomes: Record<string, number> }[];
     };
+    // The camera's calibration (its own rates, trial bursts included) is counted apart from the 10 s of load.
+    const calibration = summary.warm_up.find((flow) => flow.name === 'neu-camera');
+    expect(calibration?.frames).toBeGreaterThan(0);
+    expect(Object.values(calibration?.outcomes ?? {}).reduce((a, b) => a + b, 0)).toBe(calibration?.frames);
     expect(summary.flows.map((flow) => flow.name).sort()).toEqual(['cwru-mqtt-json', 'cwru-opcua', 'neu-camera']);
     for (const flow of summary.flows) {
       expect(flow.frames, flow.name).toBeGreaterThan(20);

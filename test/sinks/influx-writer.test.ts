@@ -129,7 +129,7 @@ describe('InfluxWriter', () => {
       client,
       logger: silentLogger,
       wal: log,
-      stats: { model: 'neu-surface', exitCount: 3, intervalMs: 50, flowState: () => ({ deadlineMs: 50, queueDepth: 2, configVersion: 1 }) },
+      stats: { intervalMs: 50, flowState: () => ({ deadlineMs: 50, queueDepth: 2, configVersion: 1, model: { name: 'neu-surface', version: '3fa9c2d1e0b4', exitCount: 3 } }) },
     });
     writer.start();
     await writeMany(writer, 4);

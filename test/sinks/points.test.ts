@@ -74,13 +74,14 @@ describe('inference points (docs/telemetry.md)', () => {
 
 describe('flow_stats points', () => {
   it('counts outcomes, exits and latency percentiles over an interval', () => {
-    const stats = new FlowStatsAggregator('line1', 'neu-surface', 3, 1_000);
+    const stats = new FlowStatsAggregator('line1', 1_000);
+    const model = { name: 'neu-surface', version: '3fa9c2d1e0b4', exitCount: 3 };
     for (let index = 1; index <= 100; index += 1) stats.record(result(`f${index}`, { e2eMs: index, exit: index <= 60 ? 1 : 3 }));
     stats.record(result('late', { outcome: 'late', e2eMs: 200, exit: 1 }));
     stats.record(result('shed', { outcome: 'shed', exit: undefined, e2eMs: 0 }));
     stats.record(result('err', { outcome: 'error', exit: undefined, e2eMs: 0 }));
-    const point = stats.close(6_000, { deadlineMs: 50, queueDepth: 4, configVersion: 3 }, { bufferedPoints: 12, droppedInInterval: 1 });
-    expect(point).toMatchObject({ measurement: 'flow_stats', tags: { flow: 'line1', model: 'neu-surface' }, timestamp: '6000000000' });
+    const point = stats.close(6_000, { deadlineMs: 50, queueDepth: 4, configVersion: 3, model }, { bufferedPoints: 12, droppedInInterval: 1 });
+    expect(point).toMatchObject({ measurement: 'flow_stats', tags: { flow: 'line1', model: 'neu-surface', model_version: '3fa9c2d1e0b4' }, timestamp: '6000000000' });
     expect(point.fields).toEqual({
       frames: 103,
       ok: 100,
@@ -101,15 +102,15 @@ describe('flow_stats points', () => {
       sink_buffer: 12,
       sink_dropped: 1,
     });
-    const next = stats.close(11_000, { deadlineMs: 50, queueDepth: 0, configVersion: 3 }, { bufferedPoints: 0, droppedInInterval: 0 });
+    const next = stats.close(11_000, { deadlineMs: 50, queueDepth: 0, configVersion: 3, model }, { bufferedPoints: 0, droppedInInterval: 0 });
     expect(next.fields).toMatchObject({ frames: 0, ok: 0, exit_1: 0, throughput_fps: 0 });
     expect(next.fields).not.toHaveProperty('attainment');
     expect(next.fields).not.toHaveProperty('p50_ms');
   });
 
   it('carries the write-ahead log over the interval: backlog at its end, commits and holds in it, replays once', () => {
-    const stats = new FlowStatsAggregator('line1', 'neu-surface', 1, 0);
-    const flow = { deadlineMs: 50, queueDepth: 0, configVersion: 1 };
+    const stats = new FlowStatsAggregator('line1', 0);
+    const flow = { deadlineMs: 50, queueDepth: 0, configVersion: 1, model: { name: 'neu-surface', version: '3fa9c2d1e0b4', exitCount: 3 } };
     const wal = { bytes: 40_960, segments: 2, intakeHeldSeconds: 1.25, replayedRecords: 17 };
     const point = stats.close(5_000, flow, { bufferedPoints: 120, droppedInInterval: 0, wal: { ...wal, commits: { commits: 4, records: 100, seconds: 0.01, maxSeconds: 0.004 } } });
     expect(point.fields).toMatchObject({
@@ -135,6 +136,20 @@ describe('flow_stats points', () => {
     // Every wal_* field is declared, so integers are written as integers.
     for (const name of Object.keys(point.fields)) expect(FLOW_STATS_FIELD_TYPES[name], name).toBeDefined();
     expect(lineProtocol(point)).toContain('wal_bytes=40960i');
+  });
+
+  it('names the model serving at the end of each interval: after a live swap, the new one and its exits', () => {
+    const stats = new FlowStatsAggregator('line1', 1_000);
+    stats.record(result('old', { exit: 3 }));
+    const state = { deadlineMs: 50, queueDepth: 0, configVersion: 1 };
+    const sink = { bufferedPoints: 0, droppedInInterval: 0 };
+    const before = stats.close(2_000, { ...state, model: { name: 'neu-surface', version: '3fa9c2d1e0b4', exitCount: 3 } }, sink);
+    expect(before.tags).toEqual({ flow: 'line1', model: 'neu-surface', model_version: '3fa9c2d1e0b4' });
+    stats.record(result('new', { exit: 2, model: 'neu-surface-wide', modelVersion: '77aa00bb11cc' }));
+    const after = stats.close(3_000, { ...state, model: { name: 'neu-surface-wide', version: '77aa00bb11cc', exitCount: 2 } }, sink);
+    expect(after.tags).toEqual({ flow: 'line1', model: 'neu-surface-wide', model_version: '77aa00bb11cc' });
+    expect(after.fields).toMatchObject({ frames: 1, exit_1: 0, exit_2: 1 });
+    expect(after.fields).not.toHaveProperty('exit_3');
   });
 
   it('uses nearest-rank percentiles', () => {

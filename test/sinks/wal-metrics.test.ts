@@ -139,7 +139,7 @@ sinks: { influx: { url: "http://127.0.0.1:1", database: edgeke, walDir: "${walDi
       onWalRecovered: (recovery) => replayed.push(recovery.records),
       walObserver: { committed: (records) => commits.push(records) },
       // The hour-long stats interval outlasts the test: the one flow_stats point is the one written on close.
-      stats: { model: 'signal', exitCount: 2, flowState: () => ({ deadlineMs: 50, queueDepth: 0, configVersion: 1 }) },
+      stats: { flowState: () => ({ deadlineMs: 50, queueDepth: 0, configVersion: 1, model: { name: 'signal', version: 'a1b2c3d4e5f6', exitCount: 2 } }) },
     });
     try {
       expect(replayed).toEqual([17]);

@@ -25,7 +25,7 @@ export function sinkBuiltPoints(runs: SyntheticRuns): TelemetryPoint[] {
   const points: InfluxPoint[] = [];
   for (const run of runs.flows) {
     points.push(...run.results.map(inferencePoint));
-    const aggregator = new FlowStatsAggregator(run.flow.name, run.flow.model, run.flow.exitInferMs.length, runs.fromMs);
+    const aggregator = new FlowStatsAggregator(run.flow.name, runs.fromMs);
     for (const { interval, results } of resultsByInterval(run)) {
       for (const result of results) aggregator.record(result);
       points.push(aggregator.close(interval.endMs, interval.flowState, interval.sinkState));

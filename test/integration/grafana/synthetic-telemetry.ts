@@ -1,5 +1,6 @@
 import type { FrameResult } from '../../../src/core/frame.ts';
 import type { WalInterval } from '../../../src/sinks/wal-interval.ts';
+import type { FlowState } from '../../../src/sinks/flow-stats.ts';
 import type { TelemetryPoint } from './influx-loader.ts';
 import { seededRandom as random } from '../../helpers/seeded-random.ts';
 
@@ -55,7 +56,8 @@ export interface SyntheticRun {
 
 export interface StatsInterval {
   endMs: number;
-  flowState: { deadlineMs: number; queueDepth: number; configVersion: number };
+  /** As the service reads it at the interval's end (the serving model included: it follows the model swaps). */
+  flowState: FlowState;
   sinkState: { bufferedPoints: number; droppedInInterval: number; wal: WalInterval & { commits: NonNullable<WalInterval['commits']> } };
 }
 
@@ -198,7 +200,12 @@ export function syntheticRuns(run: SyntheticRun): SyntheticRuns {
       const outage = flow.influxOutage !== undefined && offset > flow.influxOutage.atMs && offset <= flow.influxOutage.atMs + flow.influxOutage.durationMs;
       // InfluxDB away: nothing leaves the log. Back: the backlog drains within the interval.
       outageBacklog = outage ? outageBacklog + pointsPerInterval : 0;
-      const flowState = { deadlineMs: config.deadlineMs, queueDepth: Math.round(load(intervalEnd) * 6 * next()), configVersion: config.version };
+      const flowState: FlowState = {
+        deadlineMs: config.deadlineMs,
+        queueDepth: Math.round(load(intervalEnd) * 6 * next()),
+        configVersion: config.version,
+        model: { name: flow.model, version: modelAt(intervalEnd - run.startMs), exitCount: flow.exitInferMs.length },
+      };
       const bufferedPoints = Math.round(next() * 40) + outageBacklog;
       const droppedInInterval = next() < 0.05 ? 1 + Math.floor(next() * 3) : 0;
       const commits = Math.max(1, Math.round(pointsPerInterval / (1 + 3 * walNext())));
@@ -355,7 +362,7 @@ function flowStatsPointOf(run: SyntheticFlowRun, interval: StatsInterval, result
   run.flow.exitInferMs.forEach((_, index) => {
     fields[`exit_${index + 1}`] = BigInt(answered.filter((result) => result.exit === index + 1).length);
   });
-  return { measurement: 'flow_stats', tags: { flow: run.flow.name, model: run.flow.model }, fields, timestampNs: BigInt(interval.endMs) * 1_000_000n };
+  return { measurement: 'flow_stats', tags: { flow: run.flow.name, model: interval.flowState.model.name, model_version: interval.flowState.model.version }, fields, timestampNs: BigInt(interval.endMs) * 1_000_000n };
 }
 
 /** Results of `run` grouped by stats interval (a result belongs to the interval whose end follows its capture). */
