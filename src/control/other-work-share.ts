@@ -4,16 +4,24 @@
  * .otherWorkShare); without it the planner budgets the whole core for inference, the work around it builds a
  * backlog upstream where the planner cannot see it, and frames miss their deadlines there.
  *
- * Measured, not modelled: over windows of `windowMs`, the process's CPU time (all threads) minus the time this
- * model's batches ran, per wall millisecond. Work that spare cores absorb (cores − 1 of them: decoding runs on
- * libvips threads, inference on one) does not compete with inference; only the excess does. The share is smoothed
- * over windows (EWMA) so one collection or one burst of decoding does not swing the plans.
+ * Measured, not modelled: over windows of `windowMs`, per wall millisecond. Inference runs on the main thread (ONNX
+ * Runtime's session.run is synchronous), so everything else the main thread does competes with it whatever the core
+ * count: receiving, parsing and decoding JSON and base64 payloads, planning, the sinks. Work on other threads (libvips
+ * decoding images, V8's helper) competes only beyond what the spare cores absorb (cores − 1 of them). Counting all
+ * the process's other work as absorbable on two cores left the demo's camera flow, whose frames are decoded on the
+ * main thread, with no share at all: it planned its deepest exit through 4x bursts and shed the frames that waited.
+ * The share is smoothed over windows (EWMA) so one collection or one burst of decoding does not swing the plans.
  */
 export interface CpuClock {
   /** Process CPU time (user + system, all threads) in ms. */
   cpuMs(): number;
   /** Wall time in ms. */
   nowMs(): number;
+  /**
+   * How long the main thread's event loop has been busy (not waiting for events), in ms since start. Without it,
+   * all work other than inference counts as if it could run on a spare core.
+   */
+  mainThreadBusyMs?(): number;
 }
 
 export const processCpuClock: CpuClock = {
@@ -22,6 +30,7 @@ export const processCpuClock: CpuClock = {
     return (usage.user + usage.system) / 1000;
   },
   nowMs: () => performance.now(),
+  mainThreadBusyMs: () => performance.eventLoopUtilization().active,
 };
 
 /**
@@ -36,6 +45,7 @@ export function guaranteedCpuShare(ownWeight: number, allWeights: readonly numbe
 export class OtherWorkShareMeter {
   private windowStartWall: number;
   private windowStartCpu: number;
+  private windowStartMainBusy: number | undefined;
   private inferenceMs = 0;
   private shareEstimate = 0;
 
@@ -51,6 +61,7 @@ export class OtherWorkShareMeter {
   ) {
     this.windowStartWall = clock.nowMs();
     this.windowStartCpu = clock.cpuMs();
+    this.windowStartMainBusy = clock.mainThreadBusyMs?.();
   }
 
   /** One batch of this model ran for `ms` of wall time (one inference thread busy). */
@@ -64,11 +75,20 @@ export class OtherWorkShareMeter {
     const elapsed = wall - this.windowStartWall;
     if (elapsed >= this.windowMs) {
       const cpu = this.clock.cpuMs();
-      const otherCoresMs = Math.max(0, cpu - this.windowStartCpu - this.inferenceMs);
-      const spill = Math.max(0, otherCoresMs / elapsed - (this.cores - 1));
-      this.shareEstimate += this.alpha * (Math.min(1, spill) - this.shareEstimate);
+      const mainBusy = this.clock.mainThreadBusyMs?.();
+      const cpuMs = cpu - this.windowStartCpu;
+      let share: number;
+      if (mainBusy === undefined || this.windowStartMainBusy === undefined) {
+        share = Math.max(0, Math.max(0, cpuMs - this.inferenceMs) / elapsed - (this.cores - 1));
+      } else {
+        const mainMs = mainBusy - this.windowStartMainBusy;
+        const offMainMs = Math.max(0, cpuMs - mainMs);
+        share = Math.max(0, mainMs - this.inferenceMs) / elapsed + Math.max(0, offMainMs / elapsed - (this.cores - 1));
+      }
+      this.shareEstimate += this.alpha * (Math.min(1, share) - this.shareEstimate);
       this.windowStartWall = wall;
       this.windowStartCpu = cpu;
+      this.windowStartMainBusy = mainBusy;
       this.inferenceMs = 0;
     }
     return this.shareEstimate;

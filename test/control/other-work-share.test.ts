@@ -38,6 +38,26 @@ describe('OtherWorkShareMeter', () => {
     expect(meter.share()).toBeCloseTo(0.5, 6);
   });
 
+  it('counts the other work of the main thread in full on any number of cores: inference runs there', () => {
+    let wall = 0;
+    let cpu = 0;
+    let mainBusy = 0;
+    const clock: CpuClock = { cpuMs: () => cpu, nowMs: () => wall, mainThreadBusyMs: () => mainBusy };
+    const meter = new OtherWorkShareMeter(2, clock, 100, 1);
+    // 100 ms: the main thread busy 90 ms, 50 of them inference; 50 ms more on other threads (a spare core takes them).
+    wall += 100;
+    cpu += 140;
+    mainBusy += 90;
+    meter.observeInference(50);
+    expect(meter.share()).toBeCloseTo(0.4, 6);
+    // Other threads beyond the spare core: 150 ms of them, 50 spill onto the inference core.
+    wall += 100;
+    cpu += 240;
+    mainBusy += 90;
+    meter.observeInference(50);
+    expect(meter.share()).toBeCloseTo(0.4 + 0.5, 6);
+  });
+
   it('smooths over windows and only closes a window when it is due', () => {
     const clock = fakeClock();
     const meter = new OtherWorkShareMeter(1, clock, 100, 0.5);
