@@ -89,8 +89,8 @@ interface StageState {
  * factor on it: a busier or slower machine slows every batch size of a stage alike, so one observation at batch 4
  * also corrects the prediction at batch 1. Each profiled size also learns its own factor from the observations at
  * and around it, and trusts it as its evidence grows (shrinkage to the stage's factor): a profile measured while
- * something else loaded the machine can be wrong in shape, not only in level (neu-surface's stage 1 at batch 8 once
- * came out twice as slow relative to batch 1 as it runs), and one factor can only fit the sizes it saw last. The factor is learned in the log domain (latencies are positive and
+ * something else loaded the machine can be wrong in shape, not only in level, and one factor can only fit the sizes
+ * it saw last. The factor is learned in the log domain (latencies are positive and
  * skewed; a stall moves a geometric mean far less than an arithmetic one), and its spread gives the high quantiles
  * (exp(mean + z·sd)), seeded from the profile's p95 / median.
  */

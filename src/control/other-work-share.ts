@@ -7,10 +7,7 @@
  * Measured, not modelled: over windows of `windowMs`, per wall millisecond. Inference runs on the main thread (ONNX
  * Runtime's session.run is synchronous), so everything else the main thread does competes with it whatever the core
  * count: receiving, parsing and decoding JSON and base64 payloads, planning, the sinks. Work on other threads (libvips
- * decoding images, V8's helper) competes only beyond what the spare cores absorb (cores − 1 of them). Counting all
- * the process's other work as absorbable on two cores left the demo's camera flow, whose frames are decoded on the
- * main thread, with no share at all: it planned its deepest exit through 4x bursts and shed the frames that waited.
- * The share is smoothed over windows (EWMA) so one collection or one burst of decoding does not swing the plans.
+ * decoding images, V8's helper) competes only beyond what the spare cores absorb (cores − 1 of them). The share is smoothed over windows (EWMA) so one collection or one burst of decoding does not swing the plans.
  */
 export interface CpuClock {
   /** Process CPU time (user + system, all threads) in ms. */

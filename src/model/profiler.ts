@@ -9,8 +9,7 @@ import type { LatencyProfile, StageLatencyProfileEntry } from './profile-types.t
 
 /**
  * Measures how long each stage takes at each batch size on this machine. Stage k>1 is timed on the features stage
- * k-1 just gave, so each entry is the cost of that stage alone, which is what the controller
- * adds up exit by exit.
+ * k-1 just gave, so each entry is the cost of that stage alone, which is what the controller adds up exit by exit.
  */
 
 export interface ProfileOptions {
@@ -46,14 +45,11 @@ export function quantile(sorted: readonly number[], p: number): number {
 /**
  * Measures one loaded model. Inputs are seeded noise: convolution cost does not depend on the values.
  *
- * Each cell (stage, batch size) is timed in runs back to back, warm, as a busy model runs them; but not all in one
- * block: the samples are split over SWEEPS sweeps of every cell, each sweep in a shuffled order. A burst of other work
- * on the machine (another process, a swap's new model profiling beside a serving one) then lands on one block of a
- * few cells, which the median ignores, instead of on every sample of the cells measured during it. Measured one cell
- * after another, neu-surface's stage 1 at batch 8 came out at 21.7 ms against 3.7 ms quiet while batch 1 stayed
- * right: a shape that one learnt factor per stage cannot undo, and the planner priced exit 1 at 3-5 ms a frame
- * instead of 0.5. Interleaving single runs instead measured every call cold: cwru-bearing's 0.03 ms stages came out
- * three to four times slower than they run in a busy service.
+ * Each cell (stage, batch size) is timed warm, in runs back to back, as a busy model runs them (single runs between
+ * other cells time every call cold: several times too slow for a model of 0.03 ms stages). Its samples come from
+ * SWEEPS blocks, one per sweep over all cells in a shuffled order: a burst of other work on the machine lands on one
+ * block of a few cells, which the median ignores, rather than on every sample of the cells measured during it, which
+ * would bend the profile's shape, and one learnt factor per stage could not undo that.
  */
 export async function measureProfile(model: LoadedModel, options: ProfileOptions = {}): Promise<StageLatencyProfileEntry[]> {
   const { engine, manifest } = model;

@@ -271,8 +271,8 @@ export class FlowPipeline implements ExecutorFlow {
       // A probe, when the learnt decode cost alone stands in the way and the decoders are idle with nothing waiting:
       // it costs no other frame anything, and a cost learnt in a stall would otherwise shed every frame for good.
       // Also one frame per deadline, whatever the estimates say, while none got through: a frame shed here is never
-      // decoded nor run, so estimates made too pessimistic by a stall (seen once at start-up: every frame of a 20 s
-      // run shed 'no-slack' within 10 ms of arrival) could not learn otherwise.
+      // decoded nor run, so estimates made too pessimistic by a stall could never learn otherwise, and every frame
+      // would be shed for good.
       const probe =
         (this.decoding === 0 && this.intake.size === 0 && !executor.missesAt(policy, due, now)) ||
         (now - this.lastAdmittedTs >= policy.deadlineMs && due > now);
