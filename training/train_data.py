@@ -42,6 +42,10 @@ UNBOUNDED_STUDENT_EPOCHS = 40  # without --minutes
 DEFAULT_MINUTES = 60
 TEACHER_SHARE, SEARCH_SHARE = 0.3, 0.4  # of what is left at the phase's start (after the reserve)
 TEACHER_WIDTHS, TEACHER_MIN_EPOCHS = (8, 16, 32, 64), 10  # the widest teacher that gets at least this many epochs
+# ... at this many times its timed speed: a few steps are timed in a quiet moment, and on a shared machine training
+# ran at about half that (NEU's first retrain's teacher; Fashion-MNIST's first 85-minute try: stem 64 planned for
+# 11 epochs at 86 s, 303 s for its first epoch and 880 s for 72% of its second).
+TEACHER_SLOWDOWN = 2.0
 SEARCH_MIN_EPOCHS = 5  # a student size that would get fewer in its share of the search is not tried
 SEARCH_MIN_GAIN = 0.005  # past a teacher cheaper than the student, a larger size must gain this on validation
 
@@ -52,7 +56,8 @@ def teacher_width(shape, classes, data, settings, deadline) -> int:
     68-minute run got a 2.5 MFLOP teacher that its 1.1 MFLOP student nearly matched)."""
     if deadline is None:
         return TEACHER_WIDTHS[-1]
-    timed = lambda w: seconds_per_epoch(architecture.teacher_net(shape, classes, width=w), data, settings, False)[0]
+    timed = lambda w: TEACHER_SLOWDOWN * seconds_per_epoch(architecture.teacher_net(shape, classes, width=w), data,
+                                                           settings, False)[0]
     return widest_fitting(TEACHER_WIDTHS, timed, deadline - time.time(), min(TEACHER_MIN_EPOCHS, settings.epochs))
 
 
