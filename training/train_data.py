@@ -24,7 +24,7 @@ from . import calibration, manifest, report
 from .augment import Augmentation
 from .custom import architecture, exits as exit_choice, images, signals
 from .custom.choice import final_first, prefer_first
-from .custom.budget import Budget, plan_epochs, seconds_per_epoch
+from .custom.budget import Budget, plan_epochs, search_plan, seconds_per_epoch, widest_fitting
 from .custom.errors import DataError
 from .custom.flow import flow_yaml
 from .custom.onnx_teacher import OnnxTeacher, onnx_params
@@ -41,21 +41,31 @@ MAX_EPOCHS = {"teacher": 30, "student": 200}
 UNBOUNDED_STUDENT_EPOCHS = 40  # without --minutes
 DEFAULT_MINUTES = 60
 TEACHER_SHARE, SEARCH_SHARE = 0.3, 0.4  # of what is left at the phase's start (after the reserve)
-TEACHER_WIDTHS, TEACHER_MIN_EPOCHS = (8, 16, 32), 10  # the widest teacher that gets at least this many epochs
+TEACHER_WIDTHS, TEACHER_MIN_EPOCHS = (8, 16, 32, 64), 10  # the widest teacher that gets at least this many epochs
+# ... at this many times its timed speed: a few steps are timed in a quiet moment, and on a shared machine training
+# ran at about half that (NEU's first retrain's teacher; Fashion-MNIST's first 85-minute try: stem 64 planned for
+# 11 epochs at 86 s, 303 s for its first epoch and 880 s for 72% of its second).
+TEACHER_SLOWDOWN = 2.0
 SEARCH_MIN_EPOCHS = 5  # a student size that would get fewer in its share of the search is not tried
 SEARCH_MIN_GAIN = 0.005  # past a teacher cheaper than the student, a larger size must gain this on validation
 
 
 def teacher_width(shape, classes, data, settings, deadline) -> int:
-    """The widest of TEACHER_WIDTHS expected to train TEACHER_MIN_EPOCHS epochs by the deadline: timed once at the
-    narrowest width, scaled by width squared (conservative: small networks do not get cheaper that fast)."""
+    """The widest of TEACHER_WIDTHS expected to train TEACHER_MIN_EPOCHS epochs by the deadline, each width timed on
+    a real batch (a width-squared guess from the narrowest overrated the cost of small networks: Fashion-MNIST's
+    68-minute run got a 2.5 MFLOP teacher that its 1.1 MFLOP student nearly matched)."""
     if deadline is None:
         return TEACHER_WIDTHS[-1]
-    narrow = TEACHER_WIDTHS[0]
-    per_epoch, _ = seconds_per_epoch(architecture.teacher_net(shape, classes, width=narrow), data, settings, False)
-    fits = [w for w in TEACHER_WIDTHS
-            if (deadline - time.time()) / (per_epoch * (w / narrow) ** 2) >= min(TEACHER_MIN_EPOCHS, settings.epochs)]
-    return fits[-1] if fits else narrow
+    timed = lambda w: TEACHER_SLOWDOWN * seconds_per_epoch(architecture.teacher_net(shape, classes, width=w), data,
+                                                           settings, False)[0]
+    return widest_fitting(TEACHER_WIDTHS, timed, deadline - time.time(), min(TEACHER_MIN_EPOCHS, settings.epochs))
+
+
+def grows(searched, chosen, tried: int, sizes: int, stopped: bool) -> bool:
+    """Whether the time after the search goes to the next student size: the search tried all `tried` sizes its
+    budget allowed without stopping (`stopped`: a size came within 1 point of the teacher, or stopped gaining),
+    fewer than all `sizes`, and the largest it tried is the one it kept."""
+    return not stopped and len(searched) == tried < sizes and chosen is searched[-1]
 
 
 def reserve(budget) -> float:
@@ -204,17 +214,27 @@ def build(args):
 
     # Search: students from the cheapest up, with distillation; stop at the first whose final exit is within 1 point
     # of the teacher on validation (the cheapest such), else keep the best final exit.
-    searched, chosen = [], None
+    searched, chosen, stopped = [], None, False
     search_end = budget.deadline(SEARCH_SHARE, reserve=reserve(budget))
-    for i, family in enumerate(families):
-        net = architecture.candidate_net(shape, family, len(classes))
-        deadline = None if search_end is None else time.time() + (search_end - time.time()) / (len(families) - i)
-        s = dataclasses.replace(settings, epochs=plan_epochs(net, data, settings, deadline, settings.epochs, True))
-        if i > 0 and s.epochs < min(SEARCH_MIN_EPOCHS, settings.epochs):
-            notes.append(f"the time budget ended the search after {i} of {len(families)} student sizes (the next, "
-                         f"{family.describe()}, would get {s.epochs} epoch(s))")
-            break
-        budget.phase("search", f"student {i + 1}/{len(families)} ({family.describe()}, "
+    nets = [architecture.candidate_net(shape, f, len(classes)) for f in families]
+    if search_end is None:
+        times, search_epochs = [1.0] * len(families), settings.epochs
+    else:
+        times, search_epochs = search_plan(
+            lambda i: seconds_per_epoch(nets[i], data, settings, True)[0], len(families), search_end - time.time(),
+            min(SEARCH_MIN_EPOCHS, settings.epochs), settings.epochs)
+    if len(times) < len(families):
+        f = families[len(times)]
+        notes.append(f"the time budget let the search try {len(times)} of {len(families)} student sizes at "
+                     f"{search_epochs} epoch(s) each (with the next, {f.describe()}, each would get fewer than "
+                     f"{SEARCH_MIN_EPOCHS})")
+    for i, family in enumerate(families[:len(times)]):
+        net = nets[i]
+        # Each size's share of what is left of the search is its planned time: a size that ran faster or slower
+        # than timed gives or takes from the sizes after it, and its schedule anneals by its deadline either way.
+        deadline = None if search_end is None else time.time() + (search_end - time.time()) * times[i] / sum(times[i:])
+        s = dataclasses.replace(settings, epochs=search_epochs)
+        budget.phase("search", f"student {i + 1}/{len(times)} ({family.describe()}, "
                                f"{costs[family][-1]['flops'] / 1e6:.2f} MFLOPs, {s.epochs} epoch(s))")
         model, _ = train(net, data, s, f"student {family.describe()} KD", args.seed, deadline=deadline, cache=cache)
         searched.append(run_summary(model, data, "KD", args.seed, family=family, epochs=s.epochs))
@@ -227,24 +247,39 @@ def build(args):
                 teacher_info["flops"] is not None and teacher_info["flops"] < costs[family][-1]["flops"])
             gain = final - searched[-2]["validation"][-1] if len(searched) > 1 else 1.0
             if not no_ceiling or gain < SEARCH_MIN_GAIN:
-                chosen = None if no_ceiling else searched[-1]
+                chosen, stopped = None if no_ceiling else searched[-1], True
                 break
     chosen = chosen or max(searched, key=lambda r: (final_first(r["validation"]), -searched.index(r)))
     family = chosen["family"]
 
     # The kept size again with what is left, when that buys more epochs than the search gave it; then the same
     # student without a teacher, as many epochs: the KD evidence, and the check that the teacher helps at all.
+    # When the budget stopped the search below the largest size while the largest tried was still the best, the
+    # rerun goes to the next size up instead if it gets at least the search's epochs: the time left then buys a
+    # larger student, not more epochs of one the search already trained (validation decides which is kept).
     half = budget.deadline(0.5, reserve=reserve(budget))
-    net = architecture.candidate_net(shape, family, len(classes))
+    rerun = family
+    if grows(searched, chosen, len(times), len(families), stopped) and not args.smoke:
+        bigger = families[len(times)]
+        if plan_epochs(architecture.candidate_net(shape, bigger, len(classes)), data, settings, half,
+                       settings.epochs, True) >= search_epochs:
+            rerun = bigger
+    net = architecture.candidate_net(shape, rerun, len(classes))
     epochs = plan_epochs(net, data, settings, half, settings.epochs, True)
-    if epochs > chosen["epochs"] and not args.smoke:
-        budget.phase("search", f"the kept student ({family.describe()}) for {epochs} epoch(s)")
-        model, _ = train(net, data, dataclasses.replace(settings, epochs=epochs), f"student {family.describe()} KD",
+    if (epochs > chosen["epochs"] or rerun != family) and not args.smoke:
+        what = "the kept student" if rerun == family else "the next student size"
+        budget.phase("search", f"{what} ({rerun.describe()}, {costs[rerun][-1]['flops'] / 1e6:.2f} MFLOPs) for "
+                               f"{epochs} epoch(s)")
+        model, _ = train(net, data, dataclasses.replace(settings, epochs=epochs), f"student {rerun.describe()} KD",
                          args.seed, deadline=half, cache=cache)
-        longer = run_summary(model, data, "KD", args.seed, family=family, epochs=epochs)
+        longer = run_summary(model, data, "KD", args.seed, family=rerun, epochs=epochs)
         searched.append(longer)
         if prefer_first(longer["validation"], chosen["validation"]):
             chosen = longer
+        elif rerun != family:
+            notes.append(f"the next size ({rerun.describe()}, {epochs} epochs) scored lower on validation than the "
+                         f"kept {family.describe()} and is not shipped")
+    family = chosen["family"]
     net = architecture.candidate_net(shape, family, len(classes))
     deadline = budget.deadline(1.0, reserve=reserve(budget))
     s = dataclasses.replace(settings, epochs=chosen["epochs"])

@@ -65,3 +65,31 @@ def plan_epochs(model, splits, settings, deadline, max_epochs: int, distilled: b
     per_epoch, forward = seconds_per_epoch(model, splits, settings, distilled)
     usable = deadline - time.time() - forward_passes * forward
     return int(max(1, min(max_epochs, usable // max(per_epoch, 1e-3))))
+
+
+def widest_fitting(widths, per_epoch, seconds: float, min_epochs: int):
+    """The widest of `widths` (ascending) whose measured epoch time `per_epoch(width)` fits `min_epochs` epochs into
+    `seconds`; timed from the narrowest up and stopping at the first that does not fit (a wide network on large
+    inputs is slow even to time). The narrowest when none fits."""
+    chosen = widths[0]
+    for width in widths:
+        if seconds / max(per_epoch(width), 1e-3) < min_epochs:
+            break
+        chosen = width
+    return chosen
+
+
+def search_plan(per_epoch, count: int, seconds: float, min_epochs: int, max_epochs: int):
+    """The student sizes the search tries (cheapest first) and the epochs each gets: every size tried gets the same
+    number, so the search compares sizes rather than training lengths (an equal split of the time gave a size 4x as
+    costly a quarter of the epochs, and the search then kept the smaller one). As many sizes as still get at least
+    `min_epochs` (the first always). `per_epoch(i)` is timed only as far as needed.
+    Returns (seconds per epoch of each size tried, epochs)."""
+    times = []
+    for i in range(count):
+        t = max(per_epoch(i), 1e-3)
+        epochs = int(seconds // (sum(times) + t))
+        if times and epochs < min_epochs:
+            break
+        times.append(t)
+    return times, int(max(1, min(max_epochs, seconds // sum(times))))
