@@ -120,12 +120,13 @@ export class LatencyEstimator implements LatencyModel {
     // The floor keeps a spread learnt on a very steady machine from rejecting ordinary jitter.
     const maxJump = Math.min(Math.log(this.maxJumpRatio), Math.max(MIN_OUTLIER_LOG, this.outlierSd * this.sdOf(state)));
     const bounded = (x: number): number => Math.min(maxJump, Math.max(-maxJump, x));
-    const logRatio = Math.log(Math.max(ms / baselineMs(state.points, batchSize), 1e-6));
-    const error = bounded(logRatio - predictedLogScale(state, batchSize));
+    const at = bracket(state.points, batchSize);
+    const logRatio = Math.log(Math.max(ms / baselineMs(state.points, batchSize, at), 1e-6));
+    const error = bounded(logRatio - predictedLogScale(state, at));
     state.meanAbsDeviation += this.alpha * (Math.abs(error) - state.meanAbsDeviation);
     state.logScale += this.alpha * bounded(logRatio - state.logScale);
     // The profiled sizes around this one learn it too, in proportion to how close it is to each.
-    const { lo, hi, hiWeight } = bracket(state.points, batchSize);
+    const { lo, hi, hiWeight } = at;
     for (let i = 0; i < state.pointEvidence.length; i++) state.pointEvidence[i] = (state.pointEvidence[i] ?? 0) * (1 - EVIDENCE_DECAY);
     for (const [point, weight] of [[lo, 1 - hiWeight], [hi, lo === hi ? 0 : hiWeight]] as const) {
       if (!(weight > 0)) continue;
@@ -142,8 +143,9 @@ export class LatencyEstimator implements LatencyModel {
     // alpha/(2-alpha) of the spread's), so the next observation scatters a little wider than the spread alone.
     const predictiveSd = this.sdOf(state) * Math.sqrt(this.predictiveInflation());
     const size = Math.max(1, batchSize);
-    const factor = Math.exp(predictedLogScale(state, size) + normalQuantile(risk) * predictiveSd);
-    return baselineMs(state.points, size) * factor;
+    const at = bracket(state.points, size);
+    const factor = Math.exp(predictedLogScale(state, at) + normalQuantile(risk) * predictiveSd);
+    return baselineMs(state.points, size, at) * factor;
   }
 
   stagesMs(fromStage: number, toStage: number, batchSize: number, risk: RiskQuantile): number {
@@ -239,8 +241,8 @@ function seedStages(profile: readonly StageLatencyProfileEntry[], inflation: num
 const EVIDENCE_PRIOR = 1;
 const EVIDENCE_DECAY = 0.05;
 
-function predictedLogScale(state: StageState, batchSize: number): number {
-  const { lo, hi, hiWeight } = bracket(state.points, batchSize);
+function predictedLogScale(state: StageState, at: Bracket): number {
+  const { lo, hi, hiWeight } = at;
   const own = (point: number): number => {
     const evidence = state.pointEvidence[point] ?? 0;
     const trust = evidence / (evidence + EVIDENCE_PRIOR);
@@ -250,7 +252,13 @@ function predictedLogScale(state: StageState, batchSize: number): number {
 }
 
 /** The profiled sizes around a batch size (indices into points) and the upper one's interpolation weight. */
-function bracket(points: readonly ProfilePoint[], batchSize: number): { lo: number; hi: number; hiWeight: number } {
+interface Bracket {
+  lo: number;
+  hi: number;
+  hiWeight: number;
+}
+
+function bracket(points: readonly ProfilePoint[], batchSize: number): Bracket {
   const last = points.length - 1;
   if (last <= 0 || batchSize <= (points[0]?.batchSize ?? 1)) return { lo: 0, hi: 0, hiWeight: 0 };
   if (batchSize >= (points[last]?.batchSize ?? 1)) return { lo: last, hi: last, hiWeight: 0 };
@@ -266,7 +274,7 @@ function bracket(points: readonly ProfilePoint[], batchSize: number): { lo: numb
  * never costs less than its fixed part); above the largest, extended with the per-frame slope of the last two
  * (or proportionally when only one size was measured).
  */
-function baselineMs(points: readonly ProfilePoint[], batchSize: number): number {
+function baselineMs(points: readonly ProfilePoint[], batchSize: number, at: Bracket = bracket(points, batchSize)): number {
   const first = points[0];
   const last = points[points.length - 1];
   if (first === undefined || last === undefined) return 0;
@@ -277,16 +285,9 @@ function baselineMs(points: readonly ProfilePoint[], batchSize: number): number 
     const slope = Math.max(0, (last.medianMs - beforeLast.medianMs) / (last.batchSize - beforeLast.batchSize));
     return last.medianMs + slope * (batchSize - last.batchSize);
   }
-  for (let i = 1; i < points.length; i++) {
-    const hi = points[i];
-    const lo = points[i - 1];
-    if (hi === undefined || lo === undefined) break;
-    if (batchSize <= hi.batchSize) {
-      const t = (batchSize - lo.batchSize) / (hi.batchSize - lo.batchSize);
-      return lo.medianMs + t * (hi.medianMs - lo.medianMs);
-    }
-  }
-  return last.medianMs;
+  const { lo, hi, hiWeight } = at;
+  const low = points[lo]?.medianMs ?? last.medianMs;
+  return low + hiWeight * ((points[hi]?.medianMs ?? low) - low);
 }
 
 // Acklam's coefficients, once: the planner asks for quantiles many times per plan (four arrays a call showed in its
