@@ -1,3 +1,5 @@
+import { processCpuClock } from '../core/process-cpu-clock.ts';
+
 /**
  * How much of the core that runs a model's inference is taken by everything else the process does: receiving,
  * decoding, the sinks, other models, garbage collection. The planner's work budget is what is left (PlannerOptions
@@ -15,20 +17,11 @@ export interface CpuClock {
   /** Wall time in ms. */
   nowMs(): number;
   /**
-   * How long the main thread's event loop has been busy (not waiting for events), in ms since start. Without it,
-   * all work other than inference counts as if it could run on a spare core.
+   * CPU time of the main thread (ms), or undefined where it cannot be read: then all work other than inference
+   * counts as if it could run on a spare core.
    */
-  mainThreadBusyMs?(): number;
+  mainThreadCpuMs?(): number | undefined;
 }
-
-export const processCpuClock: CpuClock = {
-  cpuMs: () => {
-    const usage = process.cpuUsage();
-    return (usage.user + usage.system) / 1000;
-  },
-  nowMs: () => performance.now(),
-  mainThreadBusyMs: () => performance.eventLoopUtilization().active,
-};
 
 /**
  * The share of the CPU a model is guaranteed for its inference when several run in one process: its weight over the
@@ -42,7 +35,7 @@ export function guaranteedCpuShare(ownWeight: number, allWeights: readonly numbe
 export class OtherWorkShareMeter {
   private windowStartWall: number;
   private windowStartCpu: number;
-  private windowStartMainBusy: number | undefined;
+  private windowStartMainCpu: number | undefined;
   private inferenceMs = 0;
   private shareEstimate = 0;
 
@@ -58,7 +51,7 @@ export class OtherWorkShareMeter {
   ) {
     this.windowStartWall = clock.nowMs();
     this.windowStartCpu = clock.cpuMs();
-    this.windowStartMainBusy = clock.mainThreadBusyMs?.();
+    this.windowStartMainCpu = clock.mainThreadCpuMs?.();
   }
 
   /** One batch of this model ran for `ms` of wall time (one inference thread busy). */
@@ -72,20 +65,20 @@ export class OtherWorkShareMeter {
     const elapsed = wall - this.windowStartWall;
     if (elapsed >= this.windowMs) {
       const cpu = this.clock.cpuMs();
-      const mainBusy = this.clock.mainThreadBusyMs?.();
+      const mainCpu = this.clock.mainThreadCpuMs?.();
       const cpuMs = cpu - this.windowStartCpu;
       let share: number;
-      if (mainBusy === undefined || this.windowStartMainBusy === undefined) {
+      if (mainCpu === undefined || this.windowStartMainCpu === undefined) {
         share = Math.max(0, Math.max(0, cpuMs - this.inferenceMs) / elapsed - (this.cores - 1));
       } else {
-        const mainMs = mainBusy - this.windowStartMainBusy;
+        const mainMs = mainCpu - this.windowStartMainCpu;
         const offMainMs = Math.max(0, cpuMs - mainMs);
         share = Math.max(0, mainMs - this.inferenceMs) / elapsed + Math.max(0, offMainMs / elapsed - (this.cores - 1));
       }
       this.shareEstimate += this.alpha * (Math.min(1, share) - this.shareEstimate);
       this.windowStartWall = wall;
       this.windowStartCpu = cpu;
-      this.windowStartMainBusy = mainBusy;
+      this.windowStartMainCpu = mainCpu;
       this.inferenceMs = 0;
     }
     return this.shareEstimate;

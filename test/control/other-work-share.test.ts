@@ -41,19 +41,19 @@ describe('OtherWorkShareMeter', () => {
   it('counts the other work of the main thread in full on any number of cores: inference runs there', () => {
     let wall = 0;
     let cpu = 0;
-    let mainBusy = 0;
-    const clock: CpuClock = { cpuMs: () => cpu, nowMs: () => wall, mainThreadBusyMs: () => mainBusy };
+    let mainCpu = 0;
+    const clock: CpuClock = { cpuMs: () => cpu, nowMs: () => wall, mainThreadCpuMs: () => mainCpu };
     const meter = new OtherWorkShareMeter(2, clock, 100, 1);
-    // 100 ms: the main thread busy 90 ms, 50 of them inference; 50 ms more on other threads (a spare core takes them).
+    // 100 ms: the main thread used 90 ms of CPU, 50 of them inference; 50 ms more on other threads (a spare core takes them).
     wall += 100;
     cpu += 140;
-    mainBusy += 90;
+    mainCpu += 90;
     meter.observeInference(50);
     expect(meter.share()).toBeCloseTo(0.4, 6);
     // Other threads beyond the spare core: 150 ms of them, 50 spill onto the inference core.
     wall += 100;
     cpu += 240;
-    mainBusy += 90;
+    mainCpu += 90;
     meter.observeInference(50);
     expect(meter.share()).toBeCloseTo(0.4 + 0.5, 6);
   });
