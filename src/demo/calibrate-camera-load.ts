@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { LatencyModel } from '../control/index.ts';
 import { readManifest } from '../model/manifest.ts';
 import { startCameraSimulator } from '../simulators/camera-simulator.ts';
-import { cameraLoadFromCosts, judgeProbe, MAX_PROBES, nextBurstRate, perFrameCostByExit, type CameraLoad, type ProbeOutcome } from './camera-load.ts';
+import type { LoadProfile } from '../simulators/load-profile.ts';
+import { BURST_SHAPE, cameraLoadFromCosts, judgeProbe, MAX_PROBES, nextBurstRate, perFrameCostByExit, type CameraLoad, type ProbeOutcome } from './camera-load.ts';
 import type { FlowSummary } from './demo-summary.ts';
 import { CAMERA_TOPIC } from './device-simulators.ts';
 
@@ -37,8 +38,15 @@ export type CameraCounts = Pick<FlowSummary, 'outcomes' | 'exits'>;
 
 const answered = (counts: CameraCounts): number => counts.outcomes.ok + counts.outcomes.late;
 
-const PROBE_SETTLE_MS = 300;
-const PROBE_MS = 1_500;
+/**
+ * A trial burst is shaped like the run's: steady load at a quarter of its rate first, then the burst, measured from
+ * PROBE_SETTLE_MS into it to its end. A burst from idle, measured 1.5 s, once judged 292 fr/s a fit (50% from a
+ * shallower exit) that the run then answered 77% from the deepest exit: in steady state the batches grow and the
+ * deepest exit goes further than in a burst's first second.
+ */
+const PROBE_LEAD_MS = 1_500;
+const PROBE_BURST_MS = 3_000;
+const PROBE_SETTLE_MS = 500;
 /**
  * After a trial burst, until no camera frame got an outcome for this long (at most PROBE_DRAIN_MAX_MS): what it
  * left queued (in the broker, at intake) is done before the next try, which it once made look twice as heavy.
@@ -113,12 +121,13 @@ async function probeBurst(options: CalibrationOptions, rate: number, idPrefix: s
   const deepestExit = String(options.latencyModel.stageCount);
   const busiestShallow = (before: CameraCounts, after: CameraCounts): number =>
     Math.max(0, ...Object.keys(after.exits).filter((exit) => exit !== deepestExit).map((exit) => (after.exits[exit] ?? 0) - (before.exits[exit] ?? 0)));
-  const camera = await startCamera(options, { rate, idPrefix, classes });
+  const profile: LoadProfile = { kind: 'bursts', factor: BURST_SHAPE.factor, burstMs: PROBE_BURST_MS, everyMs: 2 * (PROBE_LEAD_MS + PROBE_BURST_MS), firstBurstAtMs: PROBE_LEAD_MS };
+  const camera = await startCamera(options, { rate: rate / BURST_SHAPE.factor, profile, idPrefix, classes });
   let before: CameraCounts;
   try {
-    await sleep(PROBE_SETTLE_MS);
+    await sleep(PROBE_LEAD_MS + PROBE_SETTLE_MS);
     before = options.cameraCounts();
-    await sleep(PROBE_MS);
+    await sleep(PROBE_BURST_MS - PROBE_SETTLE_MS);
   } finally {
     await camera.stop();
   }
@@ -140,7 +149,7 @@ async function probeBurst(options: CalibrationOptions, rate: number, idPrefix: s
   };
 }
 
-function startCamera(options: CalibrationOptions, camera: { rate: number; idPrefix: string; classes: string[] }): ReturnType<typeof startCameraSimulator> {
+function startCamera(options: CalibrationOptions, camera: { rate: number; profile?: LoadProfile; idPrefix: string; classes: string[] }): ReturnType<typeof startCameraSimulator> {
   return startCameraSimulator({
     url: options.mqttUrl,
     topic: CAMERA_TOPIC,
@@ -149,6 +158,7 @@ function startCamera(options: CalibrationOptions, camera: { rate: number; idPref
     imagesFolder: 'data/neu-surface/test',
     classes: camera.classes,
     ratePerSecond: camera.rate,
+    ...(camera.profile === undefined ? {} : { profile: camera.profile }),
     idPrefix: camera.idPrefix,
     clientId: `edgeke-demo-${camera.idPrefix}`,
     logger: options.logger.child({ component: 'camera-calibration' }),

@@ -33,7 +33,7 @@ export const demoCommand: Command = {
     '  --duration S        stop after S seconds (default: run until Ctrl-C)',
     '  --json              print only the summary, as JSON, at the end',
     '  --camera-rate N     base camera frames per second (default: sized from the measured capacity)',
-    '  --load KIND         steady or bursts (default bursts: 4x for 2 s every 10 s, from 5 s on)',
+    '  --load KIND         steady or bursts (default bursts: 4x for 5 s every 10 s, from 5 s on)',
     '  --flows DIR         flow files to run (default flows/)',
     '  --simulators-only   run only the simulated devices against MQTT_URL (MQTT_USERNAME, MQTT_PASSWORD), OPC UA server on OPCUA_PORT (compose)',
   ].join('\n'),
@@ -78,8 +78,9 @@ export const demoCommand: Command = {
     console.log = thirdParty;
     console.info = thirdParty;
     console.warn = thirdParty;
+    // Piped, warn and above unless LOG_LEVEL asks for more (the calibration's measurements are logged at info).
     const logger = createLogger({
-      level: table ? logLevelFromEnv() : 'warn',
+      level: table || process.env.LOG_LEVEL !== undefined ? logLevelFromEnv() : 'warn',
       destination: logFile ?? pino.destination({ dest: 2, sync: true }),
     });
     const http = telemetryHttpAddressFromEnv();

@@ -5,6 +5,7 @@ import { interleaveByClass, loadCwruTestSplit, type VibrationRecording } from '.
 import type { LoadProfile } from '../simulators/load-profile.ts';
 import { startOpcuaVibrationServer, type OpcuaVibrationServer } from '../simulators/opcua-vibration-server.ts';
 import { startVibrationMqttSimulator } from '../simulators/vibration-mqtt-simulator.ts';
+import { BURST_SHAPE } from './camera-load.ts';
 
 /** The topics the example flows in flows/ subscribe to. */
 export const CAMERA_TOPIC = 'plant/line1/cam1/camera';
@@ -41,7 +42,7 @@ export interface MqttDevicesOptions {
   protocolVersion: 4 | 5;
   cameraRate: number;
   load: 'steady' | 'bursts';
-  /** Replaces the default burst shape (4x for 2 s every 10 s) when `load` is bursts. */
+  /** Replaces the default burst shape (the demo's `BURST_SHAPE`) when `load` is bursts. */
   bursts?: { factor: number; burstMs: number; everyMs: number; firstBurstAtMs?: number };
   /** Broker credentials (the compose stack's broker takes no anonymous writers). */
   username?: string;
@@ -54,7 +55,7 @@ export interface MqttDevicesOptions {
 /** The camera (NEU test images, steady or with 4x bursts) and the vibration sensor (CWRU windows), over MQTT. */
 export async function startMqttDevices(playlist: VibrationPlaylist, options: MqttDevicesOptions): Promise<{ stop: () => Promise<void> }> {
   const profile: LoadProfile = 
-    options.load === 'bursts' ? { kind: 'bursts', ...(options.bursts ?? { factor: 4, burstMs: 2_000, everyMs: 10_000 }) } : { kind: 'steady' };
+    options.load === 'bursts' ? { kind: 'bursts', ...(options.bursts ?? BURST_SHAPE) } : { kind: 'steady' };
   const credentials = options.username === undefined ? {} : { username: options.username, ...(options.password === undefined ? {} : { password: options.password }) };
   const common = { url: options.mqttUrl, format: 'json' as const, protocolVersion: options.protocolVersion, ...credentials };
   const camera = await startCameraSimulator({

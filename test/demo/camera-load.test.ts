@@ -41,8 +41,8 @@ describe('camera load from the measured capacity', () => {
     expect(() => cameraLoadFromCosts([1, 0])).toThrow(RangeError);
   });
 
-  it('bursts from 5 s, for 2 s every 10 s', () => {
-    expect([0, 4_999, 5_000, 6_999, 7_000, 15_500, 24_000].map(inBurst)).toEqual([false, false, true, true, false, true, false]);
+  it('bursts from 5 s, for 5 s every 10 s', () => {
+    expect([0, 4_999, 5_000, 9_999, 10_000, 15_500, 24_000, 29_999].map(inBurst)).toEqual([false, false, true, true, false, true, false, true]);
   });
 });
 
@@ -52,9 +52,13 @@ describe('trial bursts (calibration)', () => {
   it('fits when one shallower exit took a broad share and the flow stayed on time', () => {
     expect(judgeProbe(trial(100, { onTime: 0.97, shallow: 0.4 }))).toBe('fits');
     expect(judgeProbe(trial(100, { onTime: 1, shallow: 0.1 }))).toBe('too-light');
-    // 30% at exit 1 and 30% at exit 2 is not 35% at one of them.
-    expect(judgeProbe(trial(100, { onTime: 1, shallow: 0.3 }))).toBe('too-light');
-    expect(judgeProbe(trial(100, { onTime: 0.8, shallow: 1 }))).toBe('too-heavy');
+    // 20% at exit 1 and 20% at exit 2 is not 25% at one of them.
+    expect(judgeProbe(trial(100, { onTime: 1, shallow: 0.2 }))).toBe('too-light');
+    expect(judgeProbe(trial(100, { onTime: 0.85, shallow: 1 }))).toBe('too-heavy');
+    // Misses with depth kept: the controller was not pushed to give depth up yet, so heavier, not lighter.
+    expect(judgeProbe(trial(100, { onTime: 0.9, shallow: 0.1 }))).toBe('too-light');
+    // Swamped: heavy, whatever the exits.
+    expect(judgeProbe(trial(100, { onTime: 0.7, shallow: 0.1 }))).toBe('too-heavy');
     // Nothing answered at all (the service stalled): heavy, never a fit.
     expect(judgeProbe({ rate: 100, frames: 0, answered: 0, onTime: 0, busiestShallow: 0 })).toBe('too-heavy');
   });
