@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { openOnnxStageSession, runsDirect, type OnnxStageSession } from './onnx-stage-session.ts';
 import { ModelFileError, ModelInputError } from '../errors.ts';
 import { inputSize, type Manifest, type StageSpec } from '../manifest.ts';
 import type { EngineOptions, FeatureBatch, InferenceEngine, StageResult } from './engine.ts';
@@ -19,7 +20,7 @@ class OnnxFeatures implements FeatureBatch {
 interface LoadedStage {
   spec: StageSpec;
   file: string;
-  session: ort.InferenceSession;
+  session: OnnxStageSession;
   inputName: string;
   /** Whether the stage has a `features` output (every stage but the last). */
   hasFeatures: boolean;
@@ -46,7 +47,7 @@ export class OnnxEngine implements InferenceEngine {
     private readonly inputValues: number,
     threads: number,
   ) {
-    this.backend = `onnxruntime-node ${ortVersion()} (cpu, ${threads} intra-op thread${threads === 1 ? '' : 's'})`;
+    this.backend = `onnxruntime-node ${ortVersion()} (cpu, ${threads} intra-op thread${threads === 1 ? '' : 's'}${runsDirect() ? '' : ', public API'})`;
   }
 
   static async load(modelDir: string, manifest: Manifest, options: EngineOptions = {}): Promise<OnnxEngine> {
@@ -66,9 +67,9 @@ export class OnnxEngine implements InferenceEngine {
         } catch (error) {
           throw new ModelFileError(file, `not found (listed as stage ${spec.index} in manifest.json)`, { cause: error });
         }
-        let session: ort.InferenceSession;
+        let session: OnnxStageSession;
         try {
-          session = await ort.InferenceSession.create(file, sessionOptions);
+          session = await openOnnxStageSession(file, sessionOptions);
         } catch (error) {
           throw new ModelFileError(file, `ONNX Runtime cannot load it: ${(error as Error).message}`, { cause: error });
         }
@@ -100,7 +101,7 @@ export class OnnxEngine implements InferenceEngine {
     // frame needs are not fetched.
     const wantFeatures = stage.hasFeatures && keepFeatures;
     const feeds = { [stage.inputName]: tensor };
-    const outputs = wantFeatures ? await stage.session.run(feeds) : await stage.session.run(feeds, ['logits']);
+    const outputs = wantFeatures ? await stage.session.run(feeds) : await stage.session.run(feeds, LOGITS_ONLY);
     const logits = outputs.logits;
     if (logits === undefined) throw new ModelFileError(stage.file, 'returned no "logits" output');
     // ONNX Runtime hands out a fresh buffer per run: the logits can be kept without a copy.
@@ -138,7 +139,9 @@ export class OnnxEngine implements InferenceEngine {
   }
 }
 
-function checkNames(spec: StageSpec, file: string, session: ort.InferenceSession): LoadedStage {
+const LOGITS_ONLY = ['logits'] as const;
+
+function checkNames(spec: StageSpec, file: string, session: OnnxStageSession): LoadedStage {
   const inputName = spec.inputs[0]?.name ?? '';
   if (!session.inputNames.includes(inputName)) {
     throw new ModelFileError(file, `has inputs [${session.inputNames.join(', ')}], manifest.json says "${inputName}"`);
