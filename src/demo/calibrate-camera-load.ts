@@ -5,7 +5,7 @@ import type { LatencyModel } from '../control/index.ts';
 import { readManifest } from '../model/manifest.ts';
 import { startCameraSimulator } from '../simulators/camera-simulator.ts';
 import type { LoadProfile } from '../simulators/load-profile.ts';
-import { BURST_SHAPE, cameraLoadFromCosts, judgeProbe, MAX_PROBES, nextBurstRate, perFrameCostByExit, type CameraLoad, type ProbeOutcome } from './camera-load.ts';
+import { BURST_SHAPE, burstSearchSettled, cameraLoadFromCosts, chosenBurstRate, judgeProbe, MAX_PROBES, nextBurstRate, perFrameCostByExit, type CameraLoad, type ProbeOutcome } from './camera-load.ts';
 import type { FlowSummary } from './demo-summary.ts';
 import { CAMERA_TOPIC } from './device-simulators.ts';
 
@@ -110,10 +110,10 @@ export async function calibrateCameraLoad(options: CalibrationOptions): Promise<
     const outcome = await probeBurst(options, rate, `${CALIBRATION_ID_PREFIX}-burst${attempt}`, classes);
     tries.push(outcome);
     options.logger.info({ ...outcome, verdict: judgeProbe(outcome) }, 'trial burst');
-    if (judgeProbe(outcome) === 'fits') break;
+    if (burstSearchSettled(tries)) break;
     rate = nextBurstRate(tries);
   }
-  return { ...load, baseRate: Math.max(1, Math.round(nextBurstRate(tries) / load.factor)) };
+  return { ...load, baseRate: Math.max(1, Math.round(chosenBurstRate(tries) / load.factor)) };
 }
 
 /** One trial burst at `rate`: how the camera flow did on its frames. */

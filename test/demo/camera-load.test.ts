@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LatencyEstimator } from '../../src/control/index.ts';
 import { cameraLoadFromMeasuredCost } from '../../src/demo/calibrate-camera-load.ts';
-import { cameraLoadFromCosts, inBurst, judgeProbe, nextBurstRate, perFrameCostByExit } from '../../src/demo/camera-load.ts';
+import { burstSearchSettled, cameraLoadFromCosts, chosenBurstRate, inBurst, judgeProbe, nextBurstRate, perFrameCostByExit } from '../../src/demo/camera-load.ts';
 
 describe('camera load from the measured capacity', () => {
   it('puts bursts past what the deepest exit sustains and within what the first exit sustains', () => {
@@ -69,8 +69,26 @@ describe('trial bursts (calibration)', () => {
     expect(nextBurstRate([light])).toBeCloseTo(125);
     expect(nextBurstRate([heavy])).toBeCloseTo(160);
     expect(nextBurstRate([light, heavy])).toBeCloseTo(Math.sqrt(100 * 200));
-    // A fit ends the search, whatever came before.
-    expect(nextBurstRate([heavy, light, trial(150, { onTime: 0.96, shallow: 0.5 })])).toBe(150);
     expect(() => nextBurstRate([])).toThrow(RangeError);
+  });
+
+  it('looks for the lightest burst that fits, and settles on it', () => {
+    const light = trial(100, { onTime: 1, shallow: 0.1 });
+    const heavy = trial(200, { onTime: 0.6, shallow: 1 });
+    const fit = (rate: number) => trial(rate, { onTime: 0.96, shallow: 0.5 });
+    // A fit with nothing lighter tried: settled there.
+    expect(burstSearchSettled([fit(150)])).toBe(true);
+    expect(chosenBurstRate([heavy, fit(150)])).toBe(150);
+    // A fit far above a light try: try halfway between, keep the lightest fit.
+    expect(burstSearchSettled([light, fit(150)])).toBe(false);
+    expect(nextBurstRate([light, fit(150)])).toBeCloseTo(Math.sqrt(100 * 150));
+    expect(chosenBurstRate([light, fit(150), fit(122)])).toBe(122);
+    expect(burstSearchSettled([light, fit(150), fit(108)])).toBe(true);
+    // Halfway was light: the gap narrows from below; out of tries, the lightest fit is run.
+    expect(nextBurstRate([light, fit(150), trial(122, { onTime: 1, shallow: 0.1 })])).toBeCloseTo(Math.sqrt(122 * 150));
+    expect(chosenBurstRate([light, fit(150), trial(122, { onTime: 1, shallow: 0.1 })])).toBe(150);
+    // No fit: the next try is what runs.
+    expect(chosenBurstRate([light, heavy])).toBeCloseTo(Math.sqrt(100 * 200));
+    expect(burstSearchSettled([light, heavy])).toBe(false);
   });
 });
