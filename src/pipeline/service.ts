@@ -6,6 +6,7 @@ import { createDecoder } from '../decode/create-decoder.ts';
 import type { LoadedFlow } from '../flows/load.ts';
 import { resolveImageLimits } from '../decode/image-limits.ts';
 import type { FlowConfig } from '../flows/schema.ts';
+import { onlyLiveSettingsDiffer, onlyModelAndLiveSettingsDiffer } from '../flows/live-settings.ts';
 import type { InfluxClientFactory } from '../sinks/influx-client.ts';
 import type { MqttTransportFactory } from '../sources/mqtt-transport.ts';
 import type { EdgekeMetrics } from '../telemetry/metrics.ts';
@@ -483,17 +484,6 @@ export class EdgekeService {
     this.options.metrics?.recordModelSwap(folder, 'failed', reason);
     this.logger.error({ folder, reason, err: error, ...(flow === undefined ? {} : { flow }) }, 'model not swapped in; the serving model keeps serving');
   }
-}
-
-/** True when two configs differ only in their model and what a running flow can take live. */
-function onlyModelAndLiveSettingsDiffer(a: FlowConfig, b: FlowConfig): boolean {
-  return onlyLiveSettingsDiffer({ ...a, model: b.model }, b);
-}
-
-/** True when two configs differ only in what a running flow can take live: policy, batching, limits. */
-function onlyLiveSettingsDiffer(a: FlowConfig, b: FlowConfig): boolean {
-  const frozen = (config: FlowConfig): string => JSON.stringify({ ...config, policy: null, batching: null, limits: null });
-  return frozen(a) === frozen(b);
 }
 
 function messageOf(error: unknown): string {
