@@ -241,6 +241,9 @@ export class ModelExecutor implements FlowModel {
       // The prediction plans with a high latency quantile: a batch that ended sooner leaves the model free now, not
       // busy until its predicted end (arrival admission would otherwise shed frames as 'overload' on an idle core).
       this.predictedBusyUntilTs = Math.min(this.predictedBusyUntilTs, this.now());
+      // A batch runs on the main thread without a break (its stages back to back): a turn of the event loop between
+      // batches lets arrivals in, other models' batches run and sinks write, rather than one queue draining whole.
+      await nextTurnOfEventLoop();
     }
   }
 
@@ -375,4 +378,8 @@ export class ModelExecutor implements FlowModel {
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+function nextTurnOfEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
