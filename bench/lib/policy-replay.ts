@@ -187,7 +187,11 @@ export async function replay(policyName: PolicyName, ctx: ReplayContext): Promis
       for (; next < ctx.arrivals.length && (ctx.arrivals[next] ?? Infinity) <= t; next++) {
         const arrivalTs = ctx.arrivals[next] ?? t;
         const refused = planned ? controller.admit(arrivalTs, queue.length - head, ctx.queueCapacity) : admitToQueue(queue.length - head, ctx);
-        if (refused !== null) continue; // queue-full: a miss
+        if (refused !== null) {
+          // queue-full: a miss, which ours learns from as the executor does (miss-feedback.ts).
+          if (planned) controller.observeOutcome(false, arrivalTs);
+          continue;
+        }
         queue.push({ id: String(next), captureTs: arrivalTs, policy });
       }
       if (head >= queue.length) {
@@ -202,6 +206,7 @@ export async function replay(policyName: PolicyName, ctx: ReplayContext): Promis
       if (planned) {
         plan = controller.plan(queue, clock.now(), { maxBatch: ctx.maxBatch, queueCapacity: ctx.queueCapacity });
         queue = plan.waiting;
+        for (let i = 0; i < plan.shed.length; i++) controller.observeOutcome(false, clock.now());
         batch = plan.batch;
         decide = plan.decide;
       } else {
@@ -243,7 +248,9 @@ export async function replay(policyName: PolicyName, ctx: ReplayContext): Promis
         if (truth === undefined) return;
         const byVote = plan !== undefined && answer.vote !== undefined && plan.answerBy(i, answer, t) === 'vote';
         const classIndex = byVote ? answer.vote?.classIndex : answer.output.classIndex;
-        outcome.record(index, classIndex === truth.label, t - (ctx.arrivals[index] ?? t), answer.exit);
+        const latencyMs = t - (ctx.arrivals[index] ?? t);
+        if (planned) controller.observeOutcome(latencyMs <= ctx.deadlineMs, t);
+        outcome.record(index, classIndex === truth.label, latencyMs, answer.exit);
       });
     }
   } finally {

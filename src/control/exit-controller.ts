@@ -6,8 +6,9 @@ import { createBatchContinuation, lastExitAnswer } from './continuation.ts';
 import type { LatencyEstimator, StageObservation } from './latency-estimator.ts';
 import type { ModelView } from './model-view.ts';
 import { planBatch } from './plan-batch.ts';
+import { MissFeedback } from './miss-feedback.ts';
 import { PlanErrorEstimator } from './plan-error.ts';
-import type { BatchPlan, PlannedFrame, PlannerOptions, QueuedFrame } from './planner-types.ts';
+import { DEFAULT_TARGET_UTILIZATION, type BatchPlan, type PlannedFrame, type PlannerOptions, type QueuedFrame } from './planner-types.ts';
 
 export interface ExitControllerOptions {
   model: ModelView;
@@ -79,8 +80,8 @@ export interface BatchOutcome {
 }
 
 /**
- * The load-aware exit controller of one model's queue: it owns the five online estimators (stage latency, arrival
- * rate, confidence pass rates, batch overhead, plan error) and the two calls around each batch: `plan` (who runs now,
+ * The load-aware exit controller of one model's queue: it owns the online estimators (stage latency, arrival
+ * rate, confidence pass rates, batch overhead, plan error, miss feedback) and the two calls around each batch: `plan` (who runs now,
  * how deep, who is shed and why; with the per-exit callback for the runner) and `observe` (what the batch showed).
  * Arrivals go through `admit`, stage timings through `observeStage`. The executor, the policies bench and the
  * virtual-time tests all drive it the same way; nothing here reads a clock.
@@ -92,6 +93,7 @@ export class ExitController {
   private readonly arrivals: ArrivalRateEstimator | undefined;
   private readonly batchOverhead: BatchOverheadEstimator;
   private readonly planError = new PlanErrorEstimator();
+  private readonly missFeedback = new MissFeedback();
   /** The batch the last full plan put second, while it may still run as planned (see plan). */
   private pending: PendingBatch | undefined;
 
@@ -125,6 +127,19 @@ export class ExitController {
     return this.batchOverhead.ms;
   }
 
+  /**
+   * A frame's outcome, once known: answered within its deadline, or missed it (answered late, or shed for want of
+   * time). Frames refused for what they are (bad input) are not outcomes of the plan and are not reported.
+   */
+  observeOutcome(onTime: boolean, nowTs: number): void {
+    this.missFeedback.observeOutcome(onTime, nowTs);
+  }
+
+  /** The scale the realized misses put on the inference budget now (miss-feedback.ts), for stats and tests. */
+  budgetScale(nowTs: number, otherWorkShare = 0): number {
+    return this.missFeedback.scale(nowTs, otherWorkShare);
+  }
+
   /** One executed stage (the runner's onStageTiming). */
   observeStage(timing: StageObservation): void {
     this.latency.observe(timing);
@@ -156,6 +171,10 @@ export class ExitController {
     const window = HEAD_HORIZONS * 2 * limits.maxBatch;
     const split = queue.length > 2 * window && queue.length <= limits.queueCapacity && inDeadlineOrder(queue);
     const head = split ? queue.slice(0, window) : queue;
+    // The inference budget (the target less other work), scaled by what the realized misses showed.
+    const other = limits.otherWorkShare ?? 0;
+    const target = limits.targetUtilization ?? DEFAULT_TARGET_UTILIZATION;
+    const targetUtilization = target > other ? other + (target - other) * this.missFeedback.scale(now, other) : target;
     const plan = planBatch(
       head,
       this.model,
@@ -168,7 +187,7 @@ export class ExitController {
         confidence: this.passRates,
         ...(split ? { queuedBehind: queue.length - window } : {}),
       },
-      { ...limits, batchOverheadMs: this.batchOverhead.ms, finishMarginMs: this.planError.marginMs },
+      { ...limits, targetUtilization, batchOverheadMs: this.batchOverhead.ms, finishMarginMs: this.planError.marginMs },
     );
     return split ? { ...plan, waiting: plan.waiting.concat(queue.slice(window)) } : plan;
   }
@@ -224,6 +243,7 @@ export class ExitController {
    * overhead; how much later than planned the runtime was free is the plan error.
    */
   observe(batch: Pick<BatchPlan, 'predictedBatchEndTs'>, outcome: BatchOutcome): void {
+    this.missFeedback.observeInference(outcome.endTs - outcome.startTs);
     if (outcome.answers !== undefined) {
       this.passRates.observeAnswers(outcome.answers);
       this.batchOverhead.observe(outcome.endTs - outcome.startTs, outcome.stagesMs);

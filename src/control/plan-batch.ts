@@ -5,7 +5,7 @@ import type { LatencyModel } from './latency-estimator.ts';
 import type { ModelView } from './model-view.ts';
 import { noSlackJudge, onMiss, type ShedDecision } from './admission.ts';
 import { stopsWhenIdle, type Slot } from './plan-slot.ts';
-import type { BatchPlan, PlannedFrame, PlannerOptions, PlannerState, QueuedFrame } from './planner-types.ts';
+import { DEFAULT_TARGET_UTILIZATION, type BatchPlan, type PlannedFrame, type PlannerOptions, type PlannerState, type QueuedFrame } from './planner-types.ts';
 import { QueueSimulator } from './queue-simulator.ts';
 import { isBetter, planWithBatchSize, type Candidate } from './raise-exits.ts';
 
@@ -109,7 +109,7 @@ export function planBatch(
   for (const batchSize of candidateBatchSizes(options, planned.length)) {
     const candidate = planWithBatchSize(planned, reserved, batchSize, startTs, model, simulator, {
       arrivalRatePerMs: sustainedRatePerMs + backlogRatePerMs,
-      targetUtilization: Math.max(0, (options.targetUtilization ?? 0.9) - (options.otherWorkShare ?? 0)),
+      targetUtilization: Math.max(0, (options.targetUtilization ?? DEFAULT_TARGET_UTILIZATION) - (options.otherWorkShare ?? 0)),
       finishMarginMs: options.finishMarginMs ?? 0,
     });
     const improved = best === undefined || isBetter(candidate, best);

@@ -9,6 +9,9 @@ export interface QueuedFrame {
   policy: ExitPolicy;
 }
 
+/** PlannerOptions.targetUtilization when none is given. */
+export const DEFAULT_TARGET_UTILIZATION = 0.9;
+
 export interface PlannerOptions {
   maxBatch: number;
   queueCapacity: number;
@@ -40,6 +43,7 @@ export interface PlannerOptions {
    * hundred milliseconds ahead, this keeps the queue from creeping up over minutes, and leaves room for bursts of
    * random arrivals (a backlog also cuts the budget, see planBatch). Default 0.9: at 0.8 the planner left capacity
    * idle that confidence-only used for more accuracy at the same attainment (cwru-bearing and fashion-mnist at 2x).
+   * The ExitController scales the part left for inference by what the realized misses show (miss-feedback.ts).
    */
   targetUtilization?: number;
   /**

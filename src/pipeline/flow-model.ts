@@ -1,5 +1,5 @@
 import type { ExitPolicy } from '../control/index.ts';
-import type { Frame } from '../core/frame.ts';
+import type { Frame, FrameResult } from '../core/frame.ts';
 import type { ExecutorFlow } from './model-executor.ts';
 
 /**
@@ -16,5 +16,7 @@ export interface FlowModel {
   backlogMs(now?: number): number;
   missesAt(policy: ExitPolicy, deadlineTs: number, startTs: number): boolean;
   submit(flow: ExecutorFlow, frame: Frame): void;
+  /** Every frame's result, however it was settled (shed upstream too): the controller learns from the misses. */
+  observeOutcome(result: FrameResult): void;
   queueDepth(flow?: string): number;
 }

@@ -176,6 +176,7 @@ export class FlowPipeline implements ExecutorFlow {
     );
     const settled$ = merge(received$, this.injected$).pipe(
       inferFrames((frame) => this.infer(frame)),
+      tap((item) => executor.observeOutcome(item.result)),
       storeResults((result) => this.writeToSinks(result)),
       acknowledgeStored((item) =>
         // Not acknowledged: the broker redelivers it (QoS 1) rather than a result going missing.

@@ -1,5 +1,5 @@
 import type { ExitPolicy } from '../control/index.ts';
-import type { Frame } from '../core/frame.ts';
+import type { Frame, FrameResult } from '../core/frame.ts';
 import type { ServingModel } from '../sinks/flow-stats.ts';
 import type { FlowModel } from './flow-model.ts';
 import type { ExecutorFlow } from './model-executor.ts';
@@ -85,6 +85,10 @@ export class ModelBinding implements FlowModel {
     let backlog = this.serving.executor.backlogMs(now);
     for (const model of this.draining) backlog += model.executor.backlogMs(now);
     return backlog;
+  }
+
+  observeOutcome(result: FrameResult): void {
+    this.serving.executor.observeOutcome(result);
   }
 
   missesAt(policy: ExitPolicy, deadlineTs: number, startTs: number): boolean {

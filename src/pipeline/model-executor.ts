@@ -175,6 +175,16 @@ export class ModelExecutor implements FlowModel {
     this.schedule();
   }
 
+  /**
+   * A result of one of this model's flows, however it was settled: answered in time (`ok`), or a miss (`late`, or
+   * `shed` for want of time, at arrival too), teaches the controller how the plans fare (miss-feedback.ts). Errors are
+   * about the input, not the plan, and are not counted.
+   */
+  observeOutcome(result: FrameResult): void {
+    if (result.outcome === 'error') return;
+    this.controller.observeOutcome(result.outcome === 'ok', this.now());
+  }
+
   /** Resolves once the queue is empty and no batch runs (graceful shutdown, hot reload of a model). */
   async drained(): Promise<void> {
     if (!this.busy) return;

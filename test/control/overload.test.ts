@@ -57,8 +57,9 @@ describe('controller under offered load (virtual time)', () => {
     const r = summarize(report, deadlineMs);
     expect(r.shedRate).toBeLessThan(0.15);
     expect(r.admittedAttainment).toBeGreaterThanOrEqual(0.9);
-    // At 1x the 80% work target alone keeps the mean near exit 3; collapsing would mean exit 1-2.
-    expect(r.meanExit).toBeGreaterThan(2.75);
+    // At 1x the work target alone keeps the mean near exit 3; the misses behind stalls lower it somewhat (miss
+    // feedback: 2.7 here, 3.0 without it, for 96.5% of all frames on time against 92%); collapsing would mean exit 1.
+    expect(r.meanExit).toBeGreaterThan(2.5);
     const lastSecond = report.frames.filter((f) => f.captureTs > 9_000);
     expect(lastSecond.filter((f) => f.outcome === 'shed').length / lastSecond.length).toBeLessThan(0.15);
   });

@@ -7,8 +7,8 @@ import { batchFactor, gaussian, MODEL, profile, seededRandom, STAGE_MS } from '.
 /**
  * A model server in virtual time, driving the ExitController as the executor does: Poisson arrivals through `admit`,
  * `plan` picks batches, stages "run" for a true latency (the profile times, noisy, optionally slowed down) and feed
- * `observeStage`, the batch's `decide` callback decides after each exit, and `observe` learns from every batch (pass
- * rates from the synthetic confidences, batch overhead, plan error).
+ * `observeStage`, the batch's `decide` callback decides after each exit, `observe` learns from every batch (pass
+ * rates from the synthetic confidences, batch overhead, plan error) and `observeOutcome` from every frame's outcome.
  */
 export interface SimulationSettings {
   /** Offered load as a multiple of final-exit capacity (maxBatch frames per final-exit batch time). */
@@ -78,7 +78,10 @@ export function simulate(settings: SimulationSettings): SimulationReport {
       const record: FrameRecord = { id, captureTs: arrivals[next] ?? 0, outcome: 'ok' };
       records.set(id, record);
       const refused = controller.admit(record.captureTs, queue.length, settings.planner.queueCapacity);
-      if (refused !== null) Object.assign(record, { outcome: 'shed', reason: refused });
+      if (refused !== null) {
+        Object.assign(record, { outcome: 'shed', reason: refused });
+        controller.observeOutcome(false, record.captureTs);
+      }
       else queue.push({ id, captureTs: record.captureTs, policy: settings.policy });
     }
     if (queue.length === 0) {
@@ -86,7 +89,10 @@ export function simulate(settings: SimulationSettings): SimulationReport {
       continue;
     }
     const plan = controller.plan(queue, t, settings.planner, t);
-    for (const shed of plan.shed) Object.assign(records.get(shed.id) ?? {}, { outcome: 'shed', reason: shed.reason });
+    for (const shed of plan.shed) {
+      Object.assign(records.get(shed.id) ?? {}, { outcome: 'shed', reason: shed.reason });
+      controller.observeOutcome(false, t);
+    }
     plans.push({ caps: plan.batch.map((f) => f.capExit), slackSheds: plan.shed.filter((s) => s.reason !== 'queue-full').length });
     queue = plan.waiting;
     if (plan.batch.length === 0) continue;
@@ -119,6 +125,7 @@ export function simulate(settings: SimulationSettings): SimulationReport {
           answer: plan.answerBy(i, { exit, exits: answers[i]?.exits ?? [] }, t),
           finishTs: t,
         });
+        controller.observeOutcome(!frame.late && t <= frame.deadlineTs, t);
         return false;
       });
     }
