@@ -5,7 +5,7 @@ import type { LatencyModel } from '../control/index.ts';
 import { readManifest } from '../model/manifest.ts';
 import { startCameraSimulator } from '../simulators/camera-simulator.ts';
 import type { LoadProfile } from '../simulators/load-profile.ts';
-import { BURST_SHAPE, burstSearchSettled, cameraLoadFromCosts, chosenBurstRate, judgeProbe, MAX_PROBES, nextBurstRate, perFrameCostByExit, type CameraLoad, type ProbeOutcome } from './camera-load.ts';
+import { BURST_SHAPE, burstRateFloor, burstSearchSettled, cameraLoadFromCosts, chosenBurstRate, judgeProbe, MAX_PROBES, nextBurstRate, perFrameCostByExit, type CameraLoad, type ProbeOutcome } from './camera-load.ts';
 import type { FlowSummary } from './demo-summary.ts';
 import { CAMERA_TOPIC } from './device-simulators.ts';
 
@@ -105,15 +105,19 @@ export async function calibrateCameraLoad(options: CalibrationOptions): Promise<
   // the machine moves them): a few trial bursts, from there, find a rate that makes the deepest exit give way while
   // the flow stays on time.
   const tries: ProbeOutcome[] = [];
-  let rate = load.baseRate * load.factor;
+  const floor = burstRateFloor(load);
+  let rate = Math.max(floor, load.baseRate * load.factor);
   for (let attempt = 1; attempt <= MAX_PROBES; attempt++) {
     const outcome = await probeBurst(options, rate, `${CALIBRATION_ID_PREFIX}-burst${attempt}`, classes);
     tries.push(outcome);
     options.logger.info({ ...outcome, verdict: judgeProbe(outcome) }, 'trial burst');
     if (burstSearchSettled(tries)) break;
-    rate = nextBurstRate(tries);
+    const next = Math.max(floor, nextBurstRate(tries));
+    // The search would go below the floor again: nothing left to learn.
+    if (tries.some((tried) => tried.rate === next)) break;
+    rate = next;
   }
-  return { ...load, baseRate: Math.max(1, Math.round(chosenBurstRate(tries) / load.factor)) };
+  return { ...load, baseRate: Math.max(1, Math.round(Math.max(floor, chosenBurstRate(tries)) / load.factor)) };
 }
 
 /** One trial burst at `rate`: how the camera flow did on its frames. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LatencyEstimator } from '../../src/control/index.ts';
 import { cameraLoadFromMeasuredCost } from '../../src/demo/calibrate-camera-load.ts';
-import { burstSearchSettled, cameraLoadFromCosts, chosenBurstRate, inBurst, judgeProbe, nextBurstRate, perFrameCostByExit } from '../../src/demo/camera-load.ts';
+import { burstRateFloor, burstSearchSettled, cameraLoadFromCosts, chosenBurstRate, inBurst, judgeProbe, nextBurstRate, perFrameCostByExit } from '../../src/demo/camera-load.ts';
 
 describe('camera load from the measured capacity', () => {
   it('puts bursts past what the deepest exit sustains and within what the first exit sustains', () => {
@@ -39,6 +39,10 @@ describe('camera load from the measured capacity', () => {
   it('rejects costs that are not positive', () => {
     expect(() => cameraLoadFromCosts([])).toThrow(RangeError);
     expect(() => cameraLoadFromCosts([1, 0])).toThrow(RangeError);
+  });
+
+  it('never bursts below 1.2 x what the deepest exit sustains, whatever the trials said', () => {
+    expect(burstRateFloor({ capacityByExit: [287, 265, 187] })).toBeCloseTo(224.4, 9);
   });
 
   it('bursts from 5 s, for 5 s every 10 s', () => {
