@@ -135,9 +135,9 @@ export class ExitController {
     this.missFeedback.observeOutcome(onTime, nowTs);
   }
 
-  /** The scale the realized misses put on the inference budget now (miss-feedback.ts), for stats and tests. */
-  budgetScale(nowTs: number, otherWorkShare = 0): number {
-    return this.missFeedback.scale(nowTs, otherWorkShare);
+  /** The scale the realized misses put on the inference budget as of the last plan (miss-feedback.ts), 0.3..1. */
+  get budgetScale(): number {
+    return this.missFeedback.value;
   }
 
   /** One executed stage (the runner's onStageTiming). */

@@ -59,6 +59,11 @@ export class MissFeedback {
     this.inferenceMs += Math.max(0, ms);
   }
 
+  /** The scale as the last closed period left it (no period is closed). */
+  get value(): number {
+    return this.current;
+  }
+
   /**
    * The scale (minScale..1) for the inference budget at `nowTs`; closes the period when it is due. `otherWorkShare`:
    * the share of the core other work takes now (with inference, whether the core was busy).

@@ -87,6 +87,11 @@ export class ModelBinding implements FlowModel {
     return backlog;
   }
 
+  /** The serving model's work-budget scale (ModelExecutor.workBudgetScale). */
+  get workBudgetScale(): number {
+    return this.serving.executor.workBudgetScale;
+  }
+
   observeOutcome(result: FrameResult): void {
     this.serving.executor.observeOutcome(result);
   }

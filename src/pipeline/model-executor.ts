@@ -115,6 +115,11 @@ export class ModelExecutor implements FlowModel {
     return flow === undefined ? this.queue.length : (this.queuedPerFlow.get(flow) ?? 0);
   }
 
+  /** The scale on the inference budget that missed deadlines put there (1: none; miss-feedback.ts), for metrics. */
+  get workBudgetScale(): number {
+    return this.controller.budgetScale;
+  }
+
   get busy(): boolean {
     return this.running || this.queue.length > 0;
   }

@@ -324,7 +324,10 @@ export class EdgekeService {
       const metrics = this.options.metrics;
       if (metrics !== undefined) {
         metrics.setFlowConfig(config.name, { version, deadlineMs: config.policy.deadlineMs });
-        const timer = setInterval(() => metrics.setQueueDepth(config.name, binding.queueDepth(config.name)), 500);
+        const timer = setInterval(() => {
+          metrics.setQueueDepth(config.name, binding.queueDepth(config.name));
+          metrics.setWorkBudgetScale(config.name, binding.workBudgetScale);
+        }, 500);
         timer.unref();
         cleanups.push(() => clearInterval(timer));
       }

@@ -54,6 +54,7 @@ export class EdgekeMetrics {
   private readonly queueLatency: Histogram<'flow'>;
   private readonly inferenceLatency: Histogram<'flow' | 'exit'>;
   private readonly queueDepth: Gauge<'flow'>;
+  private readonly workBudgetScale: Gauge<'flow'>;
   private readonly sinkBuffer: Gauge<'sink'>;
   private readonly sinkDropped: Counter<'sink' | 'reason'>;
   private readonly sourceConnected: Gauge<'flow' | 'source'>;
@@ -117,6 +118,12 @@ export class EdgekeMetrics {
       registers,
     });
     this.queueDepth = new Gauge({ name: `${prefix}queue_depth`, help: 'Frames waiting for inference', labelNames: ['flow'], registers });
+    this.workBudgetScale = new Gauge({
+      name: `${prefix}work_budget_ratio`,
+      help: "Share of its normal inference budget the flow's model plans with (1 = all; down to 0.3 while frames miss their deadlines on a busy core): below 1, exits are lowered to win back slack",
+      labelNames: ['flow'],
+      registers,
+    });
     this.sinkBuffer = new Gauge({ name: `${prefix}sink_buffer_points`, help: 'Points waiting in a sink buffer', labelNames: ['sink'], registers });
     this.sinkDropped = new Counter({
       name: `${prefix}sink_dropped_points_total`,
@@ -246,6 +253,11 @@ export class EdgekeMetrics {
   setQueueDepth(flow: string, depth: number): void {
     this.queueDepth.set({ flow }, depth);
     this.track(flow, this.queueDepth, 'queueDepth', { flow });
+  }
+
+  setWorkBudgetScale(flow: string, scale: number): void {
+    this.workBudgetScale.set({ flow }, scale);
+    this.track(flow, this.workBudgetScale, 'workBudgetScale', { flow });
   }
 
   /** `source` names the connection, e.g. `mqtt` or `opcua:plc-1`. */

@@ -84,9 +84,9 @@ describe('ExitController with miss feedback', () => {
     expect(drive(calm, 0, 3_000)).toBe(3);
     const missing = model();
     expect(drive(missing, 0, 3_000, 4)).toBe(1);
-    expect(missing.budgetScale(3_000)).toBeLessThan(0.5);
+    expect(missing.budgetScale).toBeLessThan(0.5);
     // Misses stop: the budget grows back to where the calm controller plans.
     expect(drive(missing, 3_000, 20_000)).toBe(3);
-    expect(missing.budgetScale(20_000)).toBe(1);
+    expect(missing.budgetScale).toBe(1);
   });
 });

@@ -78,6 +78,7 @@ describe('EdgekeMetrics', () => {
   it('reports gauges for queues, sources, config, model and sinks', async () => {
     const m = metrics();
     m.setQueueDepth('camera-neu', 7);
+    m.setWorkBudgetScale('camera-neu', 0.64);
     m.setSourceConnected('camera-neu', 'mqtt', true);
     m.setSourceConnected('camera-neu', 'mqtt', false);
     m.setSourceConnected('bearing-cwru', 'opcua:plc-1', true);
@@ -90,6 +91,7 @@ describe('EdgekeMetrics', () => {
     const { body } = await m.exposition();
 
     expect(sample(body, 'edgeke_queue_depth', { flow: 'camera-neu' })).toBe(7);
+    expect(sample(body, 'edgeke_work_budget_ratio', { flow: 'camera-neu' })).toBe(0.64);
     expect(sample(body, 'edgeke_source_connected', { flow: 'camera-neu', source: 'mqtt' })).toBe(0);
     expect(sample(body, 'edgeke_source_connected', { flow: 'bearing-cwru', source: 'opcua:plc-1' })).toBe(1);
     expect(sample(body, 'edgeke_flow_config_version', { flow: 'camera-neu' })).toBe(3);
