@@ -19,7 +19,7 @@ const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }
 const root = resolve(import.meta.dirname, '..');
 
 interface DemoJson extends DemoJsonSummary {
-  camera: { base_rate: number; burst_rate: number | null; capacity_by_exit: number[] | null };
+  camera: { base_rate: number; burst_rate: number | null; burst_rates?: number[] | null; capacity_by_exit: number[] | null };
   flows: (DemoJsonSummary['flows'][number] & { outcomes: Record<string, number>; reasons: Record<string, number> })[];
   warm_up: { name: string; frames: number; outcomes: Record<string, number>; reasons: Record<string, number> }[];
 }
@@ -40,7 +40,7 @@ for (let run = 1; run <= Number(values.runs); run++) {
   const shares = Object.entries(report.cameraExitShares).map(([exit, share]) => `e${exit} ${(share * 100).toFixed(1)}%`).join(' ');
   const onTime = Object.entries(report.onTime).map(([flow, share]) => `${flow} ${(share * 100).toFixed(1)}%`).join(', ');
   console.log(
-    `run ${run}: burst ${summary.camera.burst_rate} fr/s; camera exits ${shares}; on time ${onTime}; load ${loadBefore.toFixed(1)}-${loadAfter.toFixed(1)}; ` +
+    `run ${run}: bursts ${(summary.camera.burst_rates ?? [summary.camera.burst_rate]).join('/')} fr/s; camera exits ${shares}; on time ${onTime}; load ${loadBefore.toFixed(1)}-${loadAfter.toFixed(1)}; ` +
       (report.failures.length === 0 ? 'PASS' : `FAIL (${report.failures.join('; ')})`),
   );
 }

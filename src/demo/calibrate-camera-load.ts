@@ -5,8 +5,23 @@ import type { LatencyModel } from '../control/index.ts';
 import { readManifest } from '../model/manifest.ts';
 import { startCameraSimulator } from '../simulators/camera-simulator.ts';
 import type { LoadProfile } from '../simulators/load-profile.ts';
-import { BURST_SHAPE, burstRateFloor, burstSearchSettled, cameraLoadFromCosts, chosenBurstRate, judgeProbe, MAX_PROBES, nextBurstRate, perFrameCostByExit, type CameraLoad, type ProbeOutcome } from './camera-load.ts';
-import type { FlowSummary } from './demo-summary.ts';
+import {
+  answeredFrames,
+  BURST_SHAPE,
+  burstRateFloor,
+  burstSearchSettled,
+  cameraLoadFromCosts,
+  chosenBurstRate,
+  judgeProbe,
+  MAX_PROBES,
+  nextBurstRate,
+  outcomeBetween,
+  perFrameCostByExit,
+  settledFrames,
+  type CameraCounts,
+  type CameraLoad,
+  type ProbeOutcome,
+} from './camera-load.ts';
 import { CAMERA_TOPIC } from './device-simulators.ts';
 
 export interface CalibrationOptions {
@@ -34,9 +49,7 @@ const ROUGH_MEASURE_MS = 1_500;
 const FINAL_SETTLE_MS = 500;
 const FINAL_MEASURE_MS = 2_000;
 
-export type CameraCounts = Pick<FlowSummary, 'outcomes' | 'exits'>;
-
-const answered = (counts: CameraCounts): number => counts.outcomes.ok + counts.outcomes.late;
+export type { CameraCounts } from './camera-load.ts';
 
 /**
  * A trial burst is shaped like the run's: steady load at a quarter of its rate first, then the burst, measured from
@@ -122,9 +135,6 @@ export async function calibrateCameraLoad(options: CalibrationOptions): Promise<
 
 /** One trial burst at `rate`: how the camera flow did on its frames. */
 async function probeBurst(options: CalibrationOptions, rate: number, idPrefix: string, classes: string[]): Promise<ProbeOutcome> {
-  const deepestExit = String(options.latencyModel.stageCount);
-  const busiestShallow = (before: CameraCounts, after: CameraCounts): number =>
-    Math.max(0, ...Object.keys(after.exits).filter((exit) => exit !== deepestExit).map((exit) => (after.exits[exit] ?? 0) - (before.exits[exit] ?? 0)));
   const profile: LoadProfile = { kind: 'bursts', factor: BURST_SHAPE.factor, burstMs: PROBE_BURST_MS, everyMs: 2 * (PROBE_LEAD_MS + PROBE_BURST_MS), firstBurstAtMs: PROBE_LEAD_MS };
   const camera = await startCamera(options, { rate: rate / BURST_SHAPE.factor, profile, idPrefix, classes });
   let before: CameraCounts;
@@ -135,22 +145,15 @@ async function probeBurst(options: CalibrationOptions, rate: number, idPrefix: s
   } finally {
     await camera.stop();
   }
-  const frames = (counts: CameraCounts): number => Object.values(counts.outcomes).reduce((sum, count) => sum + count, 0);
   const drainUntil = performance.now() + PROBE_DRAIN_MAX_MS;
   let after = options.cameraCounts();
   for (;;) {
     await sleep(PROBE_QUIET_MS);
     const now = options.cameraCounts();
-    if (frames(now) === frames(after) || performance.now() > drainUntil) break;
+    if (settledFrames(now) === settledFrames(after) || performance.now() > drainUntil) break;
     after = now;
   }
-  return {
-    rate,
-    frames: frames(after) - frames(before),
-    answered: answered(after) - answered(before),
-    onTime: after.outcomes.ok - before.outcomes.ok,
-    busiestShallow: busiestShallow(before, after),
-  };
+  return outcomeBetween(rate, before, after, options.latencyModel.stageCount);
 }
 
 function startCamera(options: CalibrationOptions, camera: { rate: number; profile?: LoadProfile; idPrefix: string; classes: string[] }): ReturnType<typeof startCameraSimulator> {
@@ -187,25 +190,25 @@ async function measureFrameCost(options: CalibrationOptions, measurement: Measur
     const keepUpUntil = performance.now() + KEEP_UP_MAX_MS;
     for (;;) {
       const published = camera.stats().published;
-      const answeredBefore = answered(options.cameraCounts());
+      const answeredBefore = answeredFrames(options.cameraCounts());
       await sleep(KEEP_UP_WINDOW_MS);
       const sent = camera.stats().published - published;
-      if (sent > 0 && answered(options.cameraCounts()) - answeredBefore >= KEEP_UP_SHARE * sent) break;
+      if (sent > 0 && answeredFrames(options.cameraCounts()) - answeredBefore >= KEEP_UP_SHARE * sent) break;
       if (performance.now() > keepUpUntil) {
         // Said on the table's warning line: the load that follows is sized from a starved service.
-        options.logger.warn({ rate: measurement.rate, published: sent, answered: answered(options.cameraCounts()) - answeredBefore }, 'the camera flow does not keep up with the calibration camera: the machine is busy, the demo load will be too');
+        options.logger.warn({ rate: measurement.rate, published: sent, answered: answeredFrames(options.cameraCounts()) - answeredBefore }, 'the camera flow does not keep up with the calibration camera: the machine is busy, the demo load will be too');
         break;
       }
     }
     await sleep(measurement.settleMs);
     const cpuBefore = process.cpuUsage();
     const eluBefore = performance.eventLoopUtilization();
-    const framesBefore = answered(options.cameraCounts());
+    const framesBefore = answeredFrames(options.cameraCounts());
     const startedAt = performance.now();
     await sleep(measurement.measureMs);
     const used = usageSince(cpuBefore, eluBefore);
     const wallMs = performance.now() - startedAt;
-    const frames = Math.max(1, answered(options.cameraCounts()) - framesBefore);
+    const frames = Math.max(1, answeredFrames(options.cameraCounts()) - framesBefore);
     return {
       cpuMs: (used.cpuMs - measurement.idle.cpuMs * wallMs) / frames,
       mainMs: (used.mainMs - measurement.idle.mainMs * wallMs) / frames,

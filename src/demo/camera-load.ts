@@ -1,4 +1,5 @@
 import type { LatencyModel } from '../control/index.ts';
+import type { FlowSummary } from './demo-summary.ts';
 
 /**
  * The demo camera's load, sized from what this machine measured at start, so that its bursts overload the deepest
@@ -88,6 +89,32 @@ export interface ProbeOutcome {
 
 export type ProbeVerdict = 'too-heavy' | 'too-light' | 'fits';
 
+/** The camera flow's outcome and exit counts at one moment (the demo summary's, for that flow). */
+export type CameraCounts = Pick<FlowSummary, 'outcomes' | 'exits'>;
+
+/** Frames with an outcome in the counts. */
+export function settledFrames(counts: CameraCounts): number {
+  return Object.values(counts.outcomes).reduce((sum, count) => sum + count, 0);
+}
+
+/** Frames answered (on time or late) in the counts. */
+export function answeredFrames(counts: CameraCounts): number {
+  return counts.outcomes.ok + counts.outcomes.late;
+}
+
+/** How the camera flow did between two snapshots of its counts, at burst rate `rate`, on a model of `deepestExit` exits. Pure. */
+export function outcomeBetween(rate: number, before: CameraCounts, after: CameraCounts, deepestExit: number): ProbeOutcome {
+  const deepest = String(deepestExit);
+  const shallow = Object.keys(after.exits).filter((exit) => exit !== deepest).map((exit) => (after.exits[exit] ?? 0) - (before.exits[exit] ?? 0));
+  return {
+    rate,
+    frames: settledFrames(after) - settledFrames(before),
+    answered: answeredFrames(after) - answeredFrames(before),
+    onTime: after.outcomes.ok - before.outcomes.ok,
+    busiestShallow: Math.max(0, ...shallow),
+  };
+}
+
 /** A trial burst must keep this share on time: bursts may cost a few misses; past that the other flows suffer too. */
 const PROBE_ON_TIME = 0.93;
 /**
@@ -157,6 +184,19 @@ export function nextBurstRate(tries: readonly ProbeOutcome[]): number {
 export function burstSearchSettled(tries: readonly ProbeOutcome[]): boolean {
   const { lowestFit, light } = searchState(tries);
   return lowestFit !== undefined && (light === undefined || lowestFit / light <= SETTLED_GAP);
+}
+
+/**
+ * The next burst's rate during the run, from how the last one went (judged like a trial burst): a step heavier when
+ * the deepest exit kept it, a step lighter when deadlines gave way, else the same. The measurement at start can be
+ * off by a fifth either way (one run measured the deepest exit at 172 fr/s where the others saw 191-262, and its
+ * bursts then stayed there), and other processes may take the CPU later. Pure.
+ */
+export function nextLiveBurstRate(last: ProbeOutcome): number {
+  const verdict = judgeProbe(last);
+  if (verdict === 'too-light') return last.rate * PROBE_STEP;
+  if (verdict === 'too-heavy') return Math.max(1, last.rate / PROBE_STEP);
+  return last.rate;
 }
 
 /** The burst rate to run once the tries are over: the lightest that fit, else the next one the search would try. Pure. */

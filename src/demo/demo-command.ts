@@ -105,7 +105,7 @@ export const demoCommand: Command = {
     if (json) {
       stdout.write(
         `${JSON.stringify({
-          camera: { base_rate: summary.camera.baseRate, burst_rate: summary.camera.burstRate, capacity_by_exit: summary.camera.capacityByExit },
+          camera: { base_rate: summary.camera.baseRate, burst_rate: summary.camera.burstRate, burst_rates: summary.camera.burstRates, capacity_by_exit: summary.camera.capacityByExit },
           flows: summary.flows.map((flow) => ({
             name: flow.name,
             frames: flow.frames,

@@ -53,7 +53,13 @@ export interface MqttDevicesOptions {
 }
 
 /** The camera (NEU test images, steady or with 4x bursts) and the vibration sensor (CWRU windows), over MQTT. */
-export async function startMqttDevices(playlist: VibrationPlaylist, options: MqttDevicesOptions): Promise<{ stop: () => Promise<void> }> {
+export interface RunningMqttDevices {
+  /** The camera's base rate from now on (bursts multiply it). */
+  setCameraRate: (ratePerSecond: number) => void;
+  stop: () => Promise<void>;
+}
+
+export async function startMqttDevices(playlist: VibrationPlaylist, options: MqttDevicesOptions): Promise<RunningMqttDevices> {
   const profile: LoadProfile = 
     options.load === 'bursts' ? { kind: 'bursts', ...(options.bursts ?? BURST_SHAPE) } : { kind: 'steady' };
   const credentials = options.username === undefined ? {} : { username: options.username, ...(options.password === undefined ? {} : { password: options.password }) };
@@ -77,6 +83,7 @@ export async function startMqttDevices(playlist: VibrationPlaylist, options: Mqt
     logger: options.logger.child({ component: 'vibration-simulator' }),
   });
   return {
+    setCameraRate: (ratePerSecond) => camera.setRatePerSecond(ratePerSecond),
     stop: async () => {
       await Promise.all([camera.stop(), vibration.stop()]);
     },

@@ -13,6 +13,7 @@ import { ClassTimeline } from './class-timeline.ts';
 import { liveRows, redrawInPlace, tableLines, warningLines } from './live-table.ts';
 import { DemoSummary, type FlowSummary, type LabelLookup } from './demo-summary.ts';
 import { loadVibrationPlaylist, startMqttDevices, startVibrationServer } from './device-simulators.ts';
+import { startLiveBurstTuning } from './live-burst-tuning.ts';
 
 export interface DemoOptions {
   flowsDir: string;
@@ -57,7 +58,8 @@ export interface DemoResult {
   flows: FlowSummary[];
   /** Frames captured before it (start-up, the camera's calibration): counted, but not in `flows`. */
   warmUp: Pick<FlowSummary, 'name' | 'frames' | 'outcomes' | 'reasons'>[];
-  camera: { baseRate: number; burstRate: number | null; capacityByExit: number[] | null };
+  /** burstRate: the first burst's; burstRates: each burst's as it ran (null without live tuning). */
+  camera: { baseRate: number; burstRate: number | null; burstRates: number[] | null; capacityByExit: number[] | null };
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
@@ -142,6 +144,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       clientIdPrefix: 'edgeke-demo',
       logger,
     });
+    // Each burst is judged as it ends, and the next one's rate follows (live-burst-tuning.ts): only on a load sized
+    // from the measured capacity; a rate the user gave (--camera-rate) is kept as given.
+    const tuning =
+      load !== undefined && options.load === 'bursts' && cameraFlow !== undefined && latencyModel !== undefined
+        ? startLiveBurstTuning({
+            burstRate: cameraRate * BURST_SHAPE.factor,
+            setBurstRate: (rate) => devices.setCameraRate(rate / BURST_SHAPE.factor),
+            counts: () => summary.counts(cameraFlow.config.name),
+            deepestExit: latencyModel.stageCount,
+            logger,
+            startedAt: profileStartedAt,
+          })
+        : undefined;
+    const currentBurstRate = (): number => tuning?.rates.at(-1) ?? cameraRate * BURST_SHAPE.factor;
     const loadText =
       `camera ${cameraRate} fr/s` +
       (options.load === 'bursts' ? `, bursts of ${BURST_SHAPE.factor}x (${cameraRate * BURST_SHAPE.factor} fr/s) for ${BURST_SHAPE.burstMs / 1000} s every ${BURST_SHAPE.everyMs / 1000} s from ${BURST_SHAPE.firstBurstAtMs / 1000} s` : ', steady') +
@@ -166,7 +182,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
               return;
             }
             const burst = options.load === 'bursts' && inBurst(Date.now() - startedAt);
-            const header = `-- ${elapsedS} s -- camera ${burst ? `BURST ${cameraRate * BURST_SHAPE.factor}` : cameraRate} fr/s`;
+            const header = `-- ${elapsedS} s -- camera ${burst ? `BURST ${currentBurstRate()}` : cameraRate} fr/s`;
             const lines = tableLines(header, rows, warningLines(rows, options.lastLogWarning?.()));
             write(redrawInPlace(lines, drawn));
             drawn = lines.length;
@@ -175,6 +191,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     // The simulators stop first, so the service drains and answers everything they sent.
     const exitCode = await running.untilStopped(10_000, async () => {
       clearInterval(progress);
+      tuning?.stop();
       if (options.live === 'table') write('stopping: simulators stop, the service answers what they sent and flushes its sinks\n');
       await devices.stop();
     });
@@ -184,6 +201,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       camera: {
         baseRate: cameraRate,
         burstRate: options.load === 'bursts' ? cameraRate * BURST_SHAPE.factor : null,
+        // The rate each burst ran at: the first as calibrated, the later ones as the bursts before them were judged.
+        burstRates: tuning === undefined ? null : [...tuning.rates],
         capacityByExit: load?.capacityByExit.map((fps) => Math.round(fps)) ?? null,
       },
       warmUp: warmUp.summary().map(({ name, frames, outcomes, reasons }) => ({ name, frames, outcomes, reasons })),

@@ -44,13 +44,19 @@ export class FrameScheduler {
 
   constructor(
     private readonly profile: LoadProfile,
-    private readonly baseRatePerSecond: number,
+    private baseRatePerSecond: number,
     private readonly startedAt: number,
     /** Most frames released by one call (after a long stall, do not flood). */
     private readonly maxBurst = 1_000,
   ) {
     validateLoadProfile(profile, baseRatePerSecond);
     this.last = startedAt;
+  }
+
+  /** A new base rate from now on (the profile still multiplies it); frames already due are kept. */
+  setBaseRate(ratePerSecond: number): void {
+    validateLoadProfile(this.profile, ratePerSecond);
+    this.baseRatePerSecond = ratePerSecond;
   }
 
   due(now: number): number {

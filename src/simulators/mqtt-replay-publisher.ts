@@ -42,6 +42,8 @@ export interface RunningReplayPublisher {
   stats: () => ReplayPublisherStats;
   /** Resolves once `limit` frames were published (never without a limit). */
   finished: Promise<void>;
+  /** Changes the base rate from now on (the load profile still multiplies it). */
+  setRatePerSecond: (ratePerSecond: number) => void;
   stop: () => Promise<void>;
 }
 
@@ -112,6 +114,11 @@ export async function startMqttReplayPublisher(
   return {
     stats: () => ({ ...stats }),
     finished,
+    setRatePerSecond: (ratePerSecond) => {
+      // Frames due until now at the old rate first, so the change applies from now on only.
+      if (client.connected) tick();
+      scheduler.setBaseRate(ratePerSecond);
+    },
     stop: () => {
       stopped ??= (async () => {
         clearInterval(timer);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LatencyEstimator } from '../../src/control/index.ts';
 import { cameraLoadFromMeasuredCost } from '../../src/demo/calibrate-camera-load.ts';
-import { burstRateFloor, burstSearchSettled, cameraLoadFromCosts, chosenBurstRate, inBurst, judgeProbe, nextBurstRate, perFrameCostByExit } from '../../src/demo/camera-load.ts';
+import { burstRateFloor, burstSearchSettled, nextLiveBurstRate, outcomeBetween, cameraLoadFromCosts, chosenBurstRate, inBurst, judgeProbe, nextBurstRate, perFrameCostByExit } from '../../src/demo/camera-load.ts';
 
 describe('camera load from the measured capacity', () => {
   it('puts bursts past what the deepest exit sustains and within what the first exit sustains', () => {
@@ -96,3 +96,21 @@ describe('trial bursts (calibration)', () => {
     expect(burstSearchSettled([light, heavy])).toBe(false);
   });
 });
+
+describe('bursts during the run', () => {
+  const counts = (ok: number, late: number, shed: number, exits: Record<string, number>) => ({ outcomes: { ok, late, shed, error: 0 }, exits });
+
+  it('counts a burst between two snapshots: frames, answered, on time, the busiest shallower exit', () => {
+    const before = counts(100, 2, 3, { '1': 5, '2': 10, '3': 87 });
+    const after = counts(380, 10, 13, { '1': 25, '2': 110, '3': 255 });
+    expect(outcomeBetween(300, before, after, 3)).toEqual({ rate: 300, frames: 298, answered: 288, onTime: 280, busiestShallow: 100 });
+  });
+
+  it('steps the next burst heavier when the deepest exit kept it, lighter when deadlines gave way, else keeps it', () => {
+    const burst = (onTime: number, shallow: number) => ({ rate: 200, frames: 1_000, answered: 1_000, onTime: 1_000 * onTime, busiestShallow: 1_000 * shallow });
+    expect(nextLiveBurstRate(burst(0.99, 0.05))).toBeCloseTo(250);
+    expect(nextLiveBurstRate(burst(0.85, 0.6))).toBeCloseTo(160);
+    expect(nextLiveBurstRate(burst(0.97, 0.4))).toBe(200);
+  });
+});
+

@@ -26,6 +26,14 @@ describe('FrameScheduler', () => {
     expect(total).toBe(160);
   });
 
+  it('takes a new base rate from the moment it is set, frames already due kept', () => {
+    const scheduler = new FrameScheduler({ kind: 'steady' }, 10, 0);
+    expect(scheduler.due(1_000)).toBe(10);
+    scheduler.setBaseRate(40);
+    expect(scheduler.due(2_000)).toBe(40);
+    expect(() => scheduler.setBaseRate(0)).toThrow(RangeError);
+  });
+
   it('caps the frames released after a stall', () => {
     const scheduler = new FrameScheduler({ kind: 'steady' }, 1_000, 0, 100);
     expect(scheduler.due(60_000)).toBe(100);

@@ -1,0 +1,39 @@
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BURST_SHAPE, type CameraCounts } from '../../src/demo/camera-load.ts';
+import { startLiveBurstTuning } from '../../src/demo/live-burst-tuning.ts';
+
+describe('live burst tuning', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.setSystemTime(0);
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('judges each burst as it ends and sets the next one heavier while the deepest exit keeps them', () => {
+    // The camera flow's counts: every frame answered on time; burst 1 all at exit 3, burst 2 40% at exit 2.
+    const now: CameraCounts = { outcomes: { ok: 0, late: 0, shed: 0, error: 0 }, exits: { '1': 0, '2': 0, '3': 0 } };
+    const answer = (frames: number, exit: string): void => {
+      now.outcomes.ok += frames;
+      now.exits[exit] = (now.exits[exit] ?? 0) + frames;
+    };
+    const set = vi.fn();
+    const tuning = startLiveBurstTuning({ burstRate: 200, setBurstRate: set, counts: () => ({ outcomes: { ...now.outcomes }, exits: { ...now.exits } }), deepestExit: 3, logger: pino({ level: 'silent' }) });
+    const first = BURST_SHAPE.firstBurstAtMs;
+    vi.advanceTimersByTime(first + 600);
+    answer(900, '3');
+    vi.advanceTimersByTime(BURST_SHAPE.burstMs);
+    // Burst 1 answered all from the deepest exit, on time: too light, the next is a step (1.25x) heavier.
+    expect(set).toHaveBeenLastCalledWith(250);
+    vi.advanceTimersByTime(BURST_SHAPE.everyMs - BURST_SHAPE.burstMs);
+    answer(700, '3');
+    answer(450, '2');
+    vi.advanceTimersByTime(BURST_SHAPE.burstMs);
+    // Burst 2 gave depth up and kept its deadlines: the same rate again.
+    expect(set).toHaveBeenCalledTimes(1);
+    expect(tuning.rates).toEqual([200, 250]);
+    tuning.stop();
+    vi.advanceTimersByTime(10 * BURST_SHAPE.everyMs);
+    expect(tuning.rates).toEqual([200, 250]);
+  });
+});
