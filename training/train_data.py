@@ -277,8 +277,8 @@ def build(args):
     chosen = chosen or best_run(searched)
     family = chosen["family"]
 
-    # The no-KD twin: the kept size without the teacher, for as many epochs as its distilled search run had (same
-    # initial weights and batch order), so the two compare at equal training; the better on validation decides
+    # The no-KD twin: the kept size without the teacher, for as many epochs as its distilled search run had (the
+    # same batch order), so the two compare at equal training; the better on validation decides
     # whether the longer run below uses the teacher. (It used to be trained after the longer run for as many epochs
     # as that: on Fashion-MNIST it then took half of the time after the search, and the kept size got 24 epochs
     # where that time would have bought about 50.)
@@ -355,8 +355,8 @@ def build(args):
         pair_flops = [costs[pair_kd["family"]][k - 1]["flops"] for k in pair_keep]
     kd, no_kd = at_units(pair_kd, pair_keep), at_units(plain, pair_keep)
     shipped = at_units(shipped_run, keep)
-    pair_note = (f"The twins: {pair_kd['family'].describe()}, {pair_kd['epochs']} epoch(s) each, the same initial "
-                 f"weights and batch order" + (f", at their own size's exits (units {pair_keep})" if pair_flops else "")
+    pair_note = (f"The twins: {pair_kd['family'].describe()}, {pair_kd['epochs']} epoch(s) each, the same batch "
+                 f"order" + (f", at their own size's exits (units {pair_keep})" if pair_flops else "")
                  + (f"; the shipped student is the longer {shipped_run['label']} run ({shipped_run['family'].describe()}, "
                     f"{shipped_run['epochs']} epochs)" if shipped_run is not pair_kd and shipped_run is not plain else "")
                  + ".")

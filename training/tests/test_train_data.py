@@ -210,6 +210,22 @@ def test_minutes_bound_the_whole_run_and_the_output_is_complete(tmp_path):
     assert all((out / stage["file"]).exists() for stage in m["stages"])
 
 
+def test_the_search_tries_both_last_heads_and_the_twins_train_equal_epochs(tmp_path):
+    """The cheapest size with a pooled and a dense last head, the same epochs each; larger sizes use the better on
+    validation; the no-KD twin gets its KD run's epochs, and the longer run is what the rest of the time buys."""
+    out = tmp_path / "model"
+    m = main([str(neu_folder(tmp_path, per_class=12)), "--out", str(out), "--size", "32", "--minutes", "0.4"])
+    search = m["training"]["search"]
+    assert [s["student"] for s in search[:2]] == ["width 8, depth 1", "width 8, depth 1, dense last head"]
+    assert search[0]["epochs"] == search[1]["epochs"]
+    rank = lambda s: (s["candidateValidationAccuracy"][-1], np.mean(s["candidateValidationAccuracy"]))
+    dense = rank(search[1]) > rank(search[0])  # a tie keeps global pooling
+    assert all(s["student"].endswith("dense last head") == dense for s in search[2:])
+    report = (out / "REPORT.md").read_text()
+    assert f"{search[0]['epochs']} epoch(s) each, the same batch order" in report
+    assert m["training"]["epochs"] >= search[0]["epochs"]  # the longer run is shipped only when it trained longer
+
+
 def test_exits_and_max_mflops_override_the_choice(tmp_path, capsys):
     root = neu_folder(tmp_path, per_class=12)
     m = main([str(root), "--out", str(tmp_path / "m"), "--smoke", "--size", "64", "--exits", "1,3"])
