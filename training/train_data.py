@@ -47,7 +47,7 @@ TEACHER_WIDTHS, TEACHER_MIN_EPOCHS = (8, 16, 32, 64), 10  # the widest teacher t
 # 11 epochs at 86 s, 303 s for its first epoch and 880 s for 72% of its second).
 TEACHER_SLOWDOWN = 2.0
 SEARCH_MIN_EPOCHS = 5  # a student size that would get fewer in its share of the search is not tried
-SEARCH_MIN_GAIN = 0.005  # past a teacher cheaper than the student, a larger size must gain this on validation
+SEARCH_MIN_GAIN = 0.005  # a larger student size must gain this on validation over the last kept one, or the search ends
 
 
 def teacher_width(shape, classes, data, settings, deadline) -> int:
@@ -63,9 +63,17 @@ def teacher_width(shape, classes, data, settings, deadline) -> int:
 
 def grows(searched, chosen, tried: int, sizes: int, stopped: bool) -> bool:
     """Whether the time after the search goes to the next student size: the search tried all `tried` sizes its
-    budget allowed without stopping (`stopped`: a size came within 1 point of the teacher, or stopped gaining),
-    fewer than all `sizes`, and the largest it tried is the one it kept."""
+    budget allowed without stopping (`stopped`: a larger size gained less than SEARCH_MIN_GAIN), fewer than all
+    `sizes`, and the largest it tried is the one it kept."""
     return not stopped and len(searched) == tried < sizes and chosen is searched[-1]
+
+
+def still_gaining(kept_final: float, final: float) -> bool:
+    """Whether a larger student size is worth its cost: its final exit gains at least SEARCH_MIN_GAIN on validation
+    over the last size the search kept. The teacher is no reason to stop: a teacher cut short by its share of the
+    budget is a weak target (Fashion-MNIST's 85-minute run stopped at 16x1, 91.97% on test, within 1 point of a
+    93.19%-validation teacher, where 32x2 without a teacher reached 93.36% on validation in 12 epochs)."""
+    return final - kept_final >= SEARCH_MIN_GAIN
 
 
 def reserve(budget) -> float:
@@ -222,9 +230,10 @@ def build(args):
     print(f"[teacher] logits computed once over {len(data.train)} training inputs x {variants} flip variant(s) in "
           f"{time.time() - t0:.1f} s; validation accuracy {teacher_info['validationAccuracy']:.4f}", flush=True)
 
-    # Search: students from the cheapest up, with distillation; stop at the first whose final exit is within 1 point
-    # of the teacher on validation (the cheapest such), else keep the best final exit. The cheapest size is tried
-    # with each last head first; larger sizes use the head that scored better.
+    # Search: students from the cheapest up, with distillation, while each larger size still gains SEARCH_MIN_GAIN
+    # on validation over the last kept one and the time budget allows; the cheapest size of the plateau (the last
+    # that gained) is kept. The teacher's validation accuracy is what the report compares the final exit with, not a
+    # reason to stop. The cheapest size is tried with each last head first; larger sizes use the head that scored better.
     searched, chosen, stopped = [], None, False
     search_end = budget.deadline(SEARCH_SHARE, reserve=reserve(budget))
     plan = with_heads(families[0]) + families[1:]
@@ -265,17 +274,12 @@ def build(args):
             tried = ", ".join(f"{r['family'].head} {100 * r['validation'][-1]:.2f}%" for r in searched)
             print(f"[edgeke train] last exit head: {head} (final exit on validation: {tried})", flush=True)
         per_size.append(run)
-        final = run["validation"][-1]
-        if final >= teacher_info["validationAccuracy"] - 0.01:
-            # A teacher that this student already beats, or that costs less than it, is no ceiling for it (a short
-            # budget cuts the teacher's schedule; a big dataset of small inputs leaves it a narrow width): then go
-            # on while a larger size still gains on validation.
-            no_ceiling = final > teacher_info["validationAccuracy"] or (
-                teacher_info["flops"] is not None and teacher_info["flops"] < costs[run["family"]][-1]["flops"])
-            gain = final - per_size[-2]["validation"][-1] if len(per_size) > 1 else 1.0
-            if not no_ceiling or gain < SEARCH_MIN_GAIN:
-                chosen, stopped = None if no_ceiling else run, True
-                break
+        if len(per_size) > 1 and not still_gaining(per_size[-2]["validation"][-1], run["validation"][-1]):
+            chosen, stopped = per_size[-2], True
+            gain = run["validation"][-1] - chosen["validation"][-1]
+            notes.append(f"the search stopped at {chosen['family'].describe()}: the next size, {family.describe()}, "
+                         f"gained {100 * gain:+.2f} points on validation (less than {100 * SEARCH_MIN_GAIN:.1f})")
+            break
     chosen = chosen or best_run(searched)
     family = chosen["family"]
 
@@ -295,7 +299,7 @@ def build(args):
     best = chosen if distilled else plain
 
     # The kept size again with the rest of the time, with or without the teacher as the twins decided, when that buys
-    # more epochs (kept if better on validation). When the budget (not the teacher, not a lack of gain) stopped the
+    # more epochs (kept if better on validation). When the budget (not a lack of gain) stopped the
     # search below the largest size while the largest tried was still the best, the longer run goes to the next size
     # up instead if it gets at least the search's epochs: the time left then buys a larger student, not more epochs
     # of one the search already trained.
