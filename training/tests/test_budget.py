@@ -41,11 +41,15 @@ def test_the_search_drops_the_largest_sizes_that_would_push_the_shared_epochs_un
 
 
 def test_the_time_after_the_search_goes_to_the_next_size_only_when_the_budget_cut_a_search_still_gaining():
-    small, large = {"name": "16x1"}, {"name": "16x2"}
+    small, large = {"name": "16x1", "validation": [0.8, 0.92]}, {"name": "16x2", "validation": [0.8, 0.93]}
     assert grows([small, large], large, 2, 4, stopped=False)
     assert not grows([small, large], small, 2, 4, stopped=False)  # the largest tried was not the best
     assert not grows([small, large], large, 2, 4, stopped=True)   # a larger size stopped gaining
     assert not grows([small, large], large, 2, 2, stopped=False)  # no larger size
+    saturated = {"name": "8x1", "validation": [0.87, 0.996]}  # CWRU by-time's search: 99.60% on validation
+    assert not grows([saturated], saturated, 1, 4, stopped=False)  # no size can gain half a point over it
+    edge = {"name": "8x1", "validation": [0.87, 0.995]}
+    assert grows([edge], edge, 1, 4, stopped=False)  # half a point under 100%: a larger size could still gain it
 
 
 def test_the_search_climbs_while_a_larger_size_gains_half_a_point_on_validation():
