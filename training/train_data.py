@@ -235,7 +235,7 @@ def build(args):
     # Search: students from the cheapest up, with distillation, while each larger size still gains SEARCH_MIN_GAIN
     # on validation over the last kept one and the time budget allows; the cheapest size of the plateau (the last
     # that gained) is kept. The teacher's validation accuracy is what the report compares the final exit with, not a
-    # reason to stop. The cheapest size is tried with each last head first; larger sizes use the head that scored better.
+    # reason to stop. The cheapest size is tried with each last head first; larger sizes use the better-scoring head.
     searched, chosen, stopped = [], None, False
     search_end = budget.deadline(SEARCH_SHARE, reserve=reserve(budget))
     plan = with_heads(families[0]) + families[1:]

@@ -1,5 +1,6 @@
 """`edgeke train`'s budget rules: the teacher's width, the sizes the search tries and their epochs, when the search
-stops climbing sizes, and when the time after the search goes to the next student size. Epoch times are given as numbers (what the timing would return)."""
+stops climbing sizes, and when the time after the search goes to the next student size. Epoch times are given as
+numbers (what the timing would return)."""
 from training.custom.budget import search_plan, widest_fitting
 from training.train_data import SEARCH_MIN_GAIN, grows, still_gaining
 
