@@ -20,11 +20,13 @@ def _spread(values):
     return f"{v.mean():.2f}% ± {(v.max() - v.min()) / 2:.2f} ({v.min():.2f}-{v.max():.2f})"
 
 
-def plot(path, manifest, kd_runs, plain_runs):
+def plot(path, manifest, kd_runs, plain_runs, pair_flops=None):
+    """pair_flops: the KD/no-KD runs' exit costs when they are not the shipped student's (another size)."""
     mflops = [e["flops"] / 1e6 for e in manifest["exits"]]
+    pair_mflops = mflops if pair_flops is None else [f / 1e6 for f in pair_flops]
     fig, ax = plt.subplots(figsize=(6, 4))
     for runs, label, marker in ((kd_runs, "KD student (mean of seeds)", "o"), (plain_runs, "no-KD (mean of seeds)", "s")):
-        ax.plot(mflops, 100 * np.mean([r["test"] for r in runs], axis=0), marker=marker, label=label)
+        ax.plot(pair_mflops, 100 * np.mean([r["test"] for r in runs], axis=0), marker=marker, label=label)
     ax.plot(mflops, [100 * e["testAccuracy"] for e in manifest["exits"]], "k*--", label="shipped student", ms=9)
     teacher = manifest["teacher"]
     if teacher.get("flops"):  # a user's ONNX teacher has no counted FLOPs
@@ -40,7 +42,8 @@ def plot(path, manifest, kd_runs, plain_runs):
     plt.close(fig)
 
 
-def write(path, manifest, kd_runs, plain_runs, command, shipped_seed, shipped_kind="KD", machine="2 shared CPU cores"):
+def write(path, manifest, kd_runs, plain_runs, command, shipped_seed, shipped_kind="KD", machine="2 shared CPU cores",
+          pair_note=None):
     m, t = manifest, manifest["teacher"]
     last = m["exits"][-1]
     lines = [
@@ -76,9 +79,10 @@ def write(path, manifest, kd_runs, plain_runs, command, shipped_seed, shipped_ki
         (f"Student final exit: {t['flops'] / last['flops']:.1f}x fewer FLOPs and " if t["flops"] else
          "Student final exit: ") + f"{t['params'] / last['params']:.1f}x fewer parameters than the teacher.", "",
         "## KD vs no-KD (test accuracy per exit, mean ± half-range over seeds)", "",
+    ] + ([pair_note, ""] if pair_note else []) + [
         "| exit | KD | no-KD | KD − no-KD (mean) |", "| --- | --- | --- | --- |",
     ]
-    for k in range(len(m["exits"])):
+    for k in range(len(kd_runs[0]["test"])):
         kd = [r["test"][k] for r in kd_runs]
         plain = [r["test"][k] for r in plain_runs]
         lines.append(f"| {k + 1} | {_spread(kd)} | {_spread(plain)} | "

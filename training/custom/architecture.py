@@ -4,10 +4,16 @@ A student is a plain chain of conv-bn-relu units (2-D for images, 1-D for signal
 widens at each level, with a candidate exit head (global average pool + linear) after every unit. It is trained
 with all candidate heads; the exits kept are then chosen on validation accuracy and cost (exits.py), and the chain
 is cut into one stage per kept exit. Dropping the other heads leaves the kept exits' outputs unchanged.
+
+An image student's last head can instead be "dense": a conv as large as the last feature map (a dense layer over
+all positions, exported as one Conv giving [N, C, 1, 1]) before the pool and linear, so the final exit sees where
+things are, not only which (global pooling keeps only which). Which head a run uses is chosen on validation
+(train_data.py); for signals the head stays global pooling (a fault's signature may appear anywhere in a window).
 """
 import math
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from ..models.layers import Residual, classifier, conv_bn_relu, max_pool
@@ -19,6 +25,10 @@ class Shape:
     dim: int          # 2 images, 1 signals
     channels: int
     length: int       # the shorter spatial side (images) or the window length (signals)
+    extent: tuple = ()  # images: (height, width) when not square; () = length x length (or the window)
+
+    def input_size(self) -> tuple:
+        return tuple(self.extent) or (self.length,) * self.dim
 
 
 @dataclass(frozen=True)
@@ -26,9 +36,10 @@ class Family:
     width: int        # channels of the first level
     depth: int        # units per level
     max_width: int = 256
+    head: str = "gap"  # the last unit's exit head: "gap" (global average pool + linear) or "dense" (see above)
 
     def describe(self) -> str:
-        return f"width {self.width}, depth {self.depth}"
+        return f"width {self.width}, depth {self.depth}" + (", dense last head" if self.head == "dense" else "")
 
 
 def levels(shape: Shape) -> int:
@@ -53,9 +64,25 @@ def units(shape: Shape, family: Family) -> list:
     return out
 
 
+def dense_head(cin: int, extent: tuple, classes: int) -> nn.Sequential:
+    """A conv as large as the feature map to 2 x cin channels (BN, ReLU), then the pool (over 1 x 1) and linear."""
+    conv = nn.Sequential(nn.Conv2d(cin, 2 * cin, extent, bias=False), nn.BatchNorm2d(2 * cin), nn.ReLU(inplace=True))
+    return classifier(2, 2 * cin, classes, pre=(conv,))
+
+
 def candidate_net(shape: Shape, family: Family, classes: int) -> MultiExitNet:
     """One stage per unit: every unit is a candidate exit."""
-    return MultiExitNet([Stage(m, classifier(shape.dim, c, classes)) for m, c in units(shape, family)],
+    if family.head not in ("gap", "dense") or (family.head == "dense" and shape.dim != 2):
+        raise ValueError(f"head {family.head!r} is not available for {shape.dim}-D input")
+    chain = units(shape, family)
+    heads = [classifier(shape.dim, c, classes) for _, c in chain]
+    if family.head == "dense":
+        with torch.no_grad():
+            x = torch.zeros(1, shape.channels, *shape.input_size())
+            for module, _ in chain:
+                x = module.eval()(x)
+        heads[-1] = dense_head(chain[-1][1], tuple(x.shape[2:]), classes)
+    return MultiExitNet([Stage(m, h) for (m, _), h in zip(chain, heads)],
                         f"generic {shape.dim}-D conv chain ({family.describe()}), candidate exit after every unit")
 
 
@@ -73,7 +100,8 @@ def cut(candidates: MultiExitNet, keep: list, shape: Shape, family: Family) -> M
         groups.append("-".join(str(w) for w in widths[start:k]))
         start = k
     return MultiExitNet(stages, f"generic {shape.dim}-D conv chain ({family.describe()}), "
-                                f"{len(keep)} stages ({' / '.join(groups)} channels), exit heads GAP+linear")
+                                f"{len(keep)} stages ({' / '.join(groups)} channels), exit heads GAP+linear"
+                                + (" (the last: a conv over the whole map first)" if family.head == "dense" else ""))
 
 
 def teacher_net(shape: Shape, classes: int, width: int = 32) -> MultiExitNet:

@@ -1,6 +1,7 @@
 """`edgeke train`'s toolkit side (training.train_data): bad input refused before training with the file named,
 held-out splits, exit choice on validation, an ONNX teacher, images and signals end to end on real committed data."""
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -208,6 +209,29 @@ def test_minutes_bound_the_whole_run_and_the_output_is_complete(tmp_path):
     assert took <= 18 + 25, took
     assert (out / "manifest.json").exists() and (out / "flow.yaml").exists()
     assert all((out / stage["file"]).exists() for stage in m["stages"])
+
+
+def test_the_search_tries_both_last_heads_and_the_twins_train_equal_epochs(tmp_path, capsys):
+    """The cheapest size with a pooled and a dense last head, the same epochs planned each; larger sizes use the
+    better on validation; the no-KD twin gets its KD run's epochs, and the longer run is what the rest of the time
+    buys. (The manifest records the epochs each run ran: on a busy machine a deadline can cut one short.)"""
+    out = tmp_path / "model"
+    m = main([str(neu_folder(tmp_path, per_class=12)), "--out", str(out), "--size", "32", "--minutes", "0.4"])
+    log = capsys.readouterr().out
+    search = m["training"]["search"]
+    assert [s["student"] for s in search[:2]] == ["width 8, depth 1", "width 8, depth 1, dense last head"]
+    planned = [int(e) for e in re.findall(r"search: student \d+/\d+ \(width 8, depth 1[^)]*?, (\d+) epoch", log)]
+    assert len(planned) == 2 and planned[0] == planned[1]
+    assert all(1 <= s["epochs"] <= planned[0] for s in search[:2])
+    rank = lambda s: (s["candidateValidationAccuracy"][-1], np.mean(s["candidateValidationAccuracy"]))
+    dense = rank(search[1]) > rank(search[0])  # a tie keeps global pooling
+    assert all(s["student"].endswith("dense last head") == dense for s in search[2:])
+    report = (out / "REPORT.md").read_text()
+    twins = re.search(r"The twins: (.+?), (\d+) epoch\(s\) each, the same batch order", report)
+    assert twins and {"student": twins[1], "epochs": int(twins[2])} in [
+        {"student": s["student"], "epochs": s["epochs"]} for s in search]  # the kept size's KD run: as many epochs
+    longer = re.search(r"longer run: the kept student \(.+\) for (\d+) epoch", log)
+    assert longer is None or int(longer[1]) > int(twins[2])  # kept size again only for more epochs
 
 
 def test_exits_and_max_mflops_override_the_choice(tmp_path, capsys):
