@@ -49,7 +49,6 @@ const ROUGH_MEASURE_MS = 1_500;
 const FINAL_SETTLE_MS = 500;
 const FINAL_MEASURE_MS = 2_000;
 
-export type { CameraCounts } from './camera-load.ts';
 
 /**
  * A trial burst is shaped like the run's: steady load at a quarter of its rate first, then the burst, measured from
