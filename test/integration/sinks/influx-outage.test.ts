@@ -131,7 +131,14 @@ describe('InfluxDB sink through an InfluxDB outage', () => {
       // the deterministic timestamps make that an overwrite, not a duplicate).
       expect(frozenWriter.bufferedPoints).toBeGreaterThan(0);
       influxd.process.resume();
-      const report = await frozenWriter.flush(15_000);
+      // A request sent while frozen may still time out after the resume; flush returns early when a retry fails, so
+      // flush again until the log is empty or the deadline passes (the writer keeps retrying in the background).
+      const resumedAt = Date.now();
+      let report = await frozenWriter.flush(15_000);
+      while (report.remaining > 0 && Date.now() - resumedAt < 15_000) {
+        await sleep(100);
+        report = await frozenWriter.flush(15_000 - (Date.now() - resumedAt));
+      }
       expect(report.remaining).toBe(0);
       expect(frozenWriter.droppedPoints).toBe(0);
     } finally {
