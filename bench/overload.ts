@@ -13,11 +13,13 @@
  *
  *   node --import tsx bench/overload.ts [--dataset neu|cwru] [--seconds 20] [--loads 0.5,1,1.5,2,4,8]
  *     [--transient-seconds 10] [--probe-seconds 5] [--capacity FPS] [--out bench/results/overload.json]
- *     [--no-cpu-prof] [--keep-profile service.cpuprofile] [--no-plot]
+ *     [--no-cpu-prof] [--keep-profile service.cpuprofile] [--no-plot] [--frames-out frames.jsonl]
+ * --frames-out writes one line per offered frame of every measured load (capture time, outcome, timings) to find
+ * where misses come from.
  * or `node bin/edgeke.js bench overload -- <the same options>`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,6 +63,7 @@ const { values } = parseArgs({
     'no-cpu-prof': { type: 'boolean', default: false },
     'keep-profile': { type: 'string' },
     'no-plot': { type: 'boolean', default: false },
+    'frames-out': { type: 'string' },
   },
 });
 
@@ -110,6 +113,8 @@ interface OfferedRun {
   frames: OfferedFrame[];
   unacked: number;
   failed: number;
+  /** Frames the load generator skipped because the broker had not acknowledged enough of what it sent (rig limit). */
+  skipped: number;
   puback_ms: { p50: number | null; p99: number | null; max: number | null };
   results: { messages: number; ids: number; duplicates: number } | null;
 }
@@ -138,6 +143,8 @@ interface InfluxRow {
   e2e_ms: number | null;
   deadline_met: boolean;
   reason: string | null;
+  queue_ms: number | null;
+  infer_ms: number | null;
 }
 
 async function outcomesOf(influx: InfluxDB, fromMs: number, toMs: number): Promise<Map<string, FrameOutcome>> {
@@ -146,7 +153,7 @@ async function outcomesOf(influx: InfluxDB, fromMs: number, toMs: number): Promi
   for (let start = fromMs; start < toMs; start += 2_000) {
     const end = Math.min(toMs, start + 2_000);
     const rows = await influx.query<InfluxRow>(
-      `SELECT "id", "outcome", "exit", "class_index", "e2e_ms", "deadline_met", "reason" FROM "inference" WHERE "flow" = '${flowName}' AND time >= ${start}ms AND time < ${end}ms`,
+      `SELECT "id", "outcome", "exit", "class_index", "e2e_ms", "deadline_met", "reason", "queue_ms", "infer_ms" FROM "inference" WHERE "flow" = '${flowName}' AND time >= ${start}ms AND time < ${end}ms`,
     );
     for (const row of rows) {
       out.set(row.id, {
@@ -157,6 +164,8 @@ async function outcomesOf(influx: InfluxDB, fromMs: number, toMs: number): Promi
         ...(row.e2e_ms === null ? {} : { e2eMs: row.e2e_ms }),
         deadlineMet: row.deadline_met,
         ...(row.reason === null ? {} : { reason: row.reason }),
+        ...(row.queue_ms === null ? {} : { queueMs: row.queue_ms }),
+        ...(row.infer_ms === null ? {} : { inferMs: row.infer_ms }),
       });
     }
   }
@@ -231,6 +240,7 @@ async function measure(
   const after = threadTimes(service.pid);
   const endUs = Number(process.hrtime.bigint() / 1000n);
   const outcomes = await outcomesOf(context.influx, (offered.frames[0]?.ts ?? 0) - 1, (offered.frames.at(-1)?.ts ?? 0) + 2);
+  if (values['frames-out'] !== undefined) appendFrames(values['frames-out'], name, offered, outcomes);
   // $SYS updates every second: wait for a fresh value.
   await new Promise((r) => setTimeout(r, 1_500));
   const dropsAfter = context.drops.latest;
@@ -243,6 +253,16 @@ async function measure(
     brokerDropped: dropsBefore === null || dropsAfter === null ? null : dropsAfter - dropsBefore,
     seconds: segments.reduce((sum, s) => sum + s.seconds, 0),
   };
+}
+
+/** One JSON line per offered frame: load name, capture time from the load's start, outcome and timings. */
+function appendFrames(file: string, name: string, offered: OfferedRun, outcomes: Map<string, FrameOutcome>): void {
+  const start = offered.frames[0]?.ts ?? 0;
+  const lines = offered.frames.map((frame) => {
+    const o = outcomes.get(frame.id);
+    return JSON.stringify({ load: name, t: frame.ts - start, outcome: o?.outcome ?? 'missing', reason: o?.reason, exit: o?.exit, e2e: o?.e2eMs, queue: o?.queueMs, infer: o?.inferMs });
+  });
+  appendFileSync(file, `${lines.join('\n')}\n`);
 }
 
 /**
@@ -399,11 +419,12 @@ async function main(): Promise<void> {
         duplicates: m.offered.results?.duplicates ?? 0,
         broker_dropped: m.brokerDropped,
         unacked_by_broker: m.offered.unacked,
+        generator_skipped: m.offered.skipped,
         puback_ms: m.offered.puback_ms,
         // The load generator's and broker's core keeping up: a median PUBACK slower than half the deadline means most
         // frames had spent half their time before the broker had them, and the row measures the rig as much as the
         // service (puback_ms is in the row for a stricter reading).
-        rig_saturated: (m.offered.puback_ms.p50 ?? 0) > deadlineMs / 2,
+        rig_saturated: (m.offered.puback_ms.p50 ?? 0) > deadlineMs / 2 || m.offered.skipped > 0,
         rss_mb: m.rssPeakMb,
         cpu_ms_per_frame: cpuPerFrame(m.threads, split?.get(m.window.name), row.offered),
         thread_cpu_ms: m.threads,
@@ -439,7 +460,10 @@ async function main(): Promise<void> {
       );
     }
     for (const r of rows.filter((x) => x.rig_saturated)) {
-      console.log(`WARNING ${r.load}x C: PUBACK p50 ${r.puback_ms.p50 ?? 'n/a'} ms: the load generator / broker core did not keep up; frames were old before the service saw them`);
+      console.log(
+        `WARNING ${r.load}x C: PUBACK p50 ${r.puback_ms.p50 ?? 'n/a'} ms, ${r.generator_skipped} frames skipped by the load generator: ` +
+          'the load generator / broker core did not keep up; frames were old before the service saw them',
+      );
     }
     for (const check of checks) console.log(`${check.pass ? 'PASS' : 'FAIL'} ${check.name}: ${check.detail}`);
 

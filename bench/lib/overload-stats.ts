@@ -24,6 +24,8 @@ export interface FrameOutcome {
   e2eMs?: number;
   deadlineMet: boolean;
   reason?: string;
+  queueMs?: number;
+  inferMs?: number;
 }
 
 export interface LoadRow {
