@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { Float32Pool } from '../../core/float32-pool.ts';
 import { openOnnxStageSession, runsDirect, type OnnxStageSession } from './onnx-stage-session.ts';
 import { ModelFileError, ModelInputError } from '../errors.ts';
 import { inputSize, type Manifest, type StageSpec } from '../manifest.ts';
@@ -118,14 +119,17 @@ export class OnnxEngine implements InferenceEngine {
     const { tensor } = this.own(features);
     const data = tensor.data as Float32Array;
     const rowSize = data.length / (tensor.dims[0] ?? 1);
-    const out = new Float32Array(rows.length * rowSize);
+    const out = selectedRowsPool.take(rows.length * rowSize);
     rows.forEach((row, i) => out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
     return new OnnxFeatures(new ort.Tensor('float32', out, [rows.length, ...tensor.dims.slice(1)]));
   }
 
   release(features: FeatureBatch): void {
     // CPU tensors are plain typed arrays: dropping the reference frees them; marking catches use after release.
-    this.own(features).released = true;
+    const owned = this.own(features);
+    owned.released = true;
+    // Rows this engine selected go back for the next compaction (the pool ignores ONNX Runtime's own outputs).
+    selectedRowsPool.give(owned.tensor.data as Float32Array);
   }
 
   async close(): Promise<void> {
@@ -140,6 +144,13 @@ export class OnnxEngine implements InferenceEngine {
 }
 
 const LOGITS_ONLY = ['logits'] as const;
+
+/**
+ * Compacted feature rows (hundreds of KiB per frame for an image model), reused: each fresh one added to the external
+ * memory that makes V8 run full collections. ONNX Runtime copies every output into a fresh array of its own, so only
+ * these can be reused.
+ */
+const selectedRowsPool = new Float32Pool(8);
 
 function checkNames(spec: StageSpec, file: string, session: OnnxStageSession): LoadedStage {
   const inputName = spec.inputs[0]?.name ?? '';
