@@ -27,7 +27,8 @@ interface DemoJson extends DemoJsonSummary {
 const runs = [];
 for (let run = 1; run <= Number(values.runs); run++) {
   const loadBefore = loadavg()[0] as number;
-  const { stdout } = await promisify(execFile)(process.execPath, ['bin/edgeke.js', 'demo', '--duration', String(values.duration), '--json'], {
+  // The V8 flags `npm run demo` runs it with (package.json).
+  const { stdout } = await promisify(execFile)(process.execPath, ['--v8-pool-size=1', '--max-semi-space-size=1', 'bin/edgeke.js', 'demo', '--duration', String(values.duration), '--json'], {
     cwd: root,
     env: { ...process.env, INFLUX_URL: '' },
     maxBuffer: 16 * 2 ** 20,

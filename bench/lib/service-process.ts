@@ -65,10 +65,10 @@ export async function startServiceProcess(options: {
   httpPort: number;
   cpuProfDir?: string;
 }): Promise<ServiceProcess> {
-  const nodeArgs = ['--v8-pool-size=1', ...(options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir])];
+  const nodeArgs = ['--v8-pool-size=1', '--max-semi-space-size=1', ...(options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir])];
   const child = spawn('taskset', ['-c', String(options.core), process.execPath, ...nodeArgs, 'bin/edgeke.js', 'run', options.flowFile, '--no-watch'], {
     cwd: options.root,
-    // As the container image runs it (Dockerfile): MALLOC_ARENA_MAX=2, one V8 helper thread.
+    // As the container image runs it (Dockerfile): MALLOC_ARENA_MAX=2, one V8 helper thread, a 1 MiB young generation.
     env: { ...process.env, MALLOC_ARENA_MAX: '2', LOG_LEVEL: 'warn', EDGEKE_HTTP_HOST: '127.0.0.1', EDGEKE_HTTP_PORT: String(options.httpPort), ...options.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
