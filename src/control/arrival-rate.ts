@@ -7,6 +7,16 @@
 /** How far the recent rate must pass the sustained one to count as a step up rather than scatter. */
 const STEP_UP = 1.5;
 
+/**
+ * A gap this many times the sustained mean gap is a pause, not scatter (Poisson gaps pass 20x their mean once in e^20;
+ * the sustained mean, over ~200 gaps, is not pulled down by a clump of frames read at once): both averages start over
+ * from the gaps after it. Averaged in, a pause of a few seconds read a load that then came at 400 fr/s as a few frames
+ * per second for ~90 arrivals, and the planner ran its first quarter second at deep exits.
+ */
+const PAUSE_GAP_RATIO = 20;
+/** ... once the mean averages this many gaps (one short first gap would make every next one look like a pause). */
+const GAPS_TO_JUDGE_A_PAUSE = 20;
+
 export class ArrivalRateEstimator {
   private readonly recent: GapAverage;
   private readonly sustained: GapAverage;
@@ -25,8 +35,15 @@ export class ArrivalRateEstimator {
   observe(arrivalTs: number): void {
     if (this.lastTs !== undefined) {
       const gap = Math.max(0, arrivalTs - this.lastTs);
-      this.recent.add(gap);
-      this.sustained.add(gap);
+      const sustainedMean = this.sustained.settledMeanMs;
+      if (sustainedMean !== undefined && gap > PAUSE_GAP_RATIO * sustainedMean) {
+        // A pause: what comes after it is measured from its own gaps.
+        this.recent.restart();
+        this.sustained.restart();
+      } else {
+        this.recent.add(gap);
+        this.sustained.add(gap);
+      }
     }
     this.lastTs = this.lastTs === undefined ? arrivalTs : Math.max(this.lastTs, arrivalTs);
   }
@@ -56,11 +73,25 @@ export class ArrivalRateEstimator {
 
 class GapAverage {
   private meanGapMs: number | undefined;
+  /** Gaps averaged since the last start over: the first ones weigh 1/n (a plain mean) until alpha is smaller. */
+  private gaps = 0;
 
   constructor(private readonly alpha: number) {}
 
+  /** The mean gap, once it averages enough gaps to judge a new one against it. */
+  get settledMeanMs(): number | undefined {
+    return this.gaps >= GAPS_TO_JUDGE_A_PAUSE ? this.meanGapMs : undefined;
+  }
+
+  restart(): void {
+    this.meanGapMs = undefined;
+    this.gaps = 0;
+  }
+
   add(gapMs: number): void {
-    this.meanGapMs = this.meanGapMs === undefined ? gapMs : this.meanGapMs + this.alpha * (gapMs - this.meanGapMs);
+    this.gaps += 1;
+    const weight = Math.max(this.alpha, 1 / this.gaps);
+    this.meanGapMs = this.meanGapMs === undefined ? gapMs : this.meanGapMs + weight * (gapMs - this.meanGapMs);
   }
 
   ratePerMs(silenceMs: number): number {

@@ -122,6 +122,11 @@ export class ExitController {
     this.arrivals?.observe(arrivalTs);
   }
 
+  /** Frames offered per ms as the work budget reads them (sustained, a step up taken at once); 0 without arrivals. */
+  arrivalRatePerMs(now: number): number {
+    return this.arrivals?.sustainedRatePerMs(now) ?? 0;
+  }
+
   /** Batch time outside the stages, as learnt (ms). */
   get batchOverheadMs(): number {
     return this.batchOverhead.ms;

@@ -32,8 +32,16 @@ export function guaranteedCpuShare(ownWeight: number, allWeights: readonly numbe
   return allWeights.length >= 2 && total > 0 ? Math.min(1, ownWeight / total) : 0;
 }
 
+/**
+ * Frames a window must have seen for the work per frame to be learnt from it: in a quieter window the work every
+ * window has (timers, flushes) would pass for the frames' own.
+ */
+const MIN_FRAMES_PER_WINDOW = 20;
+
 export class OtherWorkShareMeter {
   private windowStartWall: number;
+  private framesOffered = 0;
+  private otherMsPerFrame: number | undefined;
   private windowStartCpu: number;
   private windowStartMainCpu: number | undefined;
   private inferenceMs = 0;
@@ -59,8 +67,19 @@ export class OtherWorkShareMeter {
     this.inferenceMs += Math.max(0, ms);
   }
 
-  /** The smoothed share (0..1); closes the window when it is due. Cheap enough to call once per plan. */
-  share(): number {
+  /** A frame was offered (received, before decoding): most other work is per frame. */
+  observeOffered(): void {
+    this.framesOffered += 1;
+  }
+
+  /**
+   * The share (0..1); closes the window when it is due. Cheap enough to call once per plan. The measured share is
+   * smoothed over windows, so it lags a load change by a second; the other work per frame learnt at earlier loads,
+   * times `arrivalRatePerMs` (frames offered per ms now), does not: a load that starts from idle is priced from its
+   * first frames. The larger of the two counts. Without the rate, a step from idle to twice the capacity ran its first
+   * second with the whole core budgeted for inference, at deep exits, and missed a third of that second's frames.
+   */
+  share(arrivalRatePerMs = 0): number {
     const wall = this.clock.nowMs();
     const elapsed = wall - this.windowStartWall;
     if (elapsed >= this.windowMs) {
@@ -76,11 +95,16 @@ export class OtherWorkShareMeter {
         share = Math.max(0, mainMs - this.inferenceMs) / elapsed + Math.max(0, offMainMs / elapsed - (this.cores - 1));
       }
       this.shareEstimate += this.alpha * (Math.min(1, share) - this.shareEstimate);
+      if (this.framesOffered >= MIN_FRAMES_PER_WINDOW) {
+        const perFrame = (share * elapsed) / this.framesOffered;
+        this.otherMsPerFrame = this.otherMsPerFrame === undefined ? perFrame : this.otherMsPerFrame + this.alpha * (perFrame - this.otherMsPerFrame);
+      }
       this.windowStartWall = wall;
       this.windowStartCpu = cpu;
       this.windowStartMainCpu = mainCpu;
       this.inferenceMs = 0;
+      this.framesOffered = 0;
     }
-    return this.shareEstimate;
+    return Math.min(1, Math.max(this.shareEstimate, (this.otherMsPerFrame ?? 0) * Math.max(0, arrivalRatePerMs)));
   }
 }

@@ -131,6 +131,7 @@ export class ModelExecutor implements FlowModel {
    */
   offered(now = this.now()): void {
     this.controller.offered(now);
+    this.otherWork.observeOffered();
   }
 
   /** A flow that submits here: the planner counts what waits upstream in it (waitingUpstream). */
@@ -271,7 +272,7 @@ export class ModelExecutor implements FlowModel {
 
   /** What other work takes of the core, capped so that this model keeps its share (weight / sum) when several share it. */
   private otherWorkShare(): number {
-    return Math.min(this.otherWork.share(), 1 - guaranteedCpuShare(this.cpuWeight(), this.options.cpuWeights?.() ?? []));
+    return Math.min(this.otherWork.share(this.controller.arrivalRatePerMs(this.now())), 1 - guaranteedCpuShare(this.cpuWeight(), this.options.cpuWeights?.() ?? []));
   }
 
   private waitingUpstream(): number {

@@ -67,6 +67,22 @@ describe('ArrivalRateEstimator', () => {
     expect(estimator.sustainedRatePerMs(t)).toBeLessThan(0.12);
   });
 
+  it('reads a load that starts after a pause from its own first gaps, not from the pause', () => {
+    const estimator = new ArrivalRateEstimator();
+    let t = 0;
+    for (let i = 0; i < 500; i++) estimator.observe((t += 10));
+    // Five seconds without a frame, then 0.4 frames/ms: averaged in, the pause read ~0.02 after ten arrivals.
+    t += 5_000;
+    estimator.observe(t);
+    for (let i = 0; i < 10; i++) estimator.observe((t += 2.5));
+    expect(estimator.ratePerMs(t)).toBeCloseTo(0.4, 6);
+    expect(estimator.sustainedRatePerMs(t)).toBeCloseTo(0.4, 6);
+    // One gap of several means (a camera's hiccup) is scatter, averaged in like any other.
+    estimator.observe((t += 25));
+    expect(estimator.ratePerMs(t)).toBeLessThan(0.4);
+    expect(estimator.ratePerMs(t)).toBeGreaterThan(0.1);
+  });
+
   it('decays when arrivals stop', () => {
     const estimator = new ArrivalRateEstimator();
     for (let t = 0; t <= 100; t += 1) estimator.observe(t);

@@ -69,6 +69,32 @@ describe('OtherWorkShareMeter', () => {
     clock.advance(100, 0);
     expect(meter.share()).toBeCloseTo(0.25, 6);
   });
+
+  it('prices a load that starts from idle at once, from the other work per frame learnt before', () => {
+    const clock = fakeClock();
+    const meter = new OtherWorkShareMeter(1, clock, 100, 0.3);
+    // A steady 0.2 frames/ms costing 0.5 ms of other work each: 10% of the core.
+    for (let window = 0; window < 30; window++) {
+      for (let frame = 0; frame < 20; frame++) meter.observeOffered();
+      clock.advance(100, 10);
+      meter.share(0.2);
+    }
+    expect(meter.share(0.2)).toBeCloseTo(0.1, 3);
+    // Idle for a few seconds: the measured share decays.
+    for (let window = 0; window < 30; window++) {
+      clock.advance(100, 0);
+      meter.share(0);
+    }
+    expect(meter.share(0)).toBeLessThan(0.001);
+    // 0.8 frames/ms arrive: 40% of the core, known from the first plan, while the measured share is still near 0.
+    expect(meter.share(0.8)).toBeCloseTo(0.4, 3);
+    // A window with too few frames to tell teaches nothing per frame (its 5 ms may be a timer's).
+    for (let frame = 0; frame < 5; frame++) meter.observeOffered();
+    clock.advance(100, 5);
+    expect(meter.share(0.8)).toBeCloseTo(0.4, 3);
+    // Never more than the whole core.
+    expect(meter.share(10)).toBe(1);
+  });
 });
 
 describe('guaranteedCpuShare', () => {

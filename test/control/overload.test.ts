@@ -53,15 +53,21 @@ describe('controller under offered load (virtual time)', () => {
 
   it('survives random stalls without collapsing into shedding (the estimate recovers)', () => {
     // 1% of stages take 20x longer: frames caught behind a stall are lost, the rest keep deep exits.
-    const report = simulate({ load: 1, durationMs: 10_000, policy: flow, planner, seed: 3, stalls: { probability: 0.01, factor: 20 } });
-    const r = summarize(report, deadlineMs);
-    expect(r.shedRate).toBeLessThan(0.15);
-    expect(r.admittedAttainment).toBeGreaterThanOrEqual(0.9);
+    const meanExits: number[] = [];
+    for (let seed = 1; seed <= 6; seed++) {
+      const report = simulate({ load: 1, durationMs: 10_000, policy: flow, planner, seed, stalls: { probability: 0.01, factor: 20 } });
+      const r = summarize(report, deadlineMs);
+      expect(r.shedRate).toBeLessThan(0.15);
+      expect(r.admittedAttainment).toBeGreaterThanOrEqual(0.9);
+      // Collapsing would mean exit 1.
+      expect(r.meanExit).toBeGreaterThan(2);
+      meanExits.push(r.meanExit);
+      const lastSecond = report.frames.filter((f) => f.captureTs > 9_000);
+      expect(lastSecond.filter((f) => f.outcome === 'shed').length / lastSecond.length).toBeLessThan(0.15);
+    }
     // At 1x the work target alone keeps the mean near exit 3; the misses behind stalls lower it somewhat (miss
-    // feedback: 2.7 here, 3.0 without it, for 96.5% of all frames on time against 92%); collapsing would mean exit 1.
-    expect(r.meanExit).toBeGreaterThan(2.5);
-    const lastSecond = report.frames.filter((f) => f.captureTs > 9_000);
-    expect(lastSecond.filter((f) => f.outcome === 'shed').length / lastSecond.length).toBeLessThan(0.15);
+    // feedback). One seed's run scatters by ~0.3 exit (2.35-3.05 over seeds 1-12): the bound is on the mean of six.
+    expect(meanExits.reduce((a, b) => a + b, 0) / meanExits.length).toBeGreaterThan(2.5);
   });
 
   it('answer-late answers every frame, marking the late ones', () => {
