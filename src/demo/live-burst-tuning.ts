@@ -10,6 +10,11 @@ export interface LiveBurstTuningOptions {
   counts: () => CameraCounts;
   /** Exits of the camera's model: the deepest is the one a burst must make the controller give up. */
   deepestExit: number;
+  /**
+   * No burst is set lighter than this (burstRateFloor: past what the deepest exit sustains): below it the deepest
+   * exit keeps the burst alone and the demo shows nothing. Default 0.
+   */
+  minRate?: number;
   logger: Logger;
   /** When the camera's load profile started (Date.now() ms); default now. */
   startedAt?: number;
@@ -50,7 +55,7 @@ export function startLiveBurstTuning(options: LiveBurstTuningOptions): LiveBurst
       const before = options.counts();
       at(burstStart + BURST_SHAPE.burstMs + JUDGE_UNTIL_AFTER_MS, () => {
         const outcome = outcomeBetween(rate, before, options.counts(), options.deepestExit);
-        const next = Math.round(nextLiveBurstRate(outcome));
+        const next = Math.round(Math.max(options.minRate ?? 0, nextLiveBurstRate(outcome)));
         options.logger.info({ burst: burst + 1, ...outcome, verdict: judgeProbe(outcome), nextRate: next }, 'demo burst judged');
         if (next !== rate) {
           rate = next;

@@ -8,7 +8,7 @@ import { lineProtocolFileClient } from '../sinks/line-protocol-file.ts';
 import { startService } from '../pipeline/start-service.ts';
 import { ConfigError } from '../errors.ts';
 import { calibrateCameraLoad } from './calibrate-camera-load.ts';
-import { BURST_SHAPE, inBurst } from './camera-load.ts';
+import { BURST_SHAPE, burstRateFloor, inBurst } from './camera-load.ts';
 import { ClassTimeline } from './class-timeline.ts';
 import { liveRows, redrawInPlace, tableLines, warningLines } from './live-table.ts';
 import { DemoSummary, type FlowSummary, type LabelLookup } from './demo-summary.ts';
@@ -153,6 +153,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
             setBurstRate: (rate) => devices.setCameraRate(rate / BURST_SHAPE.factor),
             counts: () => summary.counts(cameraFlow.config.name),
             deepestExit: latencyModel.stageCount,
+            minRate: burstRateFloor(load),
             logger,
             startedAt: profileStartedAt,
           })

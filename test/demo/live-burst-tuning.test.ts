@@ -36,4 +36,21 @@ describe('live burst tuning', () => {
     vi.advanceTimersByTime(10 * BURST_SHAPE.everyMs);
     expect(tuning.rates).toEqual([200, 250]);
   });
+
+  it('never sets a burst below the floor, where the deepest exit would keep it alone', () => {
+    const now: CameraCounts = { outcomes: { ok: 0, late: 0, shed: 0, error: 0 }, exits: { '1': 0, '2': 0, '3': 0 } };
+    const set = vi.fn();
+    const tuning = startLiveBurstTuning({ burstRate: 364, minRate: 364, setBurstRate: set, counts: () => ({ outcomes: { ...now.outcomes }, exits: { ...now.exits } }), deepestExit: 3, logger: pino({ level: 'silent' }) });
+    vi.advanceTimersByTime(BURST_SHAPE.firstBurstAtMs + 600);
+    // Burst 1 at the floor lost deadlines (80% on time): a step lighter would be 291, under the floor.
+    now.outcomes.ok += 800;
+    now.outcomes.shed += 200;
+    now.exits['3'] = 500;
+    now.exits['2'] = 300;
+    vi.advanceTimersByTime(BURST_SHAPE.burstMs);
+    expect(set).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(BURST_SHAPE.everyMs);
+    expect(tuning.rates).toEqual([364, 364]);
+    tuning.stop();
+  });
 });
