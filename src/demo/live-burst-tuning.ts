@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { BURST_SHAPE, judgeProbe, nextLiveBurstRate, outcomeBetween, type CameraCounts } from './camera-load.ts';
+import { BURST_SHAPE, judgeProbe, LIVE_BURST_ON_TIME, nextLiveBurstRate, outcomeBetween, type CameraCounts } from './camera-load.ts';
 
 export interface LiveBurstTuningOptions {
   /** The first burst's rate (fr/s). */
@@ -43,6 +43,8 @@ export function startLiveBurstTuning(options: LiveBurstTuningOptions): LiveBurst
   let rate = options.burstRate;
   let timer: NodeJS.Timeout | undefined;
   let burst = 0;
+  /** The heaviest burst of this run judged too light, and the lightest judged too heavy. */
+  const seen: { light?: number; heavy?: number } = {};
 
   const at = (ms: number, run: () => void): void => {
     timer = setTimeout(run, Math.max(0, startedAt + ms - Date.now()));
@@ -55,8 +57,11 @@ export function startLiveBurstTuning(options: LiveBurstTuningOptions): LiveBurst
       const before = options.counts();
       at(burstStart + BURST_SHAPE.burstMs + JUDGE_UNTIL_AFTER_MS, () => {
         const outcome = outcomeBetween(rate, before, options.counts(), options.deepestExit);
-        const next = Math.round(Math.max(options.minRate ?? 0, nextLiveBurstRate(outcome)));
-        options.logger.info({ burst: burst + 1, ...outcome, verdict: judgeProbe(outcome), nextRate: next }, 'demo burst judged');
+        const verdict = judgeProbe(outcome, LIVE_BURST_ON_TIME);
+        const next = Math.round(Math.max(options.minRate ?? 0, nextLiveBurstRate(outcome, seen)));
+        if (verdict === 'too-light') seen.light = Math.max(seen.light ?? 0, rate);
+        if (verdict === 'too-heavy') seen.heavy = Math.min(seen.heavy ?? Infinity, rate);
+        options.logger.info({ burst: burst + 1, ...outcome, verdict, nextRate: next }, 'demo burst judged');
         if (next !== rate) {
           rate = next;
           options.setBurstRate(rate);

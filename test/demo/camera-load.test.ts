@@ -111,6 +111,18 @@ describe('bursts during the run', () => {
     expect(nextLiveBurstRate(burst(0.99, 0.05))).toBeCloseTo(250);
     expect(nextLiveBurstRate(burst(0.85, 0.6))).toBeCloseTo(160);
     expect(nextLiveBurstRate(burst(0.97, 0.4))).toBe(200);
+    // A run's burst at 91% on time, depth given up: within what the run promises (90%), kept.
+    expect(nextLiveBurstRate(burst(0.91, 0.4))).toBe(200);
+  });
+
+  it('never steps past halfway to a rate the run already showed too heavy or too light', () => {
+    const burst = (rate: number, onTime: number, shallow: number) => ({ rate, frames: 1_000, answered: 1_000, onTime: 1_000 * onTime, busiestShallow: 1_000 * shallow });
+    // 416 was too light and 520 too heavy: from 520 the next is halfway back (465), not 416 again.
+    expect(nextLiveBurstRate(burst(520, 0.85, 0.5), { light: 416 })).toBeCloseTo(Math.sqrt(416 * 520));
+    expect(nextLiveBurstRate(burst(416, 0.99, 0.05), { heavy: 480 })).toBeCloseTo(Math.sqrt(416 * 480));
+    // Bounds on the far side of the step do not hold it back.
+    expect(nextLiveBurstRate(burst(416, 0.99, 0.05), { heavy: 1_000 })).toBeCloseTo(520);
+    expect(nextLiveBurstRate(burst(520, 0.85, 0.5), { light: 300 })).toBeCloseTo(416);
   });
 });
 
