@@ -54,6 +54,8 @@ class DirectSession implements OnnxStageSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   private readonly allOutputs: Record<string, null>;
+  /** The native call's fetch record per fetches array, built once (callers pass the same constant arrays). */
+  private readonly fetchRecords = new WeakMap<readonly string[], Record<string, null>>();
 
   constructor(private readonly native: NativeSession) {
     this.inputNames = native.inputMetadata.map((value) => value.name);
@@ -63,11 +65,20 @@ class DirectSession implements OnnxStageSession {
 
   run(feeds: Record<string, ort.Tensor>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>> {
     try {
-      const wanted = fetches === undefined ? this.allOutputs : Object.fromEntries(fetches.map((name) => [name, null]));
+      const wanted = fetches === undefined ? this.allOutputs : this.fetchRecord(fetches);
       return Promise.resolve(this.native.run(feeds, wanted, {}));
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  private fetchRecord(fetches: readonly string[]): Record<string, null> {
+    let record = this.fetchRecords.get(fetches);
+    if (record === undefined) {
+      record = Object.fromEntries(fetches.map((name) => [name, null]));
+      this.fetchRecords.set(fetches, record);
+    }
+    return record;
   }
 
   release(): Promise<void> {
