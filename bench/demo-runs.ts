@@ -28,16 +28,17 @@ const runs = [];
 for (let run = 1; run <= Number(values.runs); run++) {
   const loadBefore = loadavg()[0] as number;
   // The V8 flags `npm run demo` runs it with (package.json).
-  const { stdout } = await promisify(execFile)(process.execPath, ['--v8-pool-size=1', '--max-semi-space-size=1', 'bin/edgeke.js', 'demo', '--duration', String(values.duration), '--json'], {
+  // LOG_LEVEL=info: the calibration's trial bursts and the run's burst verdicts are logged at info (stderr).
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--v8-pool-size=1', '--max-semi-space-size=1', 'bin/edgeke.js', 'demo', '--duration', String(values.duration), '--json'], {
     cwd: root,
-    env: { ...process.env, INFLUX_URL: '' },
-    maxBuffer: 16 * 2 ** 20,
+    env: { ...process.env, INFLUX_URL: '', LOG_LEVEL: 'info' },
+    maxBuffer: 64 * 2 ** 20,
   });
   const summary = JSON.parse(stdout) as DemoJson;
   const report = checkDemoCriteria(summary);
   const loadAfter = loadavg()[0] as number;
   const camera = summary.flows.find((flow) => flow.name === DONE_WHEN.cameraFlow);
-  runs.push({ run, loadavg1: [loadBefore, loadAfter], camera: summary.camera, ...report, cameraOutcomes: camera?.outcomes ?? null, cameraReasons: camera?.reasons ?? null, warmUp: summary.warm_up });
+  runs.push({ run, loadavg1: [loadBefore, loadAfter], camera: summary.camera, bursts: burstsLogged(stderr), ...report, cameraOutcomes: camera?.outcomes ?? null, cameraReasons: camera?.reasons ?? null, warmUp: summary.warm_up });
   const shares = Object.entries(report.cameraExitShares).map(([exit, share]) => `e${exit} ${(share * 100).toFixed(1)}%`).join(' ');
   const onTime = Object.entries(report.onTime).map(([flow, share]) => `${flow} ${(share * 100).toFixed(1)}%`).join(', ');
   console.log(
@@ -45,6 +46,25 @@ for (let run = 1; run <= Number(values.runs); run++) {
       (report.failures.length === 0 ? 'PASS' : `FAIL (${report.failures.join('; ')})`),
   );
 }
+/** The calibration's trial bursts and the run's judged bursts, from the demo's log lines: rate, shares and verdict. */
+function burstsLogged(log: string): { kind: 'trial' | 'run'; rate: number; onTime: number; shallow: number; verdict: string }[] {
+  const bursts = [];
+  for (const line of log.split('\n')) {
+    if (!line.includes('burst')) continue;
+    let record: { msg?: string; rate?: number; frames?: number; answered?: number; onTime?: number; busiestShallow?: number; verdict?: string };
+    try {
+      record = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const kind: 'trial' | 'run' | undefined = record.msg === 'trial burst' ? 'trial' : record.msg === 'demo burst judged' ? 'run' : undefined;
+    if (kind === undefined || record.rate === undefined) continue;
+    const share = (part: number | undefined, whole: number | undefined) => (whole ? Number(((part ?? 0) / whole).toFixed(3)) : 0);
+    bursts.push({ kind, rate: Math.round(record.rate), onTime: share(record.onTime, record.frames), shallow: share(record.busiestShallow, record.answered), verdict: record.verdict ?? '' });
+  }
+  return bursts;
+}
+
 const passed = runs.filter((run) => run.failures.length === 0).length;
 console.log(`${passed}/${runs.length} runs met every criterion`);
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });

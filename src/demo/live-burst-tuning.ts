@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { BURST_SHAPE, judgeProbe, LIVE_BURST_ON_TIME, nextLiveBurstRate, outcomeBetween, type CameraCounts } from './camera-load.ts';
+import { BURST_SHAPE, judgeLiveBurst, nextLiveBurstRate, outcomeBetween, type CameraCounts } from './camera-load.ts';
 
 export interface LiveBurstTuningOptions {
   /** The first burst's rate (fr/s). */
@@ -57,7 +57,7 @@ export function startLiveBurstTuning(options: LiveBurstTuningOptions): LiveBurst
       const before = options.counts();
       at(burstStart + BURST_SHAPE.burstMs + JUDGE_UNTIL_AFTER_MS, () => {
         const outcome = outcomeBetween(rate, before, options.counts(), options.deepestExit);
-        const verdict = judgeProbe(outcome, LIVE_BURST_ON_TIME);
+        const verdict = judgeLiveBurst(outcome);
         const next = Math.round(Math.max(options.minRate ?? 0, nextLiveBurstRate(outcome, seen)));
         if (verdict === 'too-light') seen.light = Math.max(seen.light ?? 0, rate);
         if (verdict === 'too-heavy') seen.heavy = Math.min(seen.heavy ?? Infinity, rate);

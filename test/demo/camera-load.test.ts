@@ -108,7 +108,10 @@ describe('bursts during the run', () => {
 
   it('steps the next burst heavier when the deepest exit kept it, lighter when deadlines gave way, else keeps it', () => {
     const burst = (onTime: number, shallow: number) => ({ rate: 200, frames: 1_000, answered: 1_000, onTime: 1_000 * onTime, busiestShallow: 1_000 * shallow });
-    expect(nextLiveBurstRate(burst(0.99, 0.05))).toBeCloseTo(250);
+    // 20% from a shallower exit: a trial would call it a fit (25% is close), a run's burst needs 35%: a step up.
+    expect(nextLiveBurstRate(burst(0.99, 0.2))).toBeCloseTo(250);
+    // The deepest exit kept nearly all of it: two steps up.
+    expect(nextLiveBurstRate(burst(0.99, 0.05))).toBeCloseTo(312.5);
     expect(nextLiveBurstRate(burst(0.85, 0.6))).toBeCloseTo(160);
     expect(nextLiveBurstRate(burst(0.97, 0.4))).toBe(200);
     // A run's burst at 91% on time, depth given up: within what the run promises (90%), kept.
@@ -121,7 +124,7 @@ describe('bursts during the run', () => {
     expect(nextLiveBurstRate(burst(520, 0.85, 0.5), { light: 416 })).toBeCloseTo(Math.sqrt(416 * 520));
     expect(nextLiveBurstRate(burst(416, 0.99, 0.05), { heavy: 480 })).toBeCloseTo(Math.sqrt(416 * 480));
     // Bounds on the far side of the step do not hold it back.
-    expect(nextLiveBurstRate(burst(416, 0.99, 0.05), { heavy: 1_000 })).toBeCloseTo(520);
+    expect(nextLiveBurstRate(burst(416, 0.99, 0.2), { heavy: 1_000 })).toBeCloseTo(520);
     expect(nextLiveBurstRate(burst(520, 0.85, 0.5), { light: 300 })).toBeCloseTo(416);
   });
 });
