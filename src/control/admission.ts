@@ -39,7 +39,13 @@ export function hasNoSlack(
   startTs: number,
   batchOverheadMs = 0,
 ): boolean {
-  return noSlackJudge(model, latency, startTs, batchOverheadMs)(frame.policy, frame.deadlineTs);
+  // Asked for every arriving frame (and again while it waits): priced directly, without noSlackJudge's cache.
+  return missesDeadline(aloneAtLowestFinish(model, latency, frame.policy, startTs, batchOverheadMs), frame.deadlineTs);
+}
+
+/** When a frame of `policy` starting at `startTs` would end, alone at its lowest exit, at the median. */
+function aloneAtLowestFinish(model: ModelView, latency: LatencyModel, policy: ExitPolicy, startTs: number, batchOverheadMs: number): number {
+  return startTs + batchOverheadMs + exitCostMs(model, latency, lowestExit(model, policy), 1, 0.5);
 }
 
 /**
@@ -60,7 +66,7 @@ export function noSlackJudge(
     if (policy !== lastPolicy) {
       let finish = aloneAtLowest.get(policy);
       if (finish === undefined) {
-        finish = startTs + batchOverheadMs + exitCostMs(model, latency, lowestExit(model, policy), 1, 0.5);
+        finish = aloneAtLowestFinish(model, latency, policy, startTs, batchOverheadMs);
         aloneAtLowest.set(policy, finish);
       }
       lastPolicy = policy;

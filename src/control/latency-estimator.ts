@@ -100,6 +100,7 @@ export class LatencyEstimator implements LatencyModel {
   private readonly alpha: number;
   private readonly maxJumpRatio: number;
   private readonly outlierSd: number;
+  private readonly scratch: Bracket = { lo: 0, hi: 0, hiWeight: 0 };
 
   constructor(profile: readonly StageLatencyProfileEntry[], options: LatencyEstimatorOptions = {}) {
     this.alpha = options.alpha ?? 0.2;
@@ -143,7 +144,7 @@ export class LatencyEstimator implements LatencyModel {
     // alpha/(2-alpha) of the spread's), so the next observation scatters a little wider than the spread alone.
     const predictiveSd = this.sdOf(state) * Math.sqrt(this.predictiveInflation());
     const size = Math.max(1, batchSize);
-    const at = bracket(state.points, size);
+    const at = bracket(state.points, size, this.scratch);
     const factor = Math.exp(predictedLogScale(state, at) + normalQuantile(risk) * predictiveSd);
     return baselineMs(state.points, size, at) * factor;
   }
@@ -241,14 +242,17 @@ function seedStages(profile: readonly StageLatencyProfileEntry[], inflation: num
 const EVIDENCE_PRIOR = 1;
 const EVIDENCE_DECAY = 0.05;
 
+// The planner prices batches many times per plan, for every frame: predictions allocate nothing (no closures, the
+// bracket in a scratch object), which an allocation profile at 2,700 fr/s showed as a tenth of all allocated bytes.
 function predictedLogScale(state: StageState, at: Bracket): number {
   const { lo, hi, hiWeight } = at;
-  const own = (point: number): number => {
-    const evidence = state.pointEvidence[point] ?? 0;
-    const trust = evidence / (evidence + EVIDENCE_PRIOR);
-    return state.logScale + trust * ((state.pointLogScale[point] ?? 0) - state.logScale);
-  };
-  return lo === hi ? own(lo) : (1 - hiWeight) * own(lo) + hiWeight * own(hi);
+  return lo === hi ? pointLogScale(state, lo) : (1 - hiWeight) * pointLogScale(state, lo) + hiWeight * pointLogScale(state, hi);
+}
+
+function pointLogScale(state: StageState, point: number): number {
+  const evidence = state.pointEvidence[point] ?? 0;
+  const trust = evidence / (evidence + EVIDENCE_PRIOR);
+  return state.logScale + trust * ((state.pointLogScale[point] ?? 0) - state.logScale);
 }
 
 /** The profiled sizes around a batch size (indices into points) and the upper one's interpolation weight. */
@@ -258,15 +262,27 @@ interface Bracket {
   hiWeight: number;
 }
 
-function bracket(points: readonly ProfilePoint[], batchSize: number): Bracket {
+/** Fills `into` (returned): callers read it before the next bracket call. */
+function bracket(points: readonly ProfilePoint[], batchSize: number, into: Bracket = { lo: 0, hi: 0, hiWeight: 0 }): Bracket {
   const last = points.length - 1;
-  if (last <= 0 || batchSize <= (points[0]?.batchSize ?? 1)) return { lo: 0, hi: 0, hiWeight: 0 };
-  if (batchSize >= (points[last]?.batchSize ?? 1)) return { lo: last, hi: last, hiWeight: 0 };
-  let hi = 1;
-  while (hi < last && (points[hi]?.batchSize ?? Infinity) < batchSize) hi++;
-  const lower = points[hi - 1]?.batchSize ?? 1;
-  const upper = points[hi]?.batchSize ?? lower + 1;
-  return { lo: hi - 1, hi, hiWeight: (batchSize - lower) / (upper - lower) };
+  let lo = last;
+  let hi = last;
+  let hiWeight = 0;
+  if (last <= 0 || batchSize <= (points[0]?.batchSize ?? 1)) {
+    lo = 0;
+    hi = 0;
+  } else if (batchSize < (points[last]?.batchSize ?? 1)) {
+    hi = 1;
+    while (hi < last && (points[hi]?.batchSize ?? Infinity) < batchSize) hi++;
+    lo = hi - 1;
+    const lower = points[lo]?.batchSize ?? 1;
+    const upper = points[hi]?.batchSize ?? lower + 1;
+    hiWeight = (batchSize - lower) / (upper - lower);
+  }
+  into.lo = lo;
+  into.hi = hi;
+  into.hiWeight = hiWeight;
+  return into;
 }
 
 /**

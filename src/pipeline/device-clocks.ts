@@ -62,6 +62,8 @@ class SkewWindow {
   private next = 0;
   flagged = false;
   skewMs = 0;
+  /** The estimate last reported to onSkew (a gauge: reported when it changes, not for every frame). */
+  reported: number | undefined;
 
   constructor(private readonly size: number) {}
 
@@ -145,7 +147,10 @@ export class DeviceClocks {
       this.devices.set(device, clock);
     }
     const skewMs = clock.observe(claimedTs - receivedTs);
-    this.options.events?.onSkew?.(device, skewMs);
+    if (skewMs !== clock.reported) {
+      clock.reported = skewMs;
+      this.options.events?.onSkew?.(device, skewMs);
+    }
     if (!clock.flagged && Math.abs(skewMs) > this.logThresholdMs) {
       clock.flagged = true;
       this.options.logger.warn(

@@ -35,29 +35,28 @@ export function inferencePoint(result: FrameResult): InfluxPoint {
     if (result.classIndex !== undefined) fields.correct = result.classIndex === result.label;
   }
   if (result.reason !== undefined) fields.reason = result.reason;
-  const timings: [string, number][] = [
-    ['queue_ms', result.queueMs],
-    ['infer_ms', result.inferMs],
-    ['e2e_ms', result.e2eMs],
-    ['deadline_ms', result.deadlineMs],
-  ];
-  for (const [name, value] of timings) if (Number.isFinite(value)) fields[name] = value;
+  if (Number.isFinite(result.queueMs)) fields.queue_ms = result.queueMs;
+  if (Number.isFinite(result.inferMs)) fields.infer_ms = result.inferMs;
+  if (Number.isFinite(result.e2eMs)) fields.e2e_ms = result.e2eMs;
+  if (Number.isFinite(result.deadlineMs)) fields.deadline_ms = result.deadlineMs;
   fields.deadline_met = result.deadlineMet;
   fields.config_version = result.configVersion;
   fields.capture_ts_source = result.captureTsSource;
   if (result.deviceClockSkewMs !== undefined && Number.isFinite(result.deviceClockSkewMs)) fields.device_clock_skew_ms = result.deviceClockSkewMs;
   // A field, not a tag: series stay per flow, model, exit and outcome however many devices send (docs/telemetry.md).
   if (result.device !== undefined) fields.device = result.device;
+  // In key order, as line protocol wants them (it then need not sort them for every frame).
+  const tags: InfluxPoint['tags'] = {
+    engine: result.engine,
+    exit: result.exit === undefined ? 'none' : String(result.exit),
+    flow: result.flow,
+    model: result.model,
+  };
+  if (result.modelVersion !== undefined) tags.model_version = result.modelVersion;
+  tags.outcome = result.outcome;
   return {
     measurement: INFERENCE_MEASUREMENT,
-    tags: {
-      flow: result.flow,
-      model: result.model,
-      engine: result.engine,
-      exit: result.exit === undefined ? 'none' : String(result.exit),
-      outcome: result.outcome,
-      ...(result.modelVersion === undefined ? {} : { model_version: result.modelVersion }),
-    },
+    tags,
     fields,
     timestamp: frameTimestampNs(result.captureTs, result.id),
   };

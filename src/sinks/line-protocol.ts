@@ -23,15 +23,33 @@ function fieldValue(types: Record<string, string> | undefined, name: string, val
   return types?.[name] === 'integer' ? `${Math.round(value)}i` : String(value);
 }
 
-/** One point as an InfluxDB 1.x line-protocol line (nanosecond timestamp); tags sorted by key, as InfluxDB prefers. */
+/**
+ * One point as an InfluxDB 1.x line-protocol line (nanosecond timestamp); tags sorted by key, as InfluxDB prefers.
+ * Written for every frame, shed ones too: tags already in key order (as the service's points build them) are not
+ * sorted again, and nothing is collected into arrays on the way.
+ */
 export function lineProtocol(point: InfluxPoint): string {
   const types = FIELD_TYPES[point.measurement];
   let line = escapeMeasurement(point.measurement);
-  for (const key of Object.keys(point.tags).sort()) line += `,${escapeKey(key)}=${escapeKey(point.tags[key] as string)}`;
+  const { tags, fields } = point;
+  if (tagsInKeyOrder(tags)) {
+    for (const key in tags) line += `,${escapeKey(key)}=${escapeKey(tags[key] as string)}`;
+  } else {
+    for (const key of Object.keys(tags).sort()) line += `,${escapeKey(key)}=${escapeKey(tags[key] as string)}`;
+  }
   let separator = ' ';
-  for (const [key, value] of Object.entries(point.fields)) {
-    line += `${separator}${escapeKey(key)}=${fieldValue(types, key, value)}`;
+  for (const key in fields) {
+    line += `${separator}${escapeKey(key)}=${fieldValue(types, key, fields[key] as string | number | boolean)}`;
     separator = ',';
   }
   return `${line} ${point.timestamp}`;
+}
+
+function tagsInKeyOrder(tags: InfluxPoint['tags']): boolean {
+  let previous = '';
+  for (const key in tags) {
+    if (key < previous) return false;
+    previous = key;
+  }
+  return true;
 }

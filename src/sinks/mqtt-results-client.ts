@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
+import { mqttClientLog } from '../core/mqtt-client-log.ts';
 import { batchWritesThisTurn, sendPromptly } from '../core/write-batching.ts';
 
 /** The MQTT client the results publisher needs; unit tests pass fakes. */
@@ -28,6 +29,7 @@ export type ResultsMqttClientFactory = (options: ResultsMqttOptions) => ResultsM
  */
 export const createResultsMqttClient: ResultsMqttClientFactory = (options) => {
   const client = mqtt.connect(options.url, {
+    ...mqttClientLog(),
     clientId: options.clientId,
     clean: true,
     protocolVersion: options.protocolVersion,

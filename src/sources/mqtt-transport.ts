@@ -1,3 +1,4 @@
+import { mqttClientLog } from '../core/mqtt-client-log.ts';
 import { batchWritesThisTurn, sendPromptly } from '../core/write-batching.ts';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Duplex } from 'node:stream';
@@ -108,6 +109,7 @@ function filterIncoming(stream: Duplex, filter: OversizePacketFilter): Duplex {
 
 function toClientOptions(options: MqttTransportOptions): IClientOptions {
   const clientOptions: IClientOptions = {
+    ...mqttClientLog(),
     clientId: options.clientId,
     clean: options.clean,
     protocolVersion: options.protocolVersion,

@@ -63,6 +63,17 @@ describe('inference points (docs/telemetry.md)', () => {
     expect(fnv1a32('a')).toBe(0xe40c292c);
   });
 
+  it('writes the same timestamp digits as BigInt arithmetic, for any capture time and any id', () => {
+    const reference = (captureTs: number, id: string): string => {
+      let hash = 0x811c9dc5;
+      for (const byte of Buffer.from(id, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+      return (BigInt(Math.floor(captureTs)) * 1_000_000n + BigInt(hash % 1_000_000)).toString();
+    };
+    const ids = ['frame-7', 'cam1-000042', '', 'ü-kamera-3', 'x'.repeat(300), '\u{1F4F7}-emoji'];
+    const times = [1, 999, 1_764_000_000_123, 1_764_000_000_123.9, 0, 0.5, -5, Number.MAX_SAFE_INTEGER + 2];
+    for (const id of ids) for (const captureTs of times) expect(frameTimestampNs(captureTs, id), `${captureTs} ${id}`).toBe(reference(captureTs, id));
+  });
+
   it('refuses tags line protocol cannot carry', () => {
     for (const model of ['', 'a\nb', 'a\rb', 'ends\\']) {
       expect(() => checkPoint(inferencePoint(result('x', { model })))).toThrow(InvalidPointError);
