@@ -366,7 +366,9 @@ export class EdgekeMetrics {
       series = new Map();
       this.flowSeries.set(flow, series);
     }
-    const key = `${name}|${Object.values(labels).join('|')}`;
+    // Called for every result: the key is built without collecting the label values into an array.
+    let key = name;
+    for (const label in labels) key += `|${labels[label] as string}`;
     if (!series.has(key)) series.set(key, () => metric.remove(labels));
   }
 
