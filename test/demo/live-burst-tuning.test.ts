@@ -11,7 +11,7 @@ describe('live burst tuning', () => {
   afterEach(() => vi.useRealTimers());
 
   it('judges each burst as it ends and sets the next one heavier while the deepest exit keeps them', () => {
-    // The camera flow's counts: every frame answered on time; burst 1 all at exit 3, burst 2 40% at exit 2.
+    // The camera flow's counts: every frame answered on time; burst 1 22% at exit 2, burst 2 39% at exit 2.
     const now: CameraCounts = { outcomes: { ok: 0, late: 0, shed: 0, error: 0 }, exits: { '1': 0, '2': 0, '3': 0 } };
     const answer = (frames: number, exit: string): void => {
       now.outcomes.ok += frames;
@@ -21,9 +21,10 @@ describe('live burst tuning', () => {
     const tuning = startLiveBurstTuning({ burstRate: 200, setBurstRate: set, counts: () => ({ outcomes: { ...now.outcomes }, exits: { ...now.exits } }), deepestExit: 3, logger: pino({ level: 'silent' }) });
     const first = BURST_SHAPE.firstBurstAtMs;
     vi.advanceTimersByTime(first + 600);
-    answer(900, '3');
+    answer(700, '3');
+    answer(200, '2');
     vi.advanceTimersByTime(BURST_SHAPE.burstMs);
-    // Burst 1 answered all from the deepest exit, on time: too light, the next is a step (1.25x) heavier.
+    // Burst 1 gave depth up for 22% of its frames, under the 35% a run's burst needs: the next is a step (1.25x) heavier.
     expect(set).toHaveBeenLastCalledWith(250);
     vi.advanceTimersByTime(BURST_SHAPE.everyMs - BURST_SHAPE.burstMs);
     answer(700, '3');
@@ -32,9 +33,14 @@ describe('live burst tuning', () => {
     // Burst 2 gave depth up and kept its deadlines: the same rate again.
     expect(set).toHaveBeenCalledTimes(1);
     expect(tuning.rates).toEqual([200, 250]);
+    vi.advanceTimersByTime(BURST_SHAPE.everyMs - BURST_SHAPE.burstMs);
+    answer(1_300, '3');
+    vi.advanceTimersByTime(BURST_SHAPE.burstMs);
+    // Burst 3 all from the deepest exit: two steps heavier (250 x 1.25 x 1.25).
+    expect(set).toHaveBeenLastCalledWith(391);
     tuning.stop();
     vi.advanceTimersByTime(10 * BURST_SHAPE.everyMs);
-    expect(tuning.rates).toEqual([200, 250]);
+    expect(tuning.rates).toEqual([200, 250, 250]);
   });
 
   it('never sets a burst below the floor, where the deepest exit would keep it alone', () => {

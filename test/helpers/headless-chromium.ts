@@ -102,6 +102,8 @@ export class HeadlessChromium {
     });
     this.child.kill('SIGTERM');
     await exited;
-    rmSync(this.profileDir, { recursive: true, force: true });
+    // Chromium's helper processes can still be writing the profile for a moment after the browser exits
+    // (ENOTEMPTY once on a busy core): retried.
+    rmSync(this.profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
