@@ -150,7 +150,7 @@ export const LIVE_BURST_ON_TIME = 0.9;
  * first burst gave 3% ended with 11-13% from its second exit.
  */
 export const LIVE_BURST_SHALLOW_SHARE = 0.35;
-/** A run's burst this far below the shallow share was well within the deepest exit: a double step up. */
+/** A run's burst with no shallower exit answering this share of it was well within the deepest exit: a double step up. */
 const FAR_TOO_LIGHT_SHARE = 0.1;
 
 /**
